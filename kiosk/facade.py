@@ -1,0 +1,177 @@
+"""The kiosk's one entry point for the UI: every patient action is one method here.
+
+Screens call these methods (through `App.get_running_app().kiosk`) and nothing else of the
+domain: each method validates its input, runs ONE local transaction (domain row + outbox
+row) and returns only after COMMIT, so the UI may say "done". Bad input raises
+`InvalidInput` whose `message` is an English msgid, translated by the UI with gettext.
+
+CONTRACT (agreed between kiosk core and kiosk UI): signatures and result types below are
+fixed; the implementation lives in kiosk/services.py and friends. No Kivy import here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Callable
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation without translating it (gettext's N_)."""
+    return message
+
+
+class KioskError(Exception):
+    """A condition the patient must be told about; `message` is an English msgid."""
+
+    def __init__(self, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field_name = field_name  # which input the message is about, if any
+
+
+class InvalidInput(KioskError):
+    """Input that cannot be accepted (empty, too long, impossible date, control chars...)."""
+
+
+class MatchStatus(StrEnum):
+    MATCHED = "matched"  # one appointment today, inside the check-in window
+    ALREADY_CHECKED_IN = "already_checked_in"  # matched, but checked in before: nothing new
+    TOO_EARLY = "too_early"  # matched, before the window: see the front desk
+    TOO_LATE = "too_late"  # matched, after the window: see the front desk
+    NO_MATCH = "no_match"  # nothing today for that name + date of birth
+    AMBIGUOUS = "ambiguous"  # several matches: ask for phone last 4 (or front desk)
+
+
+@dataclass(frozen=True)
+class AppointmentMatch:
+    """What the kiosk may show after a lookup: never a full name."""
+
+    status: MatchStatus
+    appointment_ref: str | None = None
+    first_initial: str | None = None
+    starts_at: datetime | None = None  # timezone-aware
+    clinician: str | None = None
+    receipt: CheckInReceipt | None = None  # set when ALREADY_CHECKED_IN
+
+
+@dataclass(frozen=True)
+class CheckInReceipt:
+    check_in_id: str  # the outbox/record UUID
+    queue_number: str  # e.g. "A012": kiosk letter + daily sequence
+    estimated_wait_minutes: int
+    follow_up_url: str  # server base URL + /f/<opaque token>
+    already_checked_in: bool = False
+
+
+@dataclass(frozen=True)
+class QuestionReceipt:
+    question_id: str
+    follow_up_url: str
+    emergency: bool  # the text contains words that suggest an emergency
+
+
+@dataclass(frozen=True)
+class RatingReceipt:
+    rating_id: str
+    follow_up_url: str
+    counted: bool  # False when a repeated press within the dedupe interval was merged
+
+
+@dataclass(frozen=True)
+class FaqItem:
+    id: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    pending: int
+    failed: int
+    last_success_at: datetime | None
+    online: bool | None  # None: never tried / not paired
+    paired: bool
+    revoked: bool = False
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RatingDetails:
+    ease_of_contact: int | None = None  # 1..5
+    waiting_time: int | None = None
+    politeness: int | None = None
+    kept_informed: int | None = None
+    overall: int | None = None
+    would_recommend: int | None = None  # 0..10
+    comment: str | None = None
+    consent_to_contact: bool = False
+    contact_phone: str | None = None
+
+
+@dataclass
+class ClinicInfo:
+    name: str
+    logo_path: str | None
+    phone: str | None
+    languages: list[str] = field(default_factory=lambda: ["en", "es"])
+    default_language: str = "en"
+
+
+class KioskFacade:
+    """Signatures the UI codes against. kiosk.services.Kiosk implements them."""
+
+    # --- clinic and config -------------------------------------------------------------
+    def clinic_info(self) -> ClinicInfo: ...
+    def faq(self, language: str) -> list[FaqItem]: ...
+    def idle_timeout_seconds(self) -> int: ...
+    def idle_countdown_seconds(self) -> int: ...
+
+    # --- check in ----------------------------------------------------------------------
+    def find_appointment(
+        self, last_name: str, date_of_birth: date, phone_last4: str | None = None
+    ) -> AppointmentMatch: ...
+    def check_in(self, appointment_ref: str, language: str) -> CheckInReceipt: ...
+    def update_contact(
+        self, check_in_id: str, phone: str | None, email: str | None
+    ) -> None: ...
+    def register_walk_in(
+        self,
+        first_name: str,
+        last_name: str,
+        date_of_birth: date,
+        reason: str,
+        phone: str | None,
+        language: str,
+    ) -> CheckInReceipt: ...
+
+    # --- questions ---------------------------------------------------------------------
+    def is_emergency_text(self, text: str) -> bool: ...
+    def ask_question(
+        self,
+        text: str,
+        language: str,
+        contact_name: str | None = None,
+        contact_phone: str | None = None,
+        contact_email: str | None = None,
+    ) -> QuestionReceipt: ...
+
+    # --- rating ------------------------------------------------------------------------
+    def rate_visit(
+        self, face: int, language: str, appointment_ref: str | None = None
+    ) -> RatingReceipt: ...
+    def add_rating_details(self, rating_id: str, details: RatingDetails) -> None: ...
+
+    # --- staff corner ------------------------------------------------------------------
+    def verify_admin_pin(self, pin: str) -> bool: ...
+    def sync_status(self) -> SyncStatus: ...
+    def admin_settings(self) -> dict[str, str]: ...  # server_url, default_language, idle...
+    def save_admin_settings(self, values: dict[str, str]) -> None: ...  # InvalidInput
+    def request_pairing(
+        self, server_url: str, pairing_code: str, on_done: Callable[[str | None], None]
+    ) -> None:
+        """Pair in the background; on_done(None) on success or on_done(msgid) on failure.
+
+        on_done is called from a background thread: the UI wraps it with @mainthread.
+        """

@@ -1,0 +1,180 @@
+"""The kiosk's durable outbox: the on-disk queue of records waiting to reach the server.
+
+A kiosk service writes its domain row and one outbox row in the same SQLite transaction
+(`enqueue`); the sync worker claims due rows, sends them, and records the outcome. The
+caller owns the session (`with SessionLocal.begin() as session:`); functions here take it
+as a keyword-only argument and never commit.
+
+No Kivy, no HTTP here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, func, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from sync.protocol import RecordKind, WireRecord, parse_body
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite drops tzinfo)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class OutboxBase(DeclarativeBase):
+    """Declarative base of the outbox table; the kiosk creates it beside its own tables."""
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # saved, waiting to be sent (or to be retried at next_attempt_at)
+    IN_FLIGHT = "in_flight"  # claimed by the worker, request under way
+    SENT = "sent"  # acknowledged by the server (stored or duplicate)
+    FAILED = "failed"  # refused for good (409 conflict, 422 invalid): parked with a reason
+
+
+class OutboxRecord(OutboxBase):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    def to_wire(self) -> WireRecord:
+        """Return this row as the record that goes on the wire."""
+        return WireRecord(
+            id=uuid.UUID(self.id), kind=self.kind, created_at=self.created_at, body=self.payload
+        )
+
+
+def enqueue(
+    kind: RecordKind,
+    body: dict[str, Any],
+    *,
+    session: Session,
+    record_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> OutboxRecord:
+    """Add a validated record to the outbox in the caller's transaction and return it."""
+    parse_body(kind, body)  # refuse to queue what the server would refuse (RecordError)
+    moment = now or utcnow()
+    row = OutboxRecord(
+        id=str(record_id or uuid.uuid4()),
+        kind=kind.value,
+        payload=body,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        created_at=moment,
+        next_attempt_at=moment,
+    )
+    session.add(row)
+    return row
+
+
+def claim_due(*, session: Session, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
+    """Mark up to `limit` due pending rows as in flight (oldest first) and return them."""
+    moment = now or utcnow()
+    rows = list(
+        session.scalars(
+            select(OutboxRecord)
+            .where(
+                OutboxRecord.status == OutboxStatus.PENDING,
+                OutboxRecord.next_attempt_at <= moment,
+            )
+            .order_by(OutboxRecord.created_at, OutboxRecord.id)
+            .limit(limit)
+        )
+    )
+    for row in rows:
+        row.status = OutboxStatus.IN_FLIGHT
+        row.attempts += 1
+    return rows
+
+
+def mark_sent(record_id: str, *, session: Session, now: datetime | None = None) -> None:
+    """Record the server's acknowledgement of a row."""
+    session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.id == record_id)
+        .values(status=OutboxStatus.SENT, sent_at=now or utcnow(), last_error=None)
+    )
+
+
+def reschedule(
+    record_id: str, *, session: Session, next_attempt_at: datetime, reason: str
+) -> None:
+    """Put a row back to pending, due again at `next_attempt_at` (a retryable failure)."""
+    session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.id == record_id)
+        .values(status=OutboxStatus.PENDING, next_attempt_at=next_attempt_at, last_error=reason)
+    )
+
+
+def mark_failed(record_id: str, *, session: Session, reason: str) -> None:
+    """Park a row as failed for good, keeping the reason for staff."""
+    session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.id == record_id)
+        .values(status=OutboxStatus.FAILED, last_error=reason[:1000])
+    )
+
+
+def reset_in_flight(*, session: Session) -> int:
+    """Return rows a crash left in flight to pending; return how many there were."""
+    result = session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.status == OutboxStatus.IN_FLIGHT)
+        .values(status=OutboxStatus.PENDING)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def counts(*, session: Session) -> dict[str, int]:
+    """Return the number of outbox rows in each status (every status present, 0 if none)."""
+    found = dict(
+        session.execute(
+            select(OutboxRecord.status, func.count()).group_by(OutboxRecord.status)
+        ).all()
+    )
+    return {status.value: int(found.get(status.value, 0)) for status in OutboxStatus}
+
+
+def next_due_at(*, session: Session) -> datetime | None:
+    """Return when the earliest pending row becomes due, or None if nothing is pending."""
+    return session.scalar(
+        select(func.min(OutboxRecord.next_attempt_at)).where(
+            OutboxRecord.status == OutboxStatus.PENDING
+        )
+    )
