@@ -131,6 +131,19 @@ def mark_sent(record_id: str, *, session: Session, now: datetime | None = None) 
     )
 
 
+def mark_sent_many(
+    record_ids: list[str], *, session: Session, now: datetime | None = None
+) -> None:
+    """Record the server's acknowledgement of several rows in one statement."""
+    if not record_ids:
+        return
+    session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.id.in_(record_ids))
+        .values(status=OutboxStatus.SENT, sent_at=now or utcnow(), last_error=None)
+    )
+
+
 def reschedule(
     record_id: str, *, session: Session, next_attempt_at: datetime, reason: str
 ) -> None:
