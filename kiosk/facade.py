@@ -11,10 +11,10 @@ fixed; the implementation lives in kiosk/services.py and friends. No Kivy import
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Callable
 
 
 def N_(message: str) -> str:
@@ -33,6 +33,10 @@ class KioskError(Exception):
 
 class InvalidInput(KioskError):
     """Input that cannot be accepted (empty, too long, impossible date, control chars...)."""
+
+
+class StorageError(KioskError):
+    """The record could not be saved (disk or database failure); nothing was written."""
 
 
 class MatchStatus(StrEnum):
@@ -165,6 +169,7 @@ class KioskFacade:
 
     # --- staff corner ------------------------------------------------------------------
     def verify_admin_pin(self, pin: str) -> bool: ...
+    def admin_lockout_remaining(self) -> int: ...  # seconds before the PIN may be retried
     def sync_status(self) -> SyncStatus: ...
     def admin_settings(self) -> dict[str, str]: ...  # server_url, default_language, idle...
     def save_admin_settings(self, values: dict[str, str]) -> None: ...  # InvalidInput

@@ -1,0 +1,139 @@
+"""The kiosk's SQLite database: engine, session factory, schema creation and migration.
+
+Durability settings on every connection: WAL journal, synchronous=FULL (a committed
+check-in survives power loss), foreign keys on, a busy timeout. pysqlite's own implicit
+BEGIN is disabled and each transaction starts with BEGIN IMMEDIATE, so a write transaction
+takes the write lock up front and never fails half-way with SQLITE_BUSY on upgrade
+(SQLAlchemy's "pysqlite serializable" recipe). Read-only work may use `read_session()`,
+which begins DEFERRED and so never waits for the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from kiosk.models import KioskBase
+from sync.outbox import OutboxBase
+
+#: Bump when the schema changes and add a step to MIGRATIONS (from version N to N + 1).
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+_BEGIN_OPTION = "kiosk_sqlite_begin"
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was written by a newer kiosk version; refuse to touch it."""
+
+
+def make_engine(path: Path | str) -> Engine:
+    """Return an engine for the SQLite file at `path` with the durability settings."""
+    db_path = Path(path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        f"sqlite+pysqlite:///{db_path}",
+        # The sync worker thread shares the pool; a pooled connection is used by one
+        # thread at a time, so the same-thread check only gets in the way.
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Autocommit at the driver level: we emit BEGIN ourselves in _on_begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return the session factory; objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def schema_version(engine: Engine) -> int:
+    """Return the schema version stored in PRAGMA user_version."""
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())
+
+
+def _migrate_noop(connection: Any) -> None:  # pragma: no cover - placeholder shape
+    """Example migration step (none needed yet)."""
+
+
+#: MIGRATIONS[n] upgrades a database at version n to n + 1 (runs inside one transaction).
+MIGRATIONS: dict[int, Any] = {}
+
+
+def create_or_migrate(engine: Engine) -> int:
+    """Create missing tables, run pending migrations, and return the schema version."""
+    current = schema_version(engine)
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this kiosk ({SCHEMA_VERSION})"
+        )
+    with engine.begin() as connection:
+        if current == 0:
+            KioskBase.metadata.create_all(connection)
+            OutboxBase.metadata.create_all(connection)
+        else:
+            for version in range(current, SCHEMA_VERSION):
+                MIGRATIONS[version](connection)
+            # New tables added since (create_all skips existing ones).
+            KioskBase.metadata.create_all(connection)
+            OutboxBase.metadata.create_all(connection)
+        connection.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return SCHEMA_VERSION
+
+
+class Database:
+    """The kiosk's engine and session factory, created and migrated on open."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.engine = make_engine(self.path)
+        create_or_migrate(self.engine)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self._read_sessions: sessionmaker[Session] = make_session_factory(
+            self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        )
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """Open a BEGIN IMMEDIATE transaction; commit on success, roll back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """Open a read-only (BEGIN DEFERRED) transaction; it never takes the write lock."""
+        # Closing (not rolling back) keeps loaded objects readable, detached, after the block.
+        with self._read_sessions() as session:
+            yield session
+
+    def pragma(self, name: str) -> Any:
+        """Return a PRAGMA value as seen by a pooled connection (for checks and tests)."""
+        with self.engine.connect() as connection:
+            return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

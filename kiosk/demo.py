@@ -1,0 +1,212 @@
+"""Demo mode: today's appointments for synthetic people, FAQ entries and clinic info.
+
+Everything is seeded relative to "now" through the same `apply_pull` the sync worker uses,
+so every flow can be tried at any time of day: several people are inside the check-in
+window, one is too early, one too late, one already checked in, and two share a last name
+and date of birth (the phone-last-4 path). docs/kiosk-demo.md lists who to type.
+Without a paired server the demo kiosk makes its own random hash key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from kiosk.facade import MatchStatus
+from kiosk.models import CheckIn
+from kiosk.state import StateKey, get_state
+from kiosk.store import apply_pull
+from sync.protocol import (
+    ClinicSettings,
+    FaqEntry,
+    KioskAppointment,
+    KioskPull,
+    QueueState,
+    match_key,
+    phone_key,
+)
+
+if TYPE_CHECKING:
+    from kiosk.services import Kiosk
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """A synthetic patient with an appointment today (never a real person)."""
+
+    key: str  # stable part of the appointment ref
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    phone_last4: str | None
+    offset_minutes: int  # appointment start relative to now
+    clinician: str
+    expected: MatchStatus  # what find_appointment says (with phone_last4 for the pair)
+    exercises: str
+
+
+DEMO_PEOPLE: tuple[DemoPerson, ...] = (
+    DemoPerson("okafor", "Ada", "Okafor", date(1984, 3, 12), "0101", 5, "Dr. Rivera",
+               MatchStatus.MATCHED, "inside the window: the plain check-in"),
+    DemoPerson("munoz", "Benjamín", "Muñoz", date(1990, 7, 4), "0202", 20, "Dr. Chen",
+               MatchStatus.MATCHED, "inside the window; accents optional (type Munoz)"),
+    DemoPerson("dubois", "Chloé", "Dubois", date(1975, 11, 30), None, -10, "Dr. Rivera",
+               MatchStatus.MATCHED, "inside the window, 10 minutes late"),
+    DemoPerson("obrien", "Iris", "O'Brien-Walsh", date(1988, 8, 8), "0303", 12, "Dr. Adeyemi",
+               MatchStatus.MATCHED, "inside the window; apostrophe and hyphen in the name"),
+    DemoPerson("kim", "Daniel", "Kim", date(2001, 1, 15), "0404", 0, "Dr. Chen",
+               MatchStatus.MATCHED, "inside the window; also good for rating a known visit"),
+    DemoPerson("petrova", "Elena", "Petrova", date(1968, 5, 22), "0505", 180, "Dr. Adeyemi",
+               MatchStatus.TOO_EARLY, "appointment in 3 hours: too early, see the front desk"),
+    DemoPerson("haddad", "Farid", "Haddad", date(1959, 9, 9), "0606", -120, "Dr. Rivera",
+               MatchStatus.TOO_LATE, "appointment 2 hours ago: too late, see the front desk"),
+    DemoPerson("lindqvist", "Grace", "Lindqvist", date(1992, 2, 29), "0707", -5, "Dr. Chen",
+               MatchStatus.ALREADY_CHECKED_IN,
+               "already checked in (seeded): shows the earlier queue number; leap-day birth"),
+    DemoPerson("smith-h", "Henry", "Smith", date(1980, 6, 1), "0142", 10, "Dr. Rivera",
+               MatchStatus.MATCHED,
+               "shares last name + birth date with Hannah: AMBIGUOUS, then phone 0142"),
+    DemoPerson("smith-a", "Hannah", "Smith", date(1980, 6, 1), "0199", 15, "Dr. Adeyemi",
+               MatchStatus.MATCHED,
+               "shares last name + birth date with Henry: AMBIGUOUS, then phone 0199"),
+)
+
+#: People with NO appointment today, for the no-match and walk-in flows.
+DEMO_NO_APPOINTMENT = (("Jonas", "Weber", date(1970, 4, 1)),)
+
+DEMO_CLINIC_NAME_DEFAULT = "Demo Clinic"
+
+DEMO_FAQ: dict[str, list[tuple[str, str, str]]] = {
+    "en": [
+        ("hours", "When are you open?",
+         "Monday to Friday 8:00-18:00, Saturday 9:00-13:00. Closed on public holidays."),
+        ("parking", "Where can I park?",
+         "Free parking behind the building (entrance on Elm Street). Two accessible spaces "
+         "are next to the main door."),
+        ("billing", "How do I pay or ask about a bill?",
+         "Ask at the front desk or call the billing office on weekdays 9:00-16:00. "
+         "We accept cards and most insurance plans."),
+        ("prescriptions", "How do I renew a prescription?",
+         "Ask your clinician during the visit, or use the follow-up page from your QR code. "
+         "Allow two working days."),
+        ("accessibility", "Is the clinic accessible?",
+         "Yes: step-free entrance, lift to all floors, accessible toilets, and a hearing loop "
+         "at the front desk. Ask us for a wheelchair."),
+        ("interpreter", "Can I have an interpreter?",
+         "Yes, free of charge. Tell the front desk which language you need."),
+        ("wifi", "Is there Wi-Fi?", "Yes: network 'Clinic-Guest', no password."),
+    ],
+    "es": [
+        ("hours", "¿Cuál es el horario?",
+         "De lunes a viernes de 8:00 a 18:00 y sábados de 9:00 a 13:00. Cerrado los "
+         "días festivos."),
+        ("parking", "¿Dónde puedo estacionar?",
+         "Estacionamiento gratuito detrás del edificio (entrada por la calle Elm). Hay dos "
+         "plazas accesibles junto a la puerta principal."),
+        ("billing", "¿Cómo pago o pregunto por una factura?",
+         "Pregunte en recepción o llame a facturación de lunes a viernes de 9:00 a 16:00. "
+         "Aceptamos tarjetas y la mayoría de los seguros."),
+        ("prescriptions", "¿Cómo renuevo una receta?",
+         "Pídalo a su médico durante la consulta o use la página de seguimiento del código "
+         "QR. Cuente con dos días hábiles."),
+        ("accessibility", "¿La clínica es accesible?",
+         "Sí: entrada sin escalones, ascensor a todas las plantas, baños accesibles y bucle "
+         "magnético en recepción. Pídanos una silla de ruedas."),
+        ("interpreter", "¿Puedo tener un intérprete?",
+         "Sí, sin costo. Diga en recepción qué idioma necesita."),
+        ("wifi", "¿Hay Wi-Fi?", "Sí: red 'Clinic-Guest', sin contraseña."),
+    ],
+}
+
+
+def demo_ref(person: DemoPerson, day: date) -> str:
+    """Return the appointment ref of a demo person on a clinic-local day."""
+    return f"demo-{day.isoformat()}-{person.key}"
+
+
+def _starts_at(now: datetime, offset_minutes: int, day_start: datetime,
+               day_end: datetime) -> datetime:
+    """Return now + offset, kept inside today (so a near-midnight demo still has people)."""
+    moment = now + timedelta(minutes=offset_minutes)
+    last = day_end - timedelta(seconds=1)
+    return min(max(moment, day_start), last).replace(microsecond=0)
+
+
+def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
+    """Return a pull holding today's demo appointments, FAQ, clinic and queue state."""
+    settings = kiosk.settings
+    now = kiosk.now()
+    day = kiosk.today()
+    tz = settings.tz
+    day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    day_end = datetime.combine(
+        day + timedelta(days=1), datetime.min.time(), tzinfo=tz
+    ).astimezone(UTC)
+    secret = bytes.fromhex(hash_key_hex)
+    appointments = [
+        KioskAppointment(
+            ref=demo_ref(person, day),
+            match_key=match_key(secret, person.last_name, person.date_of_birth),
+            phone_key=phone_key(secret, person.phone_last4) if person.phone_last4 else None,
+            starts_at=_starts_at(now, person.offset_minutes, day_start, day_end),
+            first_initial=person.first_name[0],
+            clinician=person.clinician,
+        )
+        for person in DEMO_PEOPLE
+    ]
+    faq = [
+        FaqEntry(id=entry_id, language=language, question=question, answer=answer,
+                 position=position)
+        for language in settings.languages
+        for position, (entry_id, question, answer) in enumerate(DEMO_FAQ.get(language, []))
+    ]
+    clinic = ClinicSettings(
+        name=settings.clinic_name,
+        phone=settings.clinic_phone or "+1 555 0100",
+        address="1 Example Street",
+        languages=list(settings.languages),
+        default_language=settings.default_language,
+        check_in_early_minutes=settings.check_in_early_minutes,
+        check_in_late_minutes=settings.check_in_late_minutes,
+    )
+    return KioskPull(
+        generated_at=now,
+        hash_key=hash_key_hex,
+        clinic=clinic,
+        faq=faq,
+        appointments=appointments,
+        queue=QueueState(waiting=2, estimated_wait_minutes=20),
+    )
+
+
+def seed_demo(kiosk: Kiosk) -> None:
+    """Seed (or refresh, relative to now) today's demo data; idempotent."""
+    with kiosk.db.write() as session:
+        hash_key_hex = get_state(StateKey.HASH_KEY, session=session) or secrets.token_hex(32)
+        apply_pull(build_demo_pull(kiosk, hash_key_hex), session=session)
+    already = next(p for p in DEMO_PEOPLE if p.expected is MatchStatus.ALREADY_CHECKED_IN)
+    ref = demo_ref(already, kiosk.today())
+    with kiosk.db.read_session() as session:
+        done = session.scalar(select(CheckIn.id).where(CheckIn.appointment_ref == ref))
+    if done is None:
+        kiosk.check_in(ref, kiosk.settings.default_language)
+
+
+def seed_bench_appointments(kiosk: Kiosk, count: int, *, prefix: str = "bench") -> list[str]:
+    """Add `count` synthetic in-window appointments (for benchmarks); return their refs."""
+    from kiosk.models import Appointment
+
+    now = kiosk.now().replace(microsecond=0)
+    refs = [f"{prefix}-{kiosk.today().isoformat()}-{i}" for i in range(count)]
+    with kiosk.db.write() as session:
+        for ref in refs:
+            if session.get(Appointment, ref) is None:
+                session.add(
+                    Appointment(ref=ref, match_key=secrets.token_hex(32), phone_key=None,
+                                starts_at=now, first_initial="B", clinician="Dr. Bench")
+                )
+    return refs

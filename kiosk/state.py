@@ -1,0 +1,97 @@
+"""The kiosk's key-value state (pairing, sync health, last queue state, admin overrides).
+
+Key names are fixed: the sync engineer's code (kiosk/syncing.py, sync/worker.py) writes
+some of them and the services read them. Values are strings; helpers convert.
+The caller owns the session (keyword-only `session=`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from kiosk.models import StateEntry
+
+
+class StateKey(StrEnum):
+    SERVER_URL = "server_url"  # overrides settings.server_url (admin screen / pairing)
+    KIOSK_ID = "kiosk_id"
+    KIOSK_TOKEN = "kiosk_token"  # present = paired
+    HASH_KEY = "hash_key"  # hex secret for match_key / phone_key
+    PULL_ETAG = "pull_etag"
+    LAST_SUCCESS_AT = "last_success_at"  # ISO 8601, timezone-aware
+    LAST_ATTEMPT_AT = "last_attempt_at"
+    ONLINE = "online"  # "1" / "0"
+    REVOKED = "revoked"  # "1" / "0"
+    LAST_ERROR = "last_error"
+    QUEUE_WAITING = "queue_waiting"
+    QUEUE_ESTIMATED_WAIT_MINUTES = "queue_estimated_wait_minutes"
+    QUEUE_UPDATED_AT = "queue_updated_at"  # ISO 8601
+    # Admin overrides of settings (saved from the staff corner).
+    DEFAULT_LANGUAGE = "default_language"
+    IDLE_TIMEOUT_SECONDS = "idle_timeout_seconds"
+
+
+def get_state(key: str, *, session: Session, default: str | None = None) -> str | None:
+    """Return the value stored under `key`, or `default`."""
+    value = session.scalar(select(StateEntry.value).where(StateEntry.key == str(key)))
+    return default if value is None else value
+
+
+def set_state(key: str, value: str | None, *, session: Session) -> None:
+    """Store `value` under `key` (None deletes the key)."""
+    if value is None:
+        session.execute(delete(StateEntry).where(StateEntry.key == str(key)))
+        return
+    entry = session.get(StateEntry, str(key))
+    if entry is None:
+        session.add(StateEntry(key=str(key), value=str(value)))
+    else:
+        entry.value = str(value)
+
+
+def get_all_state(*, session: Session) -> dict[str, str]:
+    """Return every stored key and value."""
+    return {row.key: row.value for row in session.scalars(select(StateEntry))}
+
+
+def get_flag(key: str, *, session: Session) -> bool | None:
+    """Return a "1"/"0" flag as a bool, or None when never set."""
+    value = get_state(key, session=session)
+    return None if value is None else value == "1"
+
+
+def set_flag(key: str, value: bool, *, session: Session) -> None:
+    """Store a bool as "1"/"0"."""
+    set_state(key, "1" if value else "0", session=session)
+
+
+def get_datetime(key: str, *, session: Session) -> datetime | None:
+    """Return an ISO 8601 value as a timezone-aware datetime, or None (also if malformed)."""
+    value = get_state(key, session=session)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def set_datetime(key: str, value: datetime, *, session: Session) -> None:
+    """Store a timezone-aware datetime as ISO 8601."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware value")
+    set_state(key, value.isoformat(), session=session)
+
+
+def get_int(key: str, *, session: Session) -> int | None:
+    """Return an integer value, or None when missing or malformed."""
+    value = get_state(key, session=session)
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
