@@ -1,0 +1,11 @@
+"""The staff dashboard: arrivals, questions, feedback (charts, alerts), kiosks, admin."""
+
+from fastapi import APIRouter
+
+from clinic.dashboard import admin, routes
+
+router = APIRouter(include_in_schema=False)
+router.include_router(routes.router)
+router.include_router(admin.router)
+
+__all__ = ["router"]

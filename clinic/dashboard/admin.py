@@ -1,0 +1,503 @@
+"""Admin pages: exports, pairing codes, appointment import, alert rule, clinic, staff, FAQ."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi.responses import RedirectResponse, StreamingResponse
+from sqlalchemy import select
+from starlette.responses import Response
+
+from clinic.accounts import AccountError, create_user
+from clinic.audit import audit
+from clinic.dashboard import queries
+from clinic.dashboard.csvsafe import csv_rows
+from clinic.dashboard.web import render
+from clinic.deps import CsrfProtected, CurrentAdmin, SessionDep, SettingsDep
+from clinic.followup.models import FollowUpResponse, ResponseKind
+from clinic.models import (
+    ClinicConfig,
+    FaqEntryRow,
+    Kiosk,
+    PairingCode,
+    Question,
+    Rating,
+    StaffRole,
+    StaffUser,
+    utcnow,
+)
+from clinic.security import hash_pairing_code, new_pairing_code
+
+router = APIRouter(include_in_schema=False)
+
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+EXPORT_DEFAULT_DAYS = 30
+EXPORT_MAX_DAYS = 366
+
+
+def _back(ok: str) -> RedirectResponse:
+    return RedirectResponse(f"/dashboard/admin?ok={ok}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _admin_page(
+    request: Request,
+    session: Any,
+    admin: StaffUser,
+    settings: Any,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    today = utcnow().astimezone(settings.tz).date()
+    config = queries.clinic_config(session=session)
+    clinic = {
+        "name": config.name if config else "Clinic",
+        "phone": config.phone if config else None,
+        "address": config.address if config else None,
+        "languages": config.languages if config else ["en", "es"],
+        "default_language": config.default_language if config else "en",
+    }
+    context = {
+        "pairing_code": None,
+        "pairing_minutes": settings.pairing_code_minutes,
+        "import_report": None,
+        "export_from": (today - timedelta(days=EXPORT_DEFAULT_DAYS - 1)).isoformat(),
+        "export_to": today.isoformat(),
+        "csv_columns": "ref, first_name, last_name, date_of_birth, phone, starts_at, clinician",
+        "rule": queries.alert_rule(session=session),
+        "clinic": clinic,
+        "staff_users": session.scalars(select(StaffUser).order_by(StaffUser.username)).all(),
+        "faq": session.scalars(
+            select(FaqEntryRow).order_by(FaqEntryRow.language, FaqEntryRow.position)
+        ).all(),
+        "error": error,
+    }
+    context.update(extra)
+    return render(
+        request,
+        "dashboard/admin.html",
+        context,
+        session=session,
+        staff=admin,
+        active="admin",
+        status_code=status_code,
+    )
+
+
+@router.get("/dashboard/admin")
+def admin_page(
+    request: Request, session: SessionDep, admin: CurrentAdmin, settings: SettingsDep
+) -> Response:
+    """Show the admin page (exports, pairing, import, settings, staff, FAQ)."""
+    return _admin_page(request, session, admin, settings)
+
+
+@router.post("/dashboard/admin/pairing-codes")
+def create_pairing_code(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+) -> Response:
+    """Create a one-time pairing code and show it once."""
+    code = new_pairing_code()
+    now = utcnow()
+    session.add(
+        PairingCode(
+            code_hash=hash_pairing_code(code),
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.pairing_code_minutes),
+            created_by_id=admin.id,
+        )
+    )
+    audit(session=session, action="pairing_code.create", user=admin)
+    response = _admin_page(request, session, admin, settings, pairing_code=code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/dashboard/admin/appointments/import")
+async def import_appointments(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+    file: UploadFile,
+) -> Response:
+    """Import appointments from an uploaded CSV (bad rows listed, good rows kept)."""
+    from clinic import appointments  # the server area's importer
+
+    raw = await file.read(settings.max_csv_bytes + 1)
+    if len(raw) > settings.max_csv_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "CSV file too large")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            error="The file is not UTF-8 text.",
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    report = appointments.import_csv_text(text, session=session, settings=settings)
+    audit(
+        session=session,
+        action="appointments.import",
+        user=admin,
+        details={"imported": report.imported, "errors": len(report.errors)},
+    )
+    view = {"imported": report.imported, "errors": [str(e) for e in report.errors]}
+    return _admin_page(request, session, admin, settings, import_report=view)
+
+
+@router.post("/dashboard/admin/alert-rule")
+def save_alert_rule(
+    session: SessionDep,
+    admin: CurrentAdmin,
+    _csrf: CsrfProtected,
+    window_minutes: Annotated[int, Form(ge=1, le=1440)],
+    min_responses: Annotated[int, Form(ge=1, le=1000)],
+    unhappy_percent: Annotated[int, Form(ge=1, le=100)],
+) -> RedirectResponse:
+    """Change when unhappy feedback raises an alert."""
+    config = _config_row(session)
+    config.alert_window_minutes = window_minutes
+    config.alert_min_responses = min_responses
+    config.alert_unhappy_share = unhappy_percent / 100
+    audit(
+        session=session,
+        action="settings.alert_rule",
+        user=admin,
+        details={
+            "window_minutes": window_minutes,
+            "min_responses": min_responses,
+            "unhappy_percent": unhappy_percent,
+        },
+    )
+    return _back("rule")
+
+
+def _config_row(session: Any) -> ClinicConfig:
+    config = queries.clinic_config(session=session)
+    if config is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "clinic settings are not initialised")
+    return config
+
+
+@router.post("/dashboard/admin/clinic")
+def save_clinic(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+    name: Annotated[str, Form(min_length=1, max_length=120)],
+    languages: Annotated[str, Form(min_length=2, max_length=200)],
+    default_language: Annotated[str, Form(min_length=2, max_length=8)],
+    phone: Annotated[str, Form(max_length=32)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """Save the clinic's name, contact details and kiosk languages."""
+    codes = [c.strip() for c in languages.split(",") if c.strip()]
+    bad = [c for c in codes if not LANGUAGE_RE.fullmatch(c)]
+    if bad or not codes or default_language not in codes:
+        return _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            error="Languages must be codes like en, es or pt_BR, and include the default.",
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    config = _config_row(session)
+    config.name = name.strip()
+    config.phone = phone.strip() or None
+    config.address = address.strip() or None
+    config.languages = codes
+    config.default_language = default_language
+    audit(session=session, action="settings.clinic", user=admin)
+    return _back("clinic")
+
+
+@router.post("/dashboard/admin/staff")
+def add_staff_user(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(min_length=1, max_length=200)],
+    role: Annotated[StaffRole, Form()] = StaffRole.STAFF,
+) -> Response:
+    """Add a staff or admin account."""
+    try:
+        user = create_user(session=session, username=username, password=password, role=role)
+    except AccountError as exc:
+        return _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            error=str(exc),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    audit(
+        session=session,
+        action="staff.create",
+        user=admin,
+        target=f"staff:{user.id}",
+        details={"role": str(role)},
+    )
+    return _back("staff")
+
+
+@router.post("/dashboard/admin/faq")
+def add_faq(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+    language: Annotated[str, Form(min_length=2, max_length=8)],
+    question: Annotated[str, Form(min_length=1, max_length=200)],
+    answer: Annotated[str, Form(min_length=1, max_length=2000)],
+    position: Annotated[int, Form(ge=0, le=10_000)] = 0,
+) -> Response:
+    """Add an FAQ entry shown on the kiosks."""
+    if not LANGUAGE_RE.fullmatch(language):
+        return _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            error="Language must be a code like en or es.",
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    session.add(
+        FaqEntryRow(
+            language=language, question=question.strip(), answer=answer.strip(), position=position
+        )
+    )
+    audit(session=session, action="faq.create", user=admin)
+    return _back("faq")
+
+
+@router.post("/dashboard/admin/faq/{entry_id}/delete")
+def delete_faq(
+    entry_id: str,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    _csrf: CsrfProtected,
+) -> RedirectResponse:
+    """Remove an FAQ entry."""
+    entry = session.get(FaqEntryRow, entry_id)
+    if entry is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such FAQ entry")
+    session.delete(entry)
+    audit(session=session, action="faq.delete", user=admin, target=f"faq:{entry_id}")
+    return _back("faq")
+
+
+# ---------------------------------------------------------------------------------------
+# CSV exports (streamed; each one written to the audit log first)
+# ---------------------------------------------------------------------------------------
+def _export_range(date_from: str, date_to: str, today: date) -> tuple[date, date]:
+    try:
+        end = date.fromisoformat(date_to) if date_to else today
+        start = (
+            date.fromisoformat(date_from)
+            if date_from
+            else end - timedelta(days=EXPORT_DEFAULT_DAYS - 1)
+        )
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "dates must be YYYY-MM-DD"
+        ) from None
+    if start > end or (end - start).days >= EXPORT_MAX_DAYS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"choose a range of 1 to {EXPORT_MAX_DAYS} days, 'from' before 'to'",
+        )
+    return start, end
+
+
+def _export(
+    request: Request,
+    admin: StaffUser,
+    what: str,
+    start: date,
+    end: date,
+    rows: Any,
+    header: list[str],
+) -> StreamingResponse:
+    with request.app.state.db.writer.begin() as writer:
+        audit(
+            session=writer,
+            action=f"export.{what}",
+            user=admin,
+            details={"from": start.isoformat(), "to": end.isoformat()},
+        )
+    filename = f"{what}-{start.isoformat()}-{end.isoformat()}.csv"
+    return StreamingResponse(
+        csv_rows(header, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+FEEDBACK_HEADER = [
+    "id",
+    "rated_at",
+    "kiosk",
+    "language",
+    "face",
+    "ease_of_contact",
+    "waiting_time",
+    "politeness",
+    "kept_informed",
+    "overall",
+    "would_recommend",
+    "comment",
+    "consent_to_contact",
+    "contact_phone",
+    "review_state",
+    "staff_note",
+    "phone_survey",
+    "callback_phone",
+]
+
+
+@router.get("/dashboard/admin/export/feedback.csv")
+def export_feedback(
+    request: Request,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
+) -> StreamingResponse:
+    """Download feedback in a date range as CSV."""
+    start, end = _export_range(date_from, date_to, utcnow().astimezone(settings.tz).date())
+    lo, _ = queries.day_bounds(start, settings.tz)
+    _, hi = queries.day_bounds(end, settings.tz)
+    db = request.app.state.db
+
+    def rows() -> Iterator[list[Any]]:
+        with db.reader() as session:
+            kiosks = dict(session.execute(select(Kiosk.id, Kiosk.name)).all())
+            result = session.execute(
+                select(Rating)
+                .where(Rating.rated_at >= lo, Rating.rated_at < hi)
+                .order_by(Rating.rated_at, Rating.id)
+                .execution_options(yield_per=1000)
+            ).scalars()
+            for chunk in result.partitions():
+                extra: dict[tuple[uuid.UUID, str], FollowUpResponse] = {
+                    (r.rating_id, r.kind): r
+                    for r in session.scalars(
+                        select(FollowUpResponse).where(
+                            FollowUpResponse.rating_id.in_([x.id for x in chunk])
+                        )
+                    )
+                }
+                for r in chunk:
+                    survey = extra.get((r.id, ResponseKind.SURVEY))
+                    callback = extra.get((r.id, ResponseKind.CALLBACK))
+                    yield [
+                        r.id,
+                        r.rated_at,
+                        kiosks.get(r.kiosk_id, "") if r.kiosk_id else "",
+                        r.language,
+                        r.face,
+                        r.ease_of_contact,
+                        r.waiting_time,
+                        r.politeness,
+                        r.kept_informed,
+                        r.overall,
+                        r.would_recommend,
+                        r.comment,
+                        r.consent_to_contact,
+                        r.contact_phone,
+                        r.review_state,
+                        r.staff_note,
+                        _survey_text(survey.answers if survey else None),
+                        callback.phone if callback else None,
+                    ]
+
+    return _export(request, admin, "feedback", start, end, rows(), FEEDBACK_HEADER)
+
+
+def _survey_text(answers: dict[str, Any] | None) -> str | None:
+    if not answers:
+        return None
+    return "; ".join(f"{k}={v}" for k, v in answers.items())
+
+
+QUESTIONS_HEADER = [
+    "id",
+    "asked_at",
+    "language",
+    "emergency",
+    "text",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "answer",
+    "answered_at",
+    "done",
+    "done_at",
+]
+
+
+@router.get("/dashboard/admin/export/questions.csv")
+def export_questions(
+    request: Request,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
+) -> StreamingResponse:
+    """Download questions in a date range as CSV."""
+    start, end = _export_range(date_from, date_to, utcnow().astimezone(settings.tz).date())
+    lo, _ = queries.day_bounds(start, settings.tz)
+    _, hi = queries.day_bounds(end, settings.tz)
+    db = request.app.state.db
+
+    def rows() -> Iterator[list[Any]]:
+        with db.reader() as session:
+            result = session.execute(
+                select(Question)
+                .where(Question.asked_at >= lo, Question.asked_at < hi)
+                .order_by(Question.asked_at, Question.id)
+                .execution_options(yield_per=1000)
+            ).scalars()
+            for q in result:
+                yield [
+                    q.id,
+                    q.asked_at,
+                    q.language,
+                    q.emergency,
+                    q.text,
+                    q.contact_name,
+                    q.contact_phone,
+                    q.contact_email,
+                    q.answer,
+                    q.answered_at,
+                    q.done,
+                    q.done_at,
+                ]
+
+    return _export(request, admin, "questions", start, end, rows(), QUESTIONS_HEADER)

@@ -1,0 +1,464 @@
+"""Database reads and writes behind the dashboard pages (the caller owns the session)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, Select, case, cast, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from clinic.dashboard.alerts import UNHAPPY_FACES, AlertDecision, AlertRule, evaluate_alert
+from clinic.followup.models import FollowUpResponse, ResponseKind
+from clinic.models import (
+    Alert,
+    AlertKind,
+    Appointment,
+    AppointmentStatus,
+    Arrival,
+    ArrivalStatus,
+    ClinicConfig,
+    Kiosk,
+    Question,
+    Rating,
+    ReviewState,
+)
+
+DIMENSIONS: tuple[tuple[str, str], ...] = (
+    ("ease_of_contact", "Ease of contact"),
+    ("waiting_time", "Waiting time"),
+    ("politeness", "Politeness"),
+    ("kept_informed", "Kept informed"),
+    ("overall", "Overall"),
+)
+PAGE_SIZE = 50
+DEFAULT_CHART_DAYS = 30
+MAX_CHART_DAYS = 366
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Return the UTC start and end of a clinic-local calendar day."""
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def clinic_config(*, session: Session) -> ClinicConfig | None:
+    """Return the clinic's settings row (None before the first start-up wrote it)."""
+    return session.get(ClinicConfig, 1)
+
+
+def alert_rule(*, session: Session) -> AlertRule:
+    """Return the configured unhappy-feedback alert rule."""
+    config = clinic_config(session=session)
+    if config is None:
+        return AlertRule()
+    return AlertRule(
+        window_minutes=config.alert_window_minutes,
+        min_responses=config.alert_min_responses,
+        unhappy_share=config.alert_unhappy_share,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Arrivals
+# ---------------------------------------------------------------------------------------
+STATUS_LABELS = {
+    ArrivalStatus.WAITING: "Waiting",
+    ArrivalStatus.CALLED_IN: "Called in",
+    ArrivalStatus.SEEN: "Seen",
+    ArrivalStatus.NO_SHOW: "No-show",
+}
+STATUS_ACTIONS = (
+    (ArrivalStatus.CALLED_IN.value, "Call in"),
+    (ArrivalStatus.SEEN.value, "Seen"),
+    (ArrivalStatus.NO_SHOW.value, "No-show"),
+    (ArrivalStatus.WAITING.value, "Back to waiting"),
+)
+
+
+@dataclass(frozen=True)
+class ArrivalRow:
+    id: uuid.UUID
+    queue_number: str
+    arrived_at: datetime
+    waited_minutes: int
+    is_walk_in: bool
+    display_name: str
+    detail: str
+    status: str
+    status_label: str
+
+
+def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[ArrivalRow]:
+    """Return today's check-ins and walk-ins in arrival order."""
+    start, end = day_bounds(now.astimezone(tz).date(), tz)
+    rows = session.execute(
+        select(Arrival, Appointment)
+        .outerjoin(Appointment, Arrival.appointment_id == Appointment.id)
+        .where(Arrival.arrived_at >= start, Arrival.arrived_at < end)
+        .order_by(Arrival.arrived_at, Arrival.queue_number)
+    ).all()
+    result = []
+    for arrival, appointment in rows:
+        finished = arrival.called_at or arrival.seen_at
+        until = finished if arrival.status != ArrivalStatus.WAITING and finished else now
+        waited = max(0, int((until - arrival.arrived_at).total_seconds() // 60))
+        if arrival.walk_in:
+            name = f"{arrival.first_name or ''} {arrival.last_name or ''}".strip()
+            detail = arrival.reason or ""
+        elif appointment is not None:
+            name = f"{appointment.first_name} {appointment.last_name}"
+            detail = f"{appointment.starts_at.astimezone(tz):%H:%M} with {appointment.clinician}"
+        else:
+            name = f"Appointment {arrival.appointment_ref or ''}".strip()
+            detail = ""
+        result.append(
+            ArrivalRow(
+                id=arrival.id,
+                queue_number=arrival.queue_number,
+                arrived_at=arrival.arrived_at,
+                waited_minutes=waited,
+                is_walk_in=arrival.walk_in,
+                display_name=name,
+                detail=detail,
+                status=arrival.status,
+                status_label=STATUS_LABELS.get(ArrivalStatus(arrival.status), arrival.status),
+            )
+        )
+    return result
+
+
+_APPOINTMENT_STATUS = {
+    ArrivalStatus.WAITING: AppointmentStatus.ARRIVED,
+    ArrivalStatus.CALLED_IN: AppointmentStatus.CALLED_IN,
+    ArrivalStatus.SEEN: AppointmentStatus.SEEN,
+    ArrivalStatus.NO_SHOW: AppointmentStatus.NO_SHOW,
+}
+
+
+def set_arrival_status(
+    arrival_id: uuid.UUID, status: ArrivalStatus, *, session: Session, now: datetime
+) -> Arrival | None:
+    """Record that staff called a patient in, saw them or found them gone."""
+    arrival = session.get(Arrival, arrival_id)
+    if arrival is None:
+        return None
+    arrival.status = status
+    if status == ArrivalStatus.WAITING:
+        arrival.called_at = None
+        arrival.seen_at = None
+    elif status == ArrivalStatus.CALLED_IN:
+        arrival.called_at = now
+        arrival.seen_at = None
+    elif status == ArrivalStatus.SEEN:
+        arrival.called_at = arrival.called_at or now
+        arrival.seen_at = now
+    if arrival.appointment_id is not None:
+        appointment = session.get(Appointment, arrival.appointment_id)
+        if appointment is not None:
+            appointment.status = _APPOINTMENT_STATUS[status]
+            appointment.called_at = arrival.called_at
+    return arrival
+
+
+# ---------------------------------------------------------------------------------------
+# Questions
+# ---------------------------------------------------------------------------------------
+def question_page(*, session: Session, done: bool, page: int) -> tuple[Sequence[Question], bool]:
+    """Return a page of the inbox (emergencies first, then oldest first) and whether more."""
+    query = select(Question).where(Question.done == done)
+    if done:
+        query = query.order_by(Question.done_at.desc(), Question.id)
+    else:
+        query = query.order_by(Question.emergency.desc(), Question.asked_at, Question.id)
+    rows = session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+# ---------------------------------------------------------------------------------------
+# Feedback: filters, list, aggregates
+# ---------------------------------------------------------------------------------------
+@dataclass
+class FeedbackFilter:
+    """The feedback page's filters, parsed from the query string."""
+
+    date_from: date
+    date_to: date
+    kiosk: uuid.UUID | None = None
+    face: str = ""  # "", "1".."5", "unhappy"
+    dims: dict[str, int] = field(default_factory=dict)
+    has_comment: bool | None = None
+    state: str = ""
+
+    def conditions(self, tz: ZoneInfo) -> list[Any]:
+        start, _ = day_bounds(self.date_from, tz)
+        _, end = day_bounds(self.date_to, tz)
+        where: list[Any] = [Rating.rated_at >= start, Rating.rated_at < end]
+        if self.kiosk is not None:
+            where.append(Rating.kiosk_id == self.kiosk)
+        if self.face == "unhappy":
+            where.append(Rating.face.in_(sorted(UNHAPPY_FACES)))
+        elif self.face:
+            where.append(Rating.face == int(self.face))
+        for dim, value in self.dims.items():
+            where.append(getattr(Rating, dim) == value)
+        if self.has_comment is True:
+            where.append(Rating.comment.is_not(None))
+        elif self.has_comment is False:
+            where.append(Rating.comment.is_(None))
+        if self.state:
+            where.append(Rating.review_state == self.state)
+        return where
+
+
+@dataclass(frozen=True)
+class RatingRow:
+    id: uuid.UUID
+    rated_at: datetime
+    kiosk_name: str
+    face: int
+    comment: str | None
+    review_state: str
+    staff_note: str | None
+    would_recommend: int | None
+    callback: str | None
+    ease_of_contact: int | None
+    waiting_time: int | None
+    politeness: int | None
+    kept_informed: int | None
+    overall: int | None
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def rating_page(
+    flt: FeedbackFilter,
+    *,
+    session: Session,
+    tz: ZoneInfo,
+    before: tuple[datetime, uuid.UUID] | None,
+) -> tuple[list[RatingRow], tuple[datetime, uuid.UUID] | None]:
+    """Return newest-first ratings matching the filter, and the key of the next page."""
+    query: Select[Any] = (
+        select(Rating, Kiosk.name)
+        .outerjoin(Kiosk, Rating.kiosk_id == Kiosk.id)
+        .where(*flt.conditions(tz))
+        .order_by(Rating.rated_at.desc(), Rating.id.desc())
+        .limit(PAGE_SIZE + 1)
+    )
+    if before is not None:
+        query = query.where(tuple_(Rating.rated_at, Rating.id) < tuple_(*before))
+    rows = session.execute(query).all()
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    callbacks = {}
+    if rows:
+        callbacks = dict(
+            session.execute(
+                select(FollowUpResponse.rating_id, FollowUpResponse.phone).where(
+                    FollowUpResponse.kind == ResponseKind.CALLBACK,
+                    FollowUpResponse.rating_id.in_([r.id for r, _ in rows]),
+                )
+            ).all()
+        )
+    result = []
+    for rating, kiosk_name in rows:
+        callback = callbacks.get(rating.id)
+        if callback is None and rating.consent_to_contact and rating.contact_phone:
+            callback = rating.contact_phone
+        result.append(
+            RatingRow(
+                id=rating.id,
+                rated_at=rating.rated_at,
+                kiosk_name=kiosk_name or "",
+                face=rating.face,
+                comment=rating.comment,
+                review_state=rating.review_state,
+                staff_note=rating.staff_note,
+                would_recommend=rating.would_recommend,
+                callback=callback,
+                ease_of_contact=rating.ease_of_contact,
+                waiting_time=rating.waiting_time,
+                politeness=rating.politeness,
+                kept_informed=rating.kept_informed,
+                overall=rating.overall,
+            )
+        )
+    next_key = (rows[-1][0].rated_at, rows[-1][0].id) if more else None
+    return result, next_key
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    day: date
+    responses: int
+    face_sum: int
+    unhappy: int
+    promoters: int
+    detractors: int
+    recommend_answers: int
+    dim_avgs: dict[str, float | None]
+
+
+def _local_day(column: Any, session: Session, offset_minutes: int) -> Any:
+    """Return a SQL expression for the clinic-local calendar day of a UTC timestamp."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column, f"{offset_minutes:+d} minutes")
+    return cast(column + timedelta(minutes=offset_minutes), Date)
+
+
+def daily_stats(flt: FeedbackFilter, *, session: Session, tz: ZoneInfo) -> list[DailyStats]:
+    """Return per-day aggregates for the filter (one GROUP BY over the bounded range)."""
+    # One UTC offset for the whole range: a DST change shifts at most an hour of one day.
+    offset = datetime.combine(flt.date_to, time(12), tzinfo=tz).utcoffset() or timedelta(0)
+    day = _local_day(Rating.rated_at, session, int(offset.total_seconds() // 60)).label("day")
+    columns = [
+        day,
+        func.count().label("responses"),
+        func.sum(Rating.face).label("face_sum"),
+        func.sum(case((Rating.face <= 2, 1), else_=0)).label("unhappy"),
+        func.sum(case((Rating.would_recommend >= 9, 1), else_=0)).label("promoters"),
+        func.sum(case((Rating.would_recommend <= 6, 1), else_=0)).label("detractors"),
+        func.count(Rating.would_recommend).label("recommend_answers"),
+    ] + [func.avg(getattr(Rating, dim)).label(dim) for dim, _ in DIMENSIONS]
+    rows = session.execute(
+        select(*columns).where(*flt.conditions(tz)).group_by(day).order_by(day)
+    ).all()
+    result = []
+    for row in rows:
+        raw_day = row.day
+        the_day = raw_day if isinstance(raw_day, date) else date.fromisoformat(str(raw_day))
+        result.append(
+            DailyStats(
+                day=the_day,
+                responses=int(row.responses),
+                face_sum=int(row.face_sum or 0),
+                unhappy=int(row.unhappy or 0),
+                promoters=int(row.promoters or 0),
+                detractors=int(row.detractors or 0),
+                recommend_answers=int(row.recommend_answers or 0),
+                dim_avgs={
+                    dim: (float(getattr(row, dim)) if getattr(row, dim) is not None else None)
+                    for dim, _ in DIMENSIONS
+                },
+            )
+        )
+    return result
+
+
+def review_rating(
+    rating_id: uuid.UUID,
+    state: ReviewState,
+    note: str | None,
+    *,
+    session: Session,
+    staff_id: int,
+    now: datetime,
+) -> Rating | None:
+    """Set a rating's review state and staff note."""
+    rating = session.get(Rating, rating_id)
+    if rating is None:
+        return None
+    rating.review_state = state
+    rating.staff_note = note or None
+    rating.reviewed_by_id = staff_id
+    rating.reviewed_at = now
+    return rating
+
+
+# ---------------------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    window_start: datetime
+    window_end: datetime
+    responses: int
+    unhappy: int
+
+
+def open_alerts(*, session: Session) -> list[AlertView]:
+    """Return alerts staff have not acknowledged yet, newest first."""
+    alerts = session.scalars(
+        select(Alert)
+        .where(Alert.acknowledged_at.is_(None))
+        .order_by(Alert.raised_at.desc())
+        .limit(10)
+    ).all()
+    views = []
+    for alert in alerts:
+        details = alert.details or {}
+        views.append(
+            AlertView(
+                id=alert.id,
+                window_start=_parse_dt(details.get("window_start"), alert.raised_at),
+                window_end=_parse_dt(details.get("window_end"), alert.raised_at),
+                responses=int(details.get("responses", 0)),
+                unhappy=int(details.get("unhappy", 0)),
+            )
+        )
+    return views
+
+
+def _parse_dt(value: Any, fallback: datetime) -> datetime:
+    if not isinstance(value, str):
+        return fallback
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return fallback
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def check_unhappy_alert(*, session: Session, now: datetime) -> AlertDecision | None:
+    """Return a new alert decision if recent ratings cross the rule (nothing is written)."""
+    rule = alert_rule(session=session)
+    recent = session.execute(
+        select(Rating.rated_at, Rating.face).where(
+            Rating.rated_at > now - rule.window, Rating.rated_at <= now
+        )
+    ).all()
+    if len(recent) < rule.min_responses:
+        return None
+    last = session.scalar(
+        select(Alert.details)
+        .where(Alert.kind == AlertKind.UNHAPPY_RATINGS)
+        .order_by(Alert.raised_at.desc())
+        .limit(1)
+    )
+    last_end = _parse_dt(last.get("window_end"), now) if isinstance(last, dict) else None
+    return evaluate_alert(
+        [(r.rated_at, r.face) for r in recent], now=now, rule=rule, last_alert_end=last_end
+    )
+
+
+def raise_alert(decision: AlertDecision, *, session: Session) -> Alert:
+    """Store an alert for a window that crossed the rule."""
+    alert = Alert(
+        kind=AlertKind.UNHAPPY_RATINGS,
+        raised_at=decision.window_end,
+        details={
+            "window_start": decision.window_start.isoformat(),
+            "window_end": decision.window_end.isoformat(),
+            "responses": decision.responses,
+            "unhappy": decision.unhappy,
+        },
+    )
+    session.add(alert)
+    return alert
+
+
+def acknowledge_alert(alert_id: int, *, session: Session, staff_id: int, now: datetime) -> bool:
+    """Mark an alert acknowledged; return False if it does not exist or was already."""
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_id=staff_id)
+    )
+    return bool(result.rowcount)

@@ -1,0 +1,122 @@
+"""Rendering helpers shared by the dashboard pages: context, filters, alerts banner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from jinja2 import pass_context
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from clinic.dashboard import queries
+from clinic.models import StaffUser, utcnow
+from clinic.templating import templates
+
+NAV = (
+    ("arrivals", "Arrivals", "/dashboard/arrivals"),
+    ("questions", "Questions", "/dashboard/questions"),
+    ("feedback", "Feedback", "/dashboard/feedback"),
+    ("kiosks", "Kiosks", "/dashboard/kiosks"),
+)
+ADMIN_NAV = (("admin", "Admin", "/dashboard/admin"),)
+LOGOUT_PATH = "/logout"
+
+#: Fixed texts for ?ok=... after a redirect (never echo free text from the URL).
+NOTICES = {
+    "status": "Status saved.",
+    "answered": "Answer saved: the patient sees it on their phone.",
+    "done": "Question marked done.",
+    "reviewed": "Review saved.",
+    "acknowledged": "Alert acknowledged.",
+    "revoked": "Kiosk revoked: its token no longer works.",
+    "clinic": "Clinic details saved.",
+    "staff": "Staff user added.",
+    "faq": "FAQ saved.",
+    "rule": "Alert rule saved.",
+}
+
+
+def _local(ctx: Any, dt: datetime | None) -> datetime | None:
+    tz = ctx.get("tz") or UTC
+    return dt.astimezone(tz) if dt is not None else None
+
+
+@pass_context
+def _clock(ctx: Any, dt: datetime | None) -> str:
+    local = _local(ctx, dt)
+    return local.strftime("%H:%M") if local else ""
+
+
+@pass_context
+def _datetime(ctx: Any, dt: datetime | None) -> str:
+    local = _local(ctx, dt)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
+# Registered on the shared environment under names no other template uses.
+templates.env.filters.setdefault("clock", _clock)
+templates.env.filters.setdefault("datetime", _datetime)
+templates.env.filters.setdefault("iso", lambda dt: dt.isoformat() if dt else "")
+
+
+def csrf_field_for(token: str) -> Any:
+    """Return a template callable rendering the hidden CSRF input."""
+
+    def csrf_field() -> Markup:
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(escape(token))
+
+    return csrf_field
+
+
+def raise_due_alerts(request: Request, *, session: Session, now: datetime) -> None:
+    """Evaluate the unhappy-feedback rule and store an alert if it fires."""
+    decision = queries.check_unhappy_alert(session=session, now=now)
+    if decision is None:
+        return
+    with request.app.state.db.writer.begin() as writer:
+        # Re-check inside the write lock so two processes do not raise the same alert twice.
+        again = queries.check_unhappy_alert(session=writer, now=now)
+        if again is not None:
+            queries.raise_alert(again, session=writer)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    session: Session,
+    staff: StaffUser,
+    active: str,
+    status_code: int = 200,
+) -> Response:
+    """Render a dashboard page with navigation, open alerts and CSRF helpers."""
+    now = utcnow()
+    if request.method == "GET":
+        raise_due_alerts(request, session=session, now=now)
+    staff_session = getattr(request.state, "staff_session", None)
+    token = staff_session.csrf_token if staff_session is not None else ""
+    config = queries.clinic_config(session=session)
+    ok = request.query_params.get("ok", "")
+    base = {
+        "tz": request.app.state.settings.tz,
+        "nav": NAV + (ADMIN_NAV if staff.is_admin else ()),
+        "active": active,
+        "staff_name": staff.display_name or staff.username,
+        "is_admin": staff.is_admin,
+        "logout_path": LOGOUT_PATH,
+        "open_alerts": queries.open_alerts(session=session),
+        "csrf_field": csrf_field_for(token),
+        "request_path": request.url.path,
+        "request_url": str(request.url.path)
+        + (f"?{request.url.query}" if request.url.query else ""),
+        "notice": NOTICES.get(ok),
+        "error": None,
+        "clinic_name": config.name if config is not None else "Clinic",
+        "pager": None,
+    }
+    base.update(context)
+    return templates.TemplateResponse(request, template, base, status_code=status_code)

@@ -1,0 +1,358 @@
+"""The patient follow-up page opened from the kiosk's QR code (sync.protocol.FOLLOW_UP_PATH).
+
+What an unknown token shows: a token that is not the protocol's shape (24 URL-safe
+characters) is a 404 at once. A well-formed token the server has not received yet may belong
+to a kiosk that is offline, so for `PENDING_GRACE` after this process first saw it the page
+says "we are recording your visit" (200, refreshing itself); after that it is a 404. Both
+cases look the same for a real and a guessed token, so the page tells a guesser nothing, and
+the per-address rate limit (429) bounds how fast anyone can guess.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from clinic import queue
+from clinic.dashboard import queries
+from clinic.deps import SessionDep, SettingsDep
+from clinic.followup.i18n import accept_language, pick_language, translator
+from clinic.followup.models import FollowUpResponse, ResponseKind
+from clinic.models import (
+    Arrival,
+    ArrivalStatus,
+    FollowUpKind,
+    FollowUpToken,
+    Question,
+    Rating,
+    utcnow,
+)
+from clinic.security import RateLimiter, retry_after_header
+from clinic.templating import templates
+from sync import protocol
+
+router = APIRouter(include_in_schema=False)
+
+TOKEN_RE = re.compile(rf"^[A-Za-z0-9_-]{{{protocol.FOLLOW_UP_TOKEN_CHARS}}}$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")
+SURVEY_DIMENSIONS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
+#: How long a well-formed but unknown token shows "we are recording your visit".
+PENDING_GRACE_SECONDS = 60 * 60
+REFRESH_SECONDS = 20
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+class PendingTokens:
+    """When this process first saw each unknown well-formed token (bounded, oldest dropped)."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._first_seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def age(self, token: str) -> float:
+        """Return seconds since the token was first asked for (0 on the first request)."""
+        now = time.monotonic()
+        with self._lock:
+            first = self._first_seen.setdefault(token, now)
+            if len(self._first_seen) > self._max:
+                self._first_seen.popitem(last=False)
+            return now - first
+
+
+_pending = PendingTokens()
+
+
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    lang: str,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    config = (
+        queries.clinic_config(session=context.pop("_session")) if "_session" in context else None
+    )
+    base = {
+        "lang": lang,
+        "t": translator(lang),
+        "refresh_seconds": 0,
+        "clinic_name": config.name if config is not None else "",
+    }
+    base.update(context)
+    return templates.TemplateResponse(
+        request,
+        template,
+        base,
+        status_code=status_code,
+        headers={**_HEADERS, **(headers or {})},
+    )
+
+
+def _message(
+    request: Request,
+    session: Session | None,
+    lang: str,
+    key: str,
+    status_code: int,
+    *,
+    refresh: int = 0,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    t = translator(lang)
+    context: dict[str, Any] = {
+        "heading": t[f"{key}_title"],
+        "body": t[f"{key}_body"],
+        "refresh_seconds": refresh,
+    }
+    if session is not None:
+        context["_session"] = session
+    return _page(
+        request,
+        "followup/message.html",
+        context,
+        lang=lang,
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _limited(request: Request) -> Response | None:
+    limiter: RateLimiter = request.app.state.follow_up_limiter
+    wait = limiter.acquire(_client(request))
+    if wait <= 0:
+        return None
+    lang = accept_language(request.headers.get("accept-language"))
+    return _message(
+        request,
+        None,
+        lang,
+        "too_many",
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": retry_after_header(wait)},
+    )
+
+
+def _resolve(
+    request: Request, token: str, session: Session
+) -> tuple[FollowUpToken | None, Response | None]:
+    """Return the token row, or the page to show instead (pending, expired, not found)."""
+    lang = accept_language(request.headers.get("accept-language"))
+    if not TOKEN_RE.fullmatch(token):
+        return None, _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
+    row = session.get(FollowUpToken, token)
+    if row is None:
+        if _pending.age(token) < PENDING_GRACE_SECONDS:
+            return None, _message(
+                request, session, lang, "pending", status.HTTP_200_OK, refresh=REFRESH_SECONDS
+            )
+        return None, _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
+    if row.expires_at <= utcnow():
+        return None, _message(
+            request, session, pick_language(row.language), "expired", status.HTTP_410_GONE
+        )
+    return row, None
+
+
+@router.get(protocol.FOLLOW_UP_PATH)
+def follow_up_page(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Show the patient their place in the queue, the staff answer, or the longer survey."""
+    limited = _limited(request)
+    if limited is not None:
+        return limited
+    row, other = _resolve(request, token, session)
+    if row is None:
+        assert other is not None
+        return other
+    lang = pick_language(row.language)
+    if row.kind in (FollowUpKind.CHECK_IN, FollowUpKind.WALK_IN):
+        arrival = session.get(Arrival, row.target_id)
+        if arrival is None:
+            return _message(request, session, lang, "pending", 200, refresh=REFRESH_SECONDS)
+        return _check_in_page(request, session, settings, arrival, lang)
+    if row.kind == FollowUpKind.QUESTION:
+        question = session.get(Question, row.target_id)
+        if question is None:
+            return _message(request, session, lang, "pending", 200, refresh=REFRESH_SECONDS)
+        return _page(
+            request,
+            "followup/question.html",
+            {
+                "_session": session,
+                "text": question.text,
+                "answer": question.answer,
+                "refresh_seconds": 0 if question.answer else REFRESH_SECONDS * 3,
+            },
+            lang=lang,
+        )
+    rating = session.get(Rating, row.target_id)
+    if rating is None:
+        return _message(request, session, lang, "pending", 200, refresh=REFRESH_SECONDS)
+    saved = request.query_params.get("saved", "")
+    return _rating_page(request, session, rating, token, lang, saved=saved)
+
+
+def _check_in_page(
+    request: Request, session: Session, settings: Any, arrival: Arrival, lang: str
+) -> Response:
+    now = utcnow()
+    position = queue.position_of(session=session, settings=settings, arrival=arrival, now=now)
+    wait = queue.estimated_wait_for(session=session, settings=settings, arrival=arrival, now=now)
+    ahead = (position - 1) if position is not None else 0
+    refresh = (
+        REFRESH_SECONDS if arrival.status in (ArrivalStatus.WAITING, ArrivalStatus.CALLED_IN) else 0
+    )
+    return _page(
+        request,
+        "followup/check_in.html",
+        {
+            "_session": session,
+            "queue_number": arrival.queue_number,
+            "status": arrival.status,
+            "ahead": ahead,
+            "wait_minutes": wait or 0,
+            "refresh_seconds": refresh,
+        },
+        lang=lang,
+    )
+
+
+def _rating_page(
+    request: Request,
+    session: Session,
+    rating: Rating,
+    token: str,
+    lang: str,
+    *,
+    saved: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+    current: dict[str, Any] | None = None,
+) -> Response:
+    kinds = set(
+        session.scalars(
+            select(FollowUpResponse.kind).where(FollowUpResponse.rating_id == rating.id)
+        ).all()
+    )
+    return _page(
+        request,
+        "followup/rating.html",
+        {
+            "_session": session,
+            "action": protocol.FOLLOW_UP_PATH.format(token=token),
+            "dimensions": SURVEY_DIMENSIONS,
+            "survey_done": ResponseKind.SURVEY in kinds,
+            "callback_done": ResponseKind.CALLBACK in kinds,
+            "saved": saved if saved in ("survey", "callback") else "",
+            "error": error,
+            "current": current or {},
+            "max_comment": protocol.MAX_COMMENT_CHARS,
+            "max_phone": protocol.MAX_PHONE_CHARS,
+        },
+        lang=lang,
+        status_code=status_code,
+    )
+
+
+def _parse_survey(form: Any, t: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+    answers: dict[str, Any] = {}
+    for dim in SURVEY_DIMENSIONS:
+        value = form.get(dim)
+        if value in (None, ""):
+            continue
+        if value not in ("1", "2", "3", "4", "5"):
+            return answers, t["bad_score"]
+        answers[dim] = int(value)
+    recommend = form.get("would_recommend")
+    if recommend not in (None, ""):
+        if not (isinstance(recommend, str) and recommend.isdigit() and 0 <= int(recommend) <= 10):
+            return answers, t["bad_score"]
+        answers["would_recommend"] = int(recommend)
+    comment = form.get("comment")
+    if isinstance(comment, str) and comment.strip():
+        if len(comment) > protocol.MAX_COMMENT_CHARS:
+            return answers, t["too_long"]
+        answers["comment"] = comment.strip()
+    return answers, None
+
+
+@router.post(protocol.FOLLOW_UP_PATH)
+async def follow_up_submit(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    form_name: Annotated[str, Form(alias="form", max_length=16)],
+) -> Response:
+    """Store the longer survey or a call-back request sent from the patient's phone."""
+    limited = _limited(request)
+    if limited is not None:
+        return limited
+    row, other = _resolve(request, token, session)
+    if row is None:
+        assert other is not None
+        return other
+    lang = pick_language(row.language)
+    t = translator(lang)
+    rating = session.get(Rating, row.target_id) if row.kind == FollowUpKind.RATING else None
+    if rating is None or form_name not in ("survey", "callback"):
+        return _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
+    form = await request.form()
+    if form_name == "survey":
+        answers, problem = _parse_survey(form, t)
+        if problem is not None:
+            return _rating_page(
+                request,
+                session,
+                rating,
+                token,
+                lang,
+                error=t["invalid_input"].format(detail=problem),
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+                current=answers,
+            )
+        response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.SURVEY, answers=answers)
+    else:
+        phone = str(form.get("phone") or "").strip()
+        if not (4 <= len(phone) <= protocol.MAX_PHONE_CHARS and PHONE_RE.fullmatch(phone)):
+            return _rating_page(
+                request,
+                session,
+                rating,
+                token,
+                lang,
+                error=t["invalid_input"].format(detail=t["bad_phone"]),
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.CALLBACK, phone=phone)
+    try:
+        with session.begin_nested():
+            session.add(response)
+    except IntegrityError:
+        pass  # already saved (double tap, second tab): the first answer stands
+    return RedirectResponse(
+        protocol.FOLLOW_UP_PATH.format(token=token) + f"?saved={form_name}",
+        status_code=status.HTTP_303_SEE_OTHER,
+        headers=_HEADERS,
+    )
