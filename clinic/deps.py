@@ -1,0 +1,199 @@
+"""FastAPI dependency aliases shared by every router (kiosk API, auth, admin, dashboard).
+
+- `SessionDep`: a SQLAlchemy Session for this request, committed when the route returns
+  (before the response is sent) and rolled back on an exception. GET/HEAD get a reader
+  session; other methods a writer (BEGIN IMMEDIATE on SQLite).
+- `SettingsDep`, `DatabaseDep`: the app's Settings and Database.
+- `CurrentStaff` / `CurrentAdmin`: the logged-in StaffUser (anonymous -> 401 for /api/...
+  and non-HTML clients, else a 303 redirect to /login; staff on an admin route -> 403).
+- `CurrentStaffSession`: the StaffSession row (csrf token, timestamps).
+- `CsrfProtected`: put on every state-changing staff route; checks the `csrf_token` form
+  field or the `X-CSRF-Token` header against the session's token (403 when missing/wrong).
+- `CurrentKiosk`: the Kiosk whose bearer token came with the request (401 unknown token,
+  403 revoked, 429 + Retry-After over the per-kiosk rate limit).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from clinic.config import Settings
+from clinic.db import Database
+from clinic.models import Kiosk, StaffSession, StaffUser, utcnow
+from clinic.security import RateLimiter, hash_token, retry_after_header
+
+SESSION_COOKIE = "clinic_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: last_seen_at is written at most this often (idle timeout precision), to spare writes.
+SESSION_TOUCH_SECONDS = 15
+KIOSK_TOUCH_SECONDS = 30
+
+
+class NotAuthenticated(Exception):
+    """No valid staff session; the app turns this into 401 or a redirect to /login."""
+
+
+def get_settings(request: Request) -> Settings:
+    """Return the app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    """Return the app's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield a session for this request; commit when the route returns, else roll back."""
+    db = get_database(request)
+    factory = db.reader if request.method in SAFE_METHODS else db.writer
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+# scope="function": the commit runs before the response is sent, so a failed commit is a 500,
+# never a success reported for data that was not stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def current_staff_session(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> StaffSession:
+    """Return the valid staff session from the cookie, or raise NotAuthenticated."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        raise NotAuthenticated()
+    row = session.get(StaffSession, hash_token(raw))
+    now = utcnow()
+    if (
+        row is None
+        or row.expires_at <= now
+        or row.last_seen_at + timedelta(seconds=settings.session_idle_seconds) <= now
+        or not row.user.active
+    ):
+        raise NotAuthenticated()
+    if (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+        _touch(request, session, row, StaffSession.id_hash == row.id_hash, now)
+    request.state.staff_session = row
+    return row
+
+
+def _touch(
+    request: Request, session: Session, row: StaffSession | Kiosk, where: object, now: datetime
+) -> None:
+    """Set row.last_seen_at = now, in this request's transaction if it writes, else apart.
+
+    A GET runs in a reader transaction; writing there could fail on SQLite when another
+    process wrote meanwhile, so the touch gets its own short writer transaction.
+    """
+    if request.method in SAFE_METHODS:
+        with get_database(request).writer.begin() as touch:
+            touch.execute(update(type(row)).where(where).values(last_seen_at=now))  # type: ignore[arg-type]
+        set_committed_value(row, "last_seen_at", now)
+    else:
+        row.last_seen_at = now
+
+
+CurrentStaffSession = Annotated[StaffSession, Depends(current_staff_session)]
+
+
+def current_staff(staff_session: CurrentStaffSession) -> StaffUser:
+    """Return the logged-in user (staff or admin)."""
+    return staff_session.user
+
+
+def current_admin(staff_session: CurrentStaffSession) -> StaffUser:
+    """Return the logged-in user if an admin, else 403."""
+    if not staff_session.user.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "admin role required")
+    return staff_session.user
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+CurrentAdmin = Annotated[StaffUser, Depends(current_admin)]
+
+
+async def check_csrf(request: Request, staff_session: CurrentStaffSession) -> None:
+    """Refuse an unsafe request whose CSRF token does not match the session's."""
+    if request.method in SAFE_METHODS:
+        return
+    supplied = request.headers.get(CSRF_HEADER)
+    if not supplied:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            supplied = value if isinstance(value, str) else None
+    if not supplied or not hmac.compare_digest(
+        supplied.encode(), staff_session.csrf_token.encode()
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or invalid")
+
+
+CsrfProtected = Annotated[None, Depends(check_csrf)]
+
+_bearer = HTTPBearer(auto_error=False, description="Kiosk token from pairing")
+
+
+def current_kiosk(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Kiosk:
+    """Return the kiosk owning the bearer token; 401 unknown, 403 revoked, 429 too fast."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "kiosk token required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    kiosk = session.scalars(
+        select(Kiosk).where(Kiosk.token_hash == hash_token(credentials.credentials))
+    ).one_or_none()
+    if kiosk is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown kiosk token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if kiosk.revoked_at is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "kiosk revoked")
+    limiter: RateLimiter = request.app.state.kiosk_limiter
+    wait = limiter.acquire(str(kiosk.id))
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many requests from this kiosk",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+    now = utcnow()
+    stale = kiosk.last_seen_at is None or (now - kiosk.last_seen_at).total_seconds()
+    if stale is True or stale > KIOSK_TOUCH_SECONDS:
+        _touch(request, session, kiosk, Kiosk.id == kiosk.id, now)
+    request.state.kiosk = kiosk
+    return kiosk
+
+
+CurrentKiosk = Annotated[Kiosk, Depends(current_kiosk)]

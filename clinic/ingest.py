@@ -1,0 +1,459 @@
+"""Ingest kiosk records: idempotent by UUID, typed rows written in the same transaction.
+
+Each valid record is inserted into received_records with INSERT ... ON CONFLICT (id) DO
+NOTHING RETURNING id, on SQLite and PostgreSQL alike, so concurrent deliveries of one record
+store exactly one row: the ids returned are new (STORED); for the others the stored body
+hash decides DUPLICATE (same) or CONFLICT (different). Only new records change the typed
+tables. A rating_detail or contact_update whose target has not arrived yet is kept
+(applied_at NULL) and applied when its target arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from clinic.config import Settings
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    Arrival,
+    ArrivalStatus,
+    FollowUpKind,
+    FollowUpToken,
+    Kiosk,
+    Question,
+    Rating,
+    ReceivedRecord,
+    utcnow,
+)
+from sync.protocol import (
+    OUTCOME_STATUS,
+    CheckInBody,
+    ContactUpdateBody,
+    QuestionBody,
+    RatingBody,
+    RatingDetailBody,
+    RecordError,
+    RecordKind,
+    RecordOutcome,
+    RecordResult,
+    WalkInBody,
+    WireRecord,
+    body_hash,
+    parse_body,
+)
+
+log = logging.getLogger(__name__)
+
+PRIMARY_KINDS = frozenset(
+    {RecordKind.CHECK_IN, RecordKind.WALK_IN, RecordKind.QUESTION, RecordKind.RATING}
+)
+DETAIL_FIELDS = (
+    "ease_of_contact",
+    "waiting_time",
+    "politeness",
+    "kept_informed",
+    "overall",
+    "would_recommend",
+    "comment",
+    "contact_phone",
+)
+
+
+def result(record_id: uuid.UUID, outcome: RecordOutcome, detail: str | None = None) -> RecordResult:
+    """Build one per-record result with its protocol status."""
+    return RecordResult(
+        id=record_id, outcome=outcome, status=OUTCOME_STATUS[outcome], detail=detail
+    )
+
+
+@dataclass
+class _Valid:
+    index: int
+    record: WireRecord
+    kind: RecordKind
+    body: Any  # the parsed protocol model
+    hash: str
+
+
+@dataclass
+class _Batch:
+    """What one transaction has created so far (objects not yet visible by query)."""
+
+    arrivals: dict[uuid.UUID, Arrival] = field(default_factory=dict)
+    ratings: dict[uuid.UUID, Rating] = field(default_factory=dict)
+    arrival_by_appointment: dict[int, Arrival] = field(default_factory=dict)
+    applied: list[uuid.UUID] = field(default_factory=list)
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"unsupported database dialect {dialect}")
+
+
+def _target_id(kind: RecordKind, body: Any) -> uuid.UUID | None:
+    if kind == RecordKind.RATING_DETAIL:
+        return body.rating_id  # type: ignore[no-any-return]
+    if kind == RecordKind.CONTACT_UPDATE:
+        return body.check_in_id  # type: ignore[no-any-return]
+    return None
+
+
+def ingest_batch(
+    *, session: Session, settings: Settings, kiosk: Kiosk, records: list[WireRecord]
+) -> list[RecordResult]:
+    """Store a batch and commit; return one result per record, in order.
+
+    Commits itself so that a failed commit turns into RETRY results, never into STORED.
+    """
+    now = utcnow()
+    results: list[RecordResult | None] = [None] * len(records)
+    valid: list[_Valid] = []
+    first: dict[uuid.UUID, _Valid] = {}
+    repeats: list[tuple[int, uuid.UUID, str]] = []
+    for index, record in enumerate(records):
+        digest = body_hash(record.body)
+        if record.id in first:
+            repeats.append((index, record.id, digest))
+            continue
+        try:
+            body = parse_body(record.kind, record.body)
+        except RecordError as exc:
+            results[index] = result(record.id, RecordOutcome.INVALID, _describe(exc))
+            continue
+        item = _Valid(index, record, RecordKind(record.kind), body, digest)
+        first[record.id] = item
+        valid.append(item)
+
+    try:
+        outcomes = _store(session=session, settings=settings, kiosk=kiosk, items=valid, now=now)
+        session.commit()
+    except IntegrityError:
+        # Something other than the record id collided (e.g. a reused follow-up token):
+        # redo one record at a time so the good ones are still stored.
+        session.rollback()
+        outcomes = _store_one_by_one(
+            session=session, settings=settings, kiosk=kiosk, items=valid, now=now
+        )
+    except OperationalError:
+        session.rollback()
+        log.warning("ingest: database busy, %d records asked to retry", len(valid))
+        outcomes = {
+            item.record.id: result(item.record.id, RecordOutcome.RETRY, "database busy")
+            for item in valid
+        }
+
+    for item in valid:
+        results[item.index] = outcomes[item.record.id]
+    for index, record_id, digest in repeats:
+        earlier = first[record_id]
+        outcome = outcomes[record_id]
+        if outcome.outcome == RecordOutcome.RETRY:
+            results[index] = outcome
+        elif digest == earlier.hash:
+            results[index] = result(record_id, RecordOutcome.DUPLICATE)
+        else:
+            results[index] = result(
+                record_id, RecordOutcome.CONFLICT, "id repeated in the batch with another body"
+            )
+    return [r for r in results if r is not None]
+
+
+def _describe(exc: RecordError) -> str:
+    parts = [str(exc)]
+    for error in exc.errors[:5]:
+        loc = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{loc}: {error.get('msg')}")
+    return "; ".join(parts)[:500]
+
+
+def _store_one_by_one(
+    *, session: Session, settings: Settings, kiosk: Kiosk, items: list[_Valid], now: datetime
+) -> dict[uuid.UUID, RecordResult]:
+    outcomes: dict[uuid.UUID, RecordResult] = {}
+    for item in items:
+        try:
+            with session.begin_nested():
+                outcomes.update(
+                    _store(session=session, settings=settings, kiosk=kiosk, items=[item], now=now)
+                )
+        except IntegrityError as exc:
+            log.info("ingest: record refused by a constraint: %s", type(exc.orig).__name__)
+            outcomes[item.record.id] = result(
+                item.record.id, RecordOutcome.INVALID, "record collides with stored data"
+            )
+    try:
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        return {
+            i.record.id: result(i.record.id, RecordOutcome.RETRY, "database busy") for i in items
+        }
+    return outcomes
+
+
+def _store(
+    *, session: Session, settings: Settings, kiosk: Kiosk, items: list[_Valid], now: datetime
+) -> dict[uuid.UUID, RecordResult]:
+    if not items:
+        return {}
+    rows = [
+        {
+            "id": item.record.id,
+            "kiosk_id": kiosk.id,
+            "kind": item.kind.value,
+            "body": item.record.body,
+            "body_hash": item.hash,
+            "created_at": item.record.created_at,
+            "received_at": now,
+            "target_id": _target_id(item.kind, item.body),
+            "applied_at": None if item.kind not in PRIMARY_KINDS else now,
+        }
+        for item in items
+    ]
+    insert = _insert(session)
+    stmt: Insert = (
+        insert(ReceivedRecord)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[ReceivedRecord.id])
+        .returning(ReceivedRecord.id)
+    )
+    stored = set(session.scalars(stmt).all())
+    outcomes: dict[uuid.UUID, RecordResult] = {}
+    existing_ids = [item.record.id for item in items if item.record.id not in stored]
+    if existing_ids:
+        hashes = {
+            rid: digest
+            for rid, digest in session.execute(
+                select(ReceivedRecord.id, ReceivedRecord.body_hash).where(
+                    ReceivedRecord.id.in_(existing_ids)
+                )
+            ).tuples()
+        }
+        for item in items:
+            if item.record.id in stored:
+                continue
+            if hashes.get(item.record.id) == item.hash:
+                outcomes[item.record.id] = result(item.record.id, RecordOutcome.DUPLICATE)
+            else:
+                outcomes[item.record.id] = result(
+                    item.record.id,
+                    RecordOutcome.CONFLICT,
+                    "a different record with this id was already received",
+                )
+    new_items = [item for item in items if item.record.id in stored]
+    _apply(session=session, settings=settings, kiosk=kiosk, items=new_items, now=now)
+    for item in new_items:
+        outcomes[item.record.id] = result(item.record.id, RecordOutcome.STORED)
+    return outcomes
+
+
+# ---------------------------------------------------------------------------------------
+# Typed effects of newly stored records
+# ---------------------------------------------------------------------------------------
+def _apply(
+    *, session: Session, settings: Settings, kiosk: Kiosk, items: list[_Valid], now: datetime
+) -> None:
+    if not items:
+        return
+    batch = _Batch()
+    refs = {item.body.appointment_ref for item in items if item.kind == RecordKind.CHECK_IN}
+    appointments: dict[str, Appointment] = {}
+    if refs:
+        appointments = {
+            a.ref: a for a in session.scalars(select(Appointment).where(Appointment.ref.in_(refs)))
+        }
+        appointment_ids = [a.id for a in appointments.values()]
+        for arrival in session.scalars(
+            select(Arrival).where(Arrival.appointment_id.in_(appointment_ids))
+        ):
+            if arrival.appointment_id is not None:
+                batch.arrival_by_appointment[arrival.appointment_id] = arrival
+    token_days = timedelta(days=settings.follow_up_token_days)
+    tokens: list[FollowUpToken] = []
+    new_rows: list[object] = []
+    for item in items:
+        rid = item.record.id
+        body = item.body
+        if isinstance(body, CheckInBody):
+            appointment = appointments.get(body.appointment_ref)
+            target = None
+            if appointment is not None:
+                target = batch.arrival_by_appointment.get(appointment.id)
+            if target is None:
+                target = Arrival(
+                    id=rid,
+                    kiosk_id=kiosk.id,
+                    walk_in=False,
+                    appointment_id=appointment.id if appointment else None,
+                    appointment_ref=body.appointment_ref,
+                    queue_number=body.queue_number,
+                    status=ArrivalStatus.WAITING,
+                    arrived_at=body.checked_in_at,
+                    language=body.language,
+                    received_at=now,
+                )
+                new_rows.append(target)
+                batch.arrivals[rid] = target
+                if appointment is not None:
+                    batch.arrival_by_appointment[appointment.id] = target
+                    if appointment.status == AppointmentStatus.BOOKED:
+                        appointment.status = AppointmentStatus.ARRIVED
+                        appointment.arrived_at = body.checked_in_at
+            tokens.append(
+                FollowUpToken(
+                    token=body.follow_up_token,
+                    kind=FollowUpKind.CHECK_IN,
+                    target_id=target.id,
+                    language=body.language,
+                    created_at=now,
+                    expires_at=body.checked_in_at + token_days,
+                )
+            )
+        elif isinstance(body, WalkInBody):
+            arrival = Arrival(
+                id=rid,
+                kiosk_id=kiosk.id,
+                walk_in=True,
+                queue_number=body.queue_number,
+                status=ArrivalStatus.WAITING,
+                arrived_at=body.arrived_at,
+                language=body.language,
+                first_name=body.first_name,
+                last_name=body.last_name,
+                date_of_birth=body.date_of_birth,
+                reason=body.reason,
+                phone=body.phone,
+                received_at=now,
+            )
+            new_rows.append(arrival)
+            batch.arrivals[rid] = arrival
+            tokens.append(
+                FollowUpToken(
+                    token=body.follow_up_token,
+                    kind=FollowUpKind.WALK_IN,
+                    target_id=rid,
+                    language=body.language,
+                    created_at=now,
+                    expires_at=body.arrived_at + token_days,
+                )
+            )
+        elif isinstance(body, QuestionBody):
+            new_rows.append(
+                Question(
+                    id=rid,
+                    kiosk_id=kiosk.id,
+                    text=body.text,
+                    contact_name=body.contact_name,
+                    contact_phone=body.contact_phone,
+                    contact_email=body.contact_email,
+                    emergency=body.emergency_flag,
+                    language=body.language,
+                    asked_at=body.asked_at,
+                    received_at=now,
+                )
+            )
+            tokens.append(
+                FollowUpToken(
+                    token=body.follow_up_token,
+                    kind=FollowUpKind.QUESTION,
+                    target_id=rid,
+                    language=body.language,
+                    created_at=now,
+                    expires_at=body.asked_at + token_days,
+                )
+            )
+        elif isinstance(body, RatingBody):
+            rating = Rating(
+                id=rid,
+                kiosk_id=kiosk.id,
+                face=body.face,
+                appointment_ref=body.appointment_ref,
+                rated_at=body.rated_at,
+                language=body.language,
+                received_at=now,
+                consent_to_contact=False,
+            )
+            new_rows.append(rating)
+            batch.ratings[rid] = rating
+            tokens.append(
+                FollowUpToken(
+                    token=body.follow_up_token,
+                    kind=FollowUpKind.RATING,
+                    target_id=rid,
+                    language=body.language,
+                    created_at=now,
+                    expires_at=body.rated_at + token_days,
+                )
+            )
+    session.add_all(new_rows)
+    session.add_all(tokens)
+    session.flush()
+
+    # Amendments received earlier whose target arrived now, oldest first.
+    this_batch = {item.record.id for item in items}
+    targets = list(batch.arrivals) + list(batch.ratings)
+    if targets:
+        waiting = session.scalars(
+            select(ReceivedRecord)
+            .where(ReceivedRecord.target_id.in_(targets), ReceivedRecord.applied_at.is_(None))
+            .order_by(ReceivedRecord.received_at, ReceivedRecord.created_at)
+        ).all()
+        for earlier in waiting:
+            if earlier.id in this_batch:
+                continue
+            parsed = parse_body(earlier.kind, earlier.body)
+            if _amend(session=session, batch=batch, body=parsed, created_at=earlier.created_at):
+                batch.applied.append(earlier.id)
+
+    # Amendments in this batch, in order.
+    for item in items:
+        if item.kind in (RecordKind.RATING_DETAIL, RecordKind.CONTACT_UPDATE) and _amend(
+            session=session, batch=batch, body=item.body, created_at=item.record.created_at
+        ):
+            batch.applied.append(item.record.id)
+    if batch.applied:
+        session.execute(
+            update(ReceivedRecord)
+            .where(ReceivedRecord.id.in_(batch.applied))
+            .values(applied_at=now)
+        )
+    session.flush()
+
+
+def _amend(*, session: Session, batch: _Batch, body: Any, created_at: datetime) -> bool:
+    """Apply a rating_detail or contact_update to its target; False if it has not arrived."""
+    if isinstance(body, RatingDetailBody):
+        rating = batch.ratings.get(body.rating_id) or session.get(Rating, body.rating_id)
+        if rating is None:
+            return False
+        for name in DETAIL_FIELDS:
+            value = getattr(body, name)
+            if value is not None:
+                setattr(rating, name, value)
+        rating.consent_to_contact = body.consent_to_contact
+        rating.detail_at = created_at
+        return True
+    if isinstance(body, ContactUpdateBody):
+        arrival = batch.arrivals.get(body.check_in_id) or session.get(Arrival, body.check_in_id)
+        if arrival is None:
+            return False
+        if body.phone is not None:
+            arrival.phone = body.phone
+        if body.email is not None:
+            arrival.email = body.email
+        return True
+    return False

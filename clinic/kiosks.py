@@ -1,0 +1,195 @@
+"""Kiosk pairing, revocation, heartbeat and the pull payload."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from clinic.config import Settings
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    ClinicConfig,
+    FaqEntryRow,
+    Kiosk,
+    PairingCode,
+    StaffUser,
+    utcnow,
+)
+from clinic.queue import queue_state, today_bounds
+from clinic.security import hash_pairing_code, hash_token, new_kiosk_token, new_pairing_code
+from sync.protocol import (
+    ClinicSettings,
+    FaqEntry,
+    Heartbeat,
+    KioskAppointment,
+    KioskPull,
+    canonical_json,
+    match_key,
+    phone_key,
+)
+
+
+class PairingError(ValueError):
+    """The pairing code is unknown, expired or already used."""
+
+
+def create_pairing_code(
+    *, session: Session, settings: Settings, created_by: StaffUser | None = None
+) -> tuple[str, PairingCode]:
+    """Create a one-time pairing code; return it (shown once) and its row (hash only)."""
+    code = new_pairing_code()
+    row = PairingCode(
+        code_hash=hash_pairing_code(code),
+        created_at=utcnow(),
+        expires_at=utcnow() + timedelta(minutes=settings.pairing_code_minutes),
+        created_by_id=created_by.id if created_by else None,
+    )
+    session.add(row)
+    session.flush()
+    return code, row
+
+
+def pair_kiosk(
+    *, session: Session, code: str, kiosk_name: str, app_version: str
+) -> tuple[Kiosk, str]:
+    """Exchange a pairing code for a new kiosk and its token (only the hash is stored)."""
+    now = utcnow()
+    kiosk = Kiosk(
+        id=uuid.uuid4(),
+        name=kiosk_name,
+        token_hash="",
+        created_at=now,
+        app_version=app_version,
+        last_seen_at=now,
+    )
+    token = new_kiosk_token()
+    kiosk.token_hash = hash_token(token)
+    session.add(kiosk)
+    session.flush()
+    # One UPDATE decides: two kiosks racing for one code cannot both win.
+    claimed = session.execute(
+        update(PairingCode)
+        .where(
+            PairingCode.code_hash == hash_pairing_code(code),
+            PairingCode.used_at.is_(None),
+            PairingCode.expires_at > now,
+        )
+        .values(used_at=now, kiosk_id=kiosk.id)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise PairingError("pairing code unknown, expired or already used")
+    return kiosk, token
+
+
+def revoke_kiosk(*, session: Session, kiosk_id: uuid.UUID) -> Kiosk | None:
+    """Revoke a kiosk: its token stops working with the next request."""
+    kiosk = session.get(Kiosk, kiosk_id)
+    if kiosk is not None and kiosk.revoked_at is None:
+        kiosk.revoked_at = utcnow()
+    return kiosk
+
+
+def record_heartbeat(*, session: Session, kiosk: Kiosk, heartbeat: Heartbeat) -> None:
+    """Store what the kiosk reports about itself."""
+    now = utcnow()
+    kiosk.last_seen_at = now
+    kiosk.last_heartbeat_at = now
+    kiosk.app_version = heartbeat.app_version
+    kiosk.backlog = heartbeat.backlog
+    kiosk.failed = heartbeat.failed
+    kiosk.last_error = heartbeat.last_error
+
+
+def clinic_config(*, session: Session) -> ClinicConfig:
+    """Return the clinic's settings row, creating it (with a fresh hash key) if missing."""
+    row = session.get(ClinicConfig, 1)
+    if row is None:
+        row = ClinicConfig(id=1, name="Clinic", hash_key=secrets.token_hex(32))
+        session.add(row)
+        session.flush()
+    return row
+
+
+def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[KioskPull, str]:
+    """Return today's kiosk payload and its ETag (which ignores generated_at)."""
+    config = session.get(ClinicConfig, 1)
+    if config is None:
+        # Reader sessions must not write; the migration creates this row.
+        config = ClinicConfig(id=1, name="Clinic", hash_key=hashlib.sha256(b"unset").hexdigest())
+    secret = bytes.fromhex(config.hash_key)
+    clinic = ClinicSettings(
+        name=config.name,
+        phone=config.phone,
+        address=config.address,
+        languages=list(config.languages or ["en"]),
+        default_language=config.default_language,
+        check_in_early_minutes=config.check_in_early_minutes,
+        check_in_late_minutes=config.check_in_late_minutes,
+    )
+    faq = [
+        FaqEntry(
+            id=row.id,
+            language=row.language,
+            question=row.question,
+            answer=row.answer,
+            position=row.position,
+        )
+        for row in session.scalars(
+            select(FaqEntryRow).order_by(FaqEntryRow.language, FaqEntryRow.position, FaqEntryRow.id)
+        )
+    ]
+    start, end = today_bounds(settings.tz, now)
+    appointments = [
+        KioskAppointment(
+            ref=a.ref,
+            match_key=match_key(secret, a.last_name, a.date_of_birth),
+            phone_key=phone_key(secret, a.phone) if a.phone and _digits(a.phone) >= 4 else None,
+            starts_at=a.starts_at,
+            first_initial=a.first_name[:1],
+            clinician=a.clinician,
+            arrived=a.status != AppointmentStatus.BOOKED,
+        )
+        for a in session.scalars(
+            select(Appointment)
+            .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+            .order_by(Appointment.starts_at, Appointment.ref)
+        )
+    ]
+    queue = queue_state(session=session, settings=settings, now=now)
+    pull = KioskPull(
+        generated_at=now,
+        hash_key=config.hash_key,
+        clinic=clinic,
+        faq=faq,
+        appointments=appointments,
+        queue=queue,
+    )
+    content = pull.model_dump(mode="json", exclude={"generated_at"})
+    etag = '"' + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:32] + '"'
+    return pull, etag
+
+
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Return whether an If-None-Match header names this ETag (weak comparison)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+
+
+def kiosk_token_works(*, session: Session, token: str) -> bool:
+    """Return whether a kiosk token is known and not revoked."""
+    kiosk = session.scalars(select(Kiosk).where(Kiosk.token_hash == hash_token(token))).first()
+    return kiosk is not None and kiosk.revoked_at is None

@@ -1,0 +1,420 @@
+"""Clinic server tables (SQLAlchemy 2.0 typed). Alembic migrations in clinic/migrations.
+
+Received kiosk records are stored verbatim in `received_records` (the idempotency key is the
+client-made UUID primary key) and, in the same transaction, in the typed tables the dashboard
+reads (arrivals, questions, ratings, follow-up tokens). Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and always read back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every clinic server table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, uuid.UUID: Uuid}
+
+
+# ---------------------------------------------------------------------------------------
+# Status enums (stored as their string values)
+# ---------------------------------------------------------------------------------------
+class StaffRole(StrEnum):
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    ARRIVED = "arrived"  # FHIR Appointment.status = arrived
+    CALLED_IN = "called_in"
+    SEEN = "seen"  # FHIR fulfilled
+    NO_SHOW = "no_show"  # FHIR noshow
+
+
+class ArrivalStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED_IN = "called_in"
+    SEEN = "seen"
+    NO_SHOW = "no_show"
+
+
+class ReviewState(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+class FollowUpKind(StrEnum):
+    CHECK_IN = "check_in"  # target: arrivals.id
+    WALK_IN = "walk_in"  # target: arrivals.id
+    QUESTION = "question"  # target: questions.id
+    RATING = "rating"  # target: ratings.id
+
+
+class AlertKind(StrEnum):
+    UNHAPPY_RATINGS = "unhappy_ratings"
+
+
+def _enum(enum_cls: type[StrEnum]) -> String:
+    return String(max(len(m.value) for m in enum_cls) + 8)
+
+
+# ---------------------------------------------------------------------------------------
+# Kiosks and pairing
+# ---------------------------------------------------------------------------------------
+class Kiosk(Base):
+    __tablename__ = "kiosks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    app_version: Mapped[str | None] = mapped_column(String(32))
+    backlog: Mapped[int] = mapped_column(Integer, default=0)  # from the last heartbeat
+    failed: Mapped[int] = mapped_column(Integer, default=0)  # from the last heartbeat
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_heartbeat_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    @property
+    def active(self) -> bool:
+        """Return whether the kiosk's token still works."""
+        return self.revoked_at is None
+
+
+class PairingCode(Base):
+    __tablename__ = "pairing_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("kiosks.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+# ---------------------------------------------------------------------------------------
+# Staff accounts, sessions, login throttling, audit
+# ---------------------------------------------------------------------------------------
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id (PHC string)
+    role: Mapped[str] = mapped_column(_enum(StaffRole), default=StaffRole.STAFF)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    @property
+    def is_admin(self) -> bool:
+        """Return whether the user has the admin role."""
+        return self.role == StaffRole.ADMIN
+
+
+class StaffSession(Base):
+    """A server-side login session; the cookie holds a random id, the table its SHA-256."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # absolute timeout
+    address: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[StaffUser] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_staff_sessions_user_id", "user_id"),)
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "attempted_at"),
+        Index("ix_login_attempts_address_at", "address", "attempted_at"),
+    )
+
+
+class AuditEvent(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE): who did what, when, to what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    actor: Mapped[str] = mapped_column(String(100))  # username, "kiosk:<id>", "cli", "system"
+    action: Mapped[str] = mapped_column(String(64))  # e.g. "login", "view.arrivals", "export"
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+# ---------------------------------------------------------------------------------------
+# Appointments and what kiosks send
+# ---------------------------------------------------------------------------------------
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    clinician: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(_enum(AppointmentStatus), default=AppointmentStatus.BOOKED)
+    arrived_at: Mapped[datetime | None]
+    called_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_appointments_starts_at", "starts_at"),)
+
+
+class ReceivedRecord(Base):
+    """A kiosk record exactly as received; the UUID primary key makes ingest idempotent."""
+
+    __tablename__ = "received_records"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("kiosks.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]]
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]  # when the kiosk made it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: For contact_update / rating_detail: the record they amend.
+    target_id: Mapped[uuid.UUID | None]
+    #: When a dependent record was applied to its target (None: target not received yet).
+    applied_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_received_records_target_id", "target_id"),
+        Index("ix_received_records_received_at", "received_at"),
+    )
+
+
+class Arrival(Base):
+    """A check-in (appointment) or walk-in: one patient in today's queue."""
+
+    __tablename__ = "arrivals"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the record's UUID
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("kiosks.id"))
+    walk_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    appointment_ref: Mapped[str | None] = mapped_column(String(64))
+    queue_number: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(_enum(ArrivalStatus), default=ArrivalStatus.WAITING)
+    arrived_at: Mapped[datetime]
+    called_at: Mapped[datetime | None]
+    seen_at: Mapped[datetime | None]
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # Walk-ins only (check-ins are identified by their appointment):
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    last_name: Mapped[str | None] = mapped_column(String(80))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    # From the walk-in form or a later contact_update:
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    appointment: Mapped[Appointment | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_arrivals_arrived_at", "arrived_at"),
+        Index("ix_arrivals_status", "status"),
+    )
+
+
+class Question(Base):
+    __tablename__ = "questions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("kiosks.id"))
+    text: Mapped[str] = mapped_column(Text)
+    contact_name: Mapped[str | None] = mapped_column(String(80))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    asked_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    answered_at: Mapped[datetime | None]
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_questions_inbox", "done", "emergency", "asked_at"),
+        Index("ix_questions_asked_at", "asked_at"),
+    )
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("kiosks.id"))
+    face: Mapped[int] = mapped_column(SmallInteger)  # 1 very unhappy ... 5 very happy
+    appointment_ref: Mapped[str | None] = mapped_column(String(64))
+    rated_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    # Merged from the rating_detail record (None until it arrives):
+    ease_of_contact: Mapped[int | None] = mapped_column(SmallInteger)
+    waiting_time: Mapped[int | None] = mapped_column(SmallInteger)
+    politeness: Mapped[int | None] = mapped_column(SmallInteger)
+    kept_informed: Mapped[int | None] = mapped_column(SmallInteger)
+    overall: Mapped[int | None] = mapped_column(SmallInteger)
+    would_recommend: Mapped[int | None] = mapped_column(SmallInteger)  # 0-10 (NPS)
+    comment: Mapped[str | None] = mapped_column(Text)
+    consent_to_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    detail_at: Mapped[datetime | None]
+    # Staff review
+    review_state: Mapped[str] = mapped_column(_enum(ReviewState), default=ReviewState.NEW)
+    staff_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    reviewed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_ratings_rated_at", "rated_at"),
+        Index("ix_ratings_kiosk_rated_at", "kiosk_id", "rated_at"),
+        Index("ix_ratings_face_rated_at", "face", "rated_at"),
+    )
+
+
+class FollowUpToken(Base):
+    """The opaque token in a QR code and what it points at."""
+
+    __tablename__ = "follow_up_tokens"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(_enum(FollowUpKind))
+    target_id: Mapped[uuid.UUID]
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+# ---------------------------------------------------------------------------------------
+# Clinic configuration, FAQ, alerts
+# ---------------------------------------------------------------------------------------
+class FaqEntryRow(Base):
+    __tablename__ = "faq_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: uuid.uuid4().hex)
+    language: Mapped[str] = mapped_column(String(8))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ClinicConfig(Base):
+    """The clinic's details (one row, id 1) and the keyed-hash secret kiosks match with."""
+
+    __tablename__ = "clinic_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    name: Mapped[str] = mapped_column(String(120), default="Clinic")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en", "es"])
+    default_language: Mapped[str] = mapped_column(String(8), default="en")
+    check_in_early_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    check_in_late_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    #: Hex secret for match_key/phone_key (per clinic; rotate by replacing it).
+    hash_key: Mapped[str] = mapped_column(String(128))
+    # Unhappy-feedback alert rule (dashboard): share >= threshold within the window.
+    alert_unhappy_share: Mapped[float] = mapped_column(default=0.5)
+    alert_window_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    alert_min_responses: Mapped[int] = mapped_column(Integer, default=4)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default=AlertKind.UNHAPPY_RATINGS)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[dict[str, Any] | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    acknowledged_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_alerts_open", "acknowledged_at", "raised_at"),)

@@ -1,0 +1,165 @@
+"""Staff login and logout pages, and the session info endpoint for scripts."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from clinic.accounts import authenticate, end_session, start_session
+from clinic.audit import audit
+from clinic.deps import (
+    SESSION_COOKIE,
+    CsrfProtected,
+    CurrentStaffSession,
+    SessionDep,
+    SettingsDep,
+)
+from clinic.security import new_csrf_token, retry_after_header
+from clinic.templating import templates
+
+router = APIRouter(tags=["staff auth"])
+
+LOGIN_CSRF_COOKIE = "clinic_login_csrf"
+
+
+def client_address(request: Request) -> str:
+    """Return the client's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def safe_next(next_url: str | None) -> str:
+    """Return a local path to go to after login (never another site)."""
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
+        return next_url
+    return "/"
+
+
+def _login_page(
+    request: Request,
+    *,
+    settings: SettingsDep,
+    error: str | None = None,
+    username: str = "",
+    next_url: str = "/",
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_csrf_token()
+    request.state.csrf_token = token
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {"error": error, "username": username, "next_url": next_url},
+        status_code=status_code,
+        headers=headers,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, settings: SettingsDep, next: str = "/") -> HTMLResponse:
+    """Show the staff sign-in form."""
+    return _login_page(request, settings=settings, next_url=safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check credentials (rate-limited per account and address) and start a session."""
+    next_url = safe_next(next)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
+        return _login_page(
+            request,
+            settings=settings,
+            error="Your sign-in form expired. Please try again.",
+            username=username,
+            next_url=next_url,
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    address = client_address(request)
+    result = authenticate(
+        session=session, settings=settings, username=username, password=password, address=address
+    )
+    if result.retry_after > 0:
+        minutes = max(1, round(result.retry_after / 60))
+        return _login_page(
+            request,
+            settings=settings,
+            error=f"Too many sign-in attempts. Try again in about {minutes} minute(s).",
+            username=username,
+            next_url=next_url,
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": retry_after_header(result.retry_after)},
+        )
+    if result.user is None:
+        audit(session=session, action="login.failed", actor=username.strip()[:100] or "-")
+        return _login_page(
+            request,
+            settings=settings,
+            error="Wrong username or password.",
+            username=username,
+            next_url=next_url,
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    raw, _row = start_session(session=session, settings=settings, user=result.user, address=address)
+    audit(session=session, action="login", user=result.user)
+    response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        max_age=settings.session_absolute_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(
+    session: SessionDep, staff_session: CurrentStaffSession, _csrf: CsrfProtected
+) -> Response:
+    """End the session (its cookie stops working at once) and go back to the sign-in page."""
+    audit(session=session, action="logout", user=staff_session.user)
+    end_session(session=session, staff_session=staff_session)
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+class SessionInfo(BaseModel):
+    username: str
+    role: str
+    csrf_token: str
+
+
+@router.get("/api/session", response_model=SessionInfo)
+def session_info(staff_session: CurrentStaffSession) -> SessionInfo:
+    """Return who is logged in and the CSRF token for X-CSRF-Token headers."""
+    return SessionInfo(
+        username=staff_session.user.username,
+        role=staff_session.user.role,
+        csrf_token=staff_session.csrf_token,
+    )

@@ -1,0 +1,108 @@
+"""Kiosk API (sync/protocol.py): pairing, record ingest, pull, heartbeat."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+
+from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
+from clinic.ingest import ingest_batch
+from clinic.kiosks import PairingError, build_pull, etag_matches, pair_kiosk, record_heartbeat
+from clinic.models import utcnow
+from clinic.security import RateLimiter, retry_after_header
+from sync.protocol import (
+    HEARTBEAT_PATH,
+    INGEST_PATH,
+    PAIR_PATH,
+    PULL_PATH,
+    Heartbeat,
+    HeartbeatResponse,
+    IngestBatch,
+    IngestResponse,
+    KioskPull,
+    PairRequest,
+    PairResponse,
+)
+
+router = APIRouter(tags=["kiosk"])
+
+_ERRORS = {
+    401: {"description": "Missing or unknown kiosk token"},
+    403: {"description": "Kiosk revoked"},
+    413: {"description": "Body over 2 MiB or batch over MAX_BATCH_RECORDS"},
+    422: {"description": "Request does not fit the schema (unknown fields included)"},
+    429: {"description": "Too many requests: see Retry-After"},
+}
+
+
+@router.post(
+    PAIR_PATH,
+    status_code=status.HTTP_201_CREATED,
+    response_model=PairResponse,
+    responses={
+        400: {"description": "Pairing code unknown, expired or already used"},
+        413: _ERRORS[413],
+        429: _ERRORS[429],
+    },
+)
+def pair(request: Request, body: PairRequest, session: SessionDep) -> PairResponse:
+    """Exchange a one-time pairing code for this kiosk's token (shown once)."""
+    limiter: RateLimiter = request.app.state.pair_limiter
+    address = request.client.host if request.client else "unknown"
+    wait = limiter.acquire(address)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many pairing attempts",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+    try:
+        kiosk, token = pair_kiosk(
+            session=session,
+            code=body.code,
+            kiosk_name=body.kiosk_name,
+            app_version=body.app_version,
+        )
+    except PairingError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    return PairResponse(kiosk_id=kiosk.id, token=token)
+
+
+@router.post(INGEST_PATH, response_model=IngestResponse, responses=_ERRORS)
+def ingest(
+    batch: IngestBatch, session: SessionDep, settings: SettingsDep, kiosk: CurrentKiosk
+) -> IngestResponse:
+    """Store a batch of records; one result per record, in order (idempotent by id)."""
+    results = ingest_batch(
+        session=session, settings=settings, kiosk=kiosk, records=list(batch.records)
+    )
+    return IngestResponse(results=results)
+
+
+@router.get(
+    PULL_PATH,
+    response_model=KioskPull,
+    responses={**_ERRORS, 304: {"description": "Not modified since the ETag sent"}},
+)
+def pull(
+    session: SessionDep,
+    settings: SettingsDep,
+    kiosk: CurrentKiosk,
+    response: Response,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> KioskPull | Response:
+    """Return today's appointments (keyed hashes), FAQ, clinic settings and queue state."""
+    pull_payload, etag = build_pull(session=session, settings=settings, now=utcnow())
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
+    return pull_payload
+
+
+@router.post(HEARTBEAT_PATH, response_model=HeartbeatResponse, responses=_ERRORS)
+def heartbeat(body: Heartbeat, session: SessionDep, kiosk: CurrentKiosk) -> HeartbeatResponse:
+    """Record the kiosk's version, backlog and failures; return the server time."""
+    record_heartbeat(session=session, kiosk=kiosk, heartbeat=body)
+    return HeartbeatResponse(server_time=utcnow())

@@ -1,0 +1,40 @@
+"""Jinja2 templates for every server-rendered page (autoescape on, `csrf_token` in context).
+
+Pages render with `templates.TemplateResponse(request, "name.html", {...})`. Every template
+gets `csrf_token` (the staff session's synchronizer token, or the login form's token),
+`current_user` (StaffUser or None), `clinic_name` and `static_url(path)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def _request_context(request: Request) -> dict[str, Any]:
+    state = request.state
+    staff_session = getattr(state, "staff_session", None)
+    csrf = getattr(state, "csrf_token", None) or (staff_session.csrf_token if staff_session else "")
+    settings = getattr(request.app.state, "settings", None)
+    return {
+        "csrf_token": csrf,
+        "current_user": staff_session.user if staff_session is not None else None,
+        "clinic_name": getattr(state, "clinic_name", None) or "Clinic",
+        "environment": settings.environment if settings else "dev",
+    }
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,  # everything patients write is shown as text, never as markup
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env, context_processors=[_request_context])
