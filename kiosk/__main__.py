@@ -1,0 +1,62 @@
+"""Run the kiosk: ``python -m kiosk [--config FILE] [--demo] [--windowed]``.
+
+Full screen by default. ``--demo`` seeds today's synthetic appointments and FAQ entries
+(docs/kiosk-demo.md); ``--config`` reads a TOML file (docs/kiosk-config.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="kiosk", description="Waiting-room kiosk")
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--demo", action="store_true", help="seed demo appointments and FAQ")
+    parser.add_argument("--windowed", action="store_true", help="run in a window, not full screen")
+    parser.add_argument("--size", default="1280x800", help="window size when windowed (WxH)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the kiosk app and return its exit status."""
+    args = parse_args(argv)
+    os.environ["KIVY_NO_ARGS"] = "1"  # our options, not Kivy's
+    from kivy.config import Config
+
+    from kiosk.app import configure_kiosk_mode
+
+    configure_kiosk_mode()
+    if args.windowed:
+        width, _, height = args.size.partition("x")
+        Config.set("graphics", "fullscreen", "0")
+        Config.set("graphics", "width", width)
+        Config.set("graphics", "height", height)
+    else:
+        Config.set("graphics", "fullscreen", "auto")
+        Config.set("graphics", "show_cursor", "0")
+
+    from kiosk.config import ConfigError, KioskSettings
+    from kiosk.services import Kiosk
+
+    overrides = {"demo": True} if args.demo else {}
+    try:
+        settings = KioskSettings.load(args.config, **overrides)
+    except ConfigError as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return 2
+    kiosk = Kiosk.open(settings)
+    from kiosk.app import KioskApp
+
+    try:
+        KioskApp(kiosk).run()
+    finally:
+        kiosk.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

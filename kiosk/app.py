@@ -1,0 +1,378 @@
+"""The Kivy application: screens, language, theme, idle reset, sync status, kiosk mode.
+
+The only kiosk module that imports Kivy. It holds no domain logic: screens call the
+`kiosk` object (kiosk.facade.KioskFacade), and this class wires language, accessibility,
+the "Still there?" countdown, the sync mark and the staff corner around them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import kivy
+from kivy.app import App
+from kivy.cache import Cache
+from kivy.clock import Clock
+from kivy.config import Config
+from kivy.properties import (
+    BooleanProperty,
+    ColorProperty,
+    ListProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.spinner import Spinner
+
+from kiosk import i18n
+from kiosk.facade import KioskFacade
+from kiosk.idle import IdlePhase, IdleTimer, PatientSession
+
+log = logging.getLogger(__name__)
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_LOGO = ASSETS_DIR / "logo.png"
+#: Kivy ships DejaVuSans, which has Arabic and Hebrew glyphs (Roboto shows boxes for them).
+WIDE_FONT = os.path.join(kivy.kivy_data_dir, "fonts", "DejaVuSans.ttf")
+LATIN_FONT = "Roboto"
+
+#: Screen name -> (module, class). Each module loads its own kv file.
+SCREENS: dict[str, tuple[str, str]] = {
+    "welcome": ("screens.welcome", "WelcomeScreen"),
+    "checkin": ("screens.checkin", "CheckInScreen"),
+    "verify_phone": ("screens.verify_phone", "VerifyPhoneScreen"),
+    "nomatch": ("screens.nomatch", "NoMatchScreen"),
+    "confirm": ("screens.confirm", "ConfirmScreen"),
+    "contact": ("screens.contact", "ContactScreen"),
+    "walkin": ("screens.walkin", "WalkInScreen"),
+    "frontdesk": ("screens.frontdesk", "FrontDeskScreen"),
+    "receipt": ("screens.receipt", "ReceiptScreen"),
+    "questions": ("screens.questions", "QuestionsScreen"),
+    "ask": ("screens.ask", "AskScreen"),
+    "rate": ("screens.rate", "RateScreen"),
+    "rate_details": ("screens.rate_details", "RateDetailsScreen"),
+    "admin_pin": ("screens.admin_pin", "AdminPinScreen"),
+    "admin": ("screens.admin", "AdminScreen"),
+}
+
+THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
+    "standard": {
+        "bg_color": (0.96, 0.97, 0.98, 1),
+        "bar_color": (0.86, 0.90, 0.95, 1),
+        "fg_color": (0.07, 0.08, 0.10, 1),
+        "muted_color": (0.30, 0.33, 0.38, 1),
+        "accent_color": (0.03, 0.31, 0.62, 1),
+        "accent_text": (1, 1, 1, 1),
+        "pressed_color": (0.02, 0.18, 0.40, 1),
+        "panel_color": (0.84, 0.87, 0.91, 1),
+        "input_bg": (1, 1, 1, 1),
+        "alert_color": (0.72, 0.04, 0.04, 1),
+        "alert_text": (1, 1, 1, 1),
+    },
+    "high_contrast": {
+        "bg_color": (0, 0, 0, 1),
+        "bar_color": (0.10, 0.10, 0.10, 1),
+        "fg_color": (1, 1, 1, 1),
+        "muted_color": (0.90, 0.90, 0.90, 1),
+        "accent_color": (1, 0.86, 0, 1),
+        "accent_text": (0, 0, 0, 1),
+        "pressed_color": (1, 1, 1, 1),
+        "panel_color": (0.22, 0.22, 0.22, 1),
+        "input_bg": (0.13, 0.13, 0.13, 1),
+        "alert_color": (0.85, 0, 0, 1),
+        "alert_text": (1, 1, 1, 1),
+    },
+}
+
+LARGE_TEXT_SCALE = 1.3
+
+
+def font_for(lang: str) -> str:
+    """Return the font for a language (Kivy has no per-glyph fallback)."""
+    return WIDE_FONT if i18n.is_rtl(lang) else LATIN_FONT
+
+
+def configure_kiosk_mode() -> None:
+    """Set the Kivy options kiosk mode needs; call before the Window exists."""
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("kivy", "keyboard_mode", "systemanddock")
+    Config.set("kivy", "keyboard_layout", "qwerty")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+class KioskApp(App):
+    """The waiting-room kiosk."""
+
+    title = "Kiosk"
+
+    lang = StringProperty(i18n.FALLBACK_LANGUAGE)
+    languages = ListProperty(["en"])
+    default_language = StringProperty(i18n.FALLBACK_LANGUAGE)
+    large_text = BooleanProperty(False)
+    high_contrast = BooleanProperty(False)
+    text_scale = NumericProperty(1.0)
+    font_name = StringProperty(LATIN_FONT)
+    input_font = StringProperty(WIDE_FONT)  # names typed may be in any script
+    clinic_name = StringProperty("")
+    logo_source = StringProperty("")
+
+    bg_color = ColorProperty(THEMES["standard"]["bg_color"])
+    bar_color = ColorProperty(THEMES["standard"]["bar_color"])
+    fg_color = ColorProperty(THEMES["standard"]["fg_color"])
+    muted_color = ColorProperty(THEMES["standard"]["muted_color"])
+    accent_color = ColorProperty(THEMES["standard"]["accent_color"])
+    accent_text = ColorProperty(THEMES["standard"]["accent_text"])
+    pressed_color = ColorProperty(THEMES["standard"]["pressed_color"])
+    panel_color = ColorProperty(THEMES["standard"]["panel_color"])
+    input_bg = ColorProperty(THEMES["standard"]["input_bg"])
+    alert_color = ColorProperty(THEMES["standard"]["alert_color"])
+    alert_text = ColorProperty(THEMES["standard"]["alert_text"])
+
+    sync_state = StringProperty("offline")  # "sent" | "waiting" | "offline"
+    sync_pending = NumericProperty(0)
+    idle_seconds_left = NumericProperty(0)
+    admin_unlocked = BooleanProperty(False)
+
+    #: Seconds between two reads of the sync status for the mark in the top bar.
+    SYNC_REFRESH_SECONDS = 2.0
+    #: Seconds between two looks at the idle timer.
+    IDLE_TICK_SECONDS = 0.2
+
+    def __init__(self, kiosk: KioskFacade, *, start_sync: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kiosk = kiosk
+        self.session = PatientSession()
+        self.idle = IdleTimer(kiosk.idle_timeout_seconds(), kiosk.idle_countdown_seconds())
+        self._start_sync = start_sync
+        self._sync_started = False
+        self._exit_allowed = False
+        self._still_there: Any = None
+        self._events: list[Any] = []
+
+    # --- life cycle ----------------------------------------------------------------------
+    def build(self) -> ScreenManager:
+        i18n.ensure_compiled()
+        self.apply_settings()
+        self.set_language(self.default_language)
+        manager = ScreenManager(transition=NoTransition())
+        import importlib
+
+        for name, (module_name, class_name) in SCREENS.items():
+            screen_class = getattr(importlib.import_module(module_name), class_name)
+            manager.add_widget(screen_class(name=name))
+        manager.current = "welcome"
+        return manager
+
+    def on_start(self) -> None:
+        from kivy.core.window import Window
+
+        Window.softinput_mode = "below_target"
+        Window.bind(
+            on_request_close=self._refuse_close,
+            on_touch_down=self._on_activity,
+            on_key_down=self._on_activity,
+            on_textinput=self._on_activity,
+        )
+        self._events = [
+            Clock.schedule_interval(self._idle_tick, self.IDLE_TICK_SECONDS),
+            Clock.schedule_interval(lambda _dt: self.refresh_sync(), self.SYNC_REFRESH_SECONDS),
+        ]
+        self.refresh_sync()
+        if self._start_sync:
+            self._sync_started = self._call_syncing("start_sync")
+
+    def on_stop(self) -> None:
+        from kivy.core.window import Window
+
+        Window.unbind(
+            on_request_close=self._refuse_close,
+            on_touch_down=self._on_activity,
+            on_key_down=self._on_activity,
+            on_textinput=self._on_activity,
+        )
+        for event in self._events:
+            event.cancel()
+        self._events = []
+        if self._still_there is not None:
+            self._still_there.dismiss(animation=False)
+        if self._sync_started:
+            self._call_syncing("stop_sync", timeout=2.0)
+            self._sync_started = False
+
+    def _call_syncing(self, name: str, **kwargs: Any) -> bool:
+        """Start or stop the background sync, if the sync module is installed."""
+        try:
+            from kiosk import syncing
+        except ImportError:
+            log.warning("kiosk.syncing not available: working offline")
+            return False
+        getattr(syncing, name)(self.kiosk, **kwargs)
+        return True
+
+    def open_settings(self, *_args: Any) -> bool:
+        """Never open Kivy's own settings panel (F1) on a patient kiosk."""
+        return False
+
+    def _refuse_close(self, *_args: Any, **_kwargs: Any) -> bool:
+        # Escape and the window's close button must not leave kiosk mode; only the admin can.
+        return not self._exit_allowed
+
+    def exit_kiosk(self) -> None:
+        """Leave kiosk mode (from the staff corner)."""
+        self._exit_allowed = True
+        self.stop()
+
+    def apply_settings(self) -> None:
+        """Read clinic details, languages and idle timing from the kiosk."""
+        info = self.kiosk.clinic_info()
+        self.clinic_name = info.name
+        available = set(i18n.available_languages()) | {i18n.FALLBACK_LANGUAGE}
+        self.languages = [code for code in info.languages if code in available] or ["en"]
+        self.default_language = (
+            info.default_language if info.default_language in self.languages else self.languages[0]
+        )
+        logo = Path(info.logo_path) if info.logo_path else DEFAULT_LOGO
+        self.logo_source = str(logo) if logo.is_file() else ""
+        self.idle.timeout_seconds = self.kiosk.idle_timeout_seconds()
+        self.idle.countdown_seconds = self.kiosk.idle_countdown_seconds()
+
+    @property
+    def clinic_tz(self) -> tzinfo | None:
+        """Return the clinic's time zone (appointment times are shown in it)."""
+        settings = getattr(self.kiosk, "settings", None)
+        return getattr(settings, "tz", None)
+
+    # --- language and accessibility -------------------------------------------------------
+    def set_language(self, lang: str) -> None:
+        """Switch every visible text to another language at once."""
+        i18n.set_language(lang)
+        self.font_name = font_for(lang)
+        self.lang = lang
+
+    def toggle_accessibility(self) -> None:
+        """Switch larger text and the high-contrast theme on or off together."""
+        self.set_accessibility(not self.large_text)
+
+    def set_accessibility(self, on: bool) -> None:
+        self.large_text = on
+        self.high_contrast = on
+
+    def on_large_text(self, _instance: Any, value: bool) -> None:
+        self.text_scale = LARGE_TEXT_SCALE if value else 1.0
+
+    def on_high_contrast(self, _instance: Any, value: bool) -> None:
+        for name, colour in THEMES["high_contrast" if value else "standard"].items():
+            setattr(self, name, colour)
+
+    # --- navigation -----------------------------------------------------------------------
+    def show(self, name: str) -> None:
+        """Show a screen."""
+        self.root.current = name
+
+    def show_receipt(self, kind: str, receipt: Any) -> None:
+        """Show the end of a flow with its receipt (queue number, QR code...)."""
+        self.session.receipt = receipt
+        self.session.receipt_kind = kind
+        self.root.get_screen("receipt").fill(kind, receipt)
+        self.show("receipt")
+
+    def show_front_desk(self, reason_msgid: str) -> None:
+        """Send the patient to the front desk, saying why."""
+        self.root.get_screen("frontdesk").reason_msgid = reason_msgid
+        self.show("frontdesk")
+
+    def open_staff_corner(self) -> None:
+        """Open the staff PIN pad (the hidden gesture's target)."""
+        self.show("admin_pin")
+
+    def go_home(self) -> None:
+        """Finish the current patient's session and go back to the welcome screen."""
+        self.end_session()
+
+    def end_session(self) -> None:
+        """Forget everything the patient entered (widgets and memory), then show welcome."""
+        from kivy.core.window import Window
+
+        if self._still_there is not None:
+            self._still_there.dismiss(animation=False)
+        for screen in self.root.screens:
+            for widget in screen.walk(restrict=True):
+                if isinstance(widget, Spinner):
+                    widget.is_open = False
+            screen.reset()
+        self.session = PatientSession()
+        self.admin_unlocked = False
+        self.show("welcome")
+        # Rendered text of fields lives on in TextInput's label caches: drop it now.
+        Cache.remove("textinput.label")
+        Cache.remove("textinput.width")
+        Window.release_all_keyboards()
+        self.set_accessibility(False)
+        self.set_language(self.default_language)
+        self.idle.disarm()
+
+    # --- idle reset -----------------------------------------------------------------------
+    def _on_activity(self, *_args: Any) -> None:
+        self.idle.touch()
+
+    def keep_session_alive(self) -> None:
+        """Cancel the countdown: someone is still there."""
+        self.idle.touch()
+        self._hide_still_there()
+
+    def _hide_still_there(self) -> None:
+        if self._still_there is not None and self._still_there.parent is not None:
+            self._still_there.dismiss(animation=False)
+
+    def _idle_tick(self, _dt: float) -> None:
+        phase = self.idle.tick()
+        if phase == IdlePhase.COUNTDOWN:
+            if self.root.current == "welcome" and self.session.is_empty():
+                return  # nothing to protect: reset quietly when the time is up
+            self.idle_seconds_left = math.ceil(self.idle.seconds_left())
+            if self._still_there is None:
+                from screens.widgets import StillThereView
+
+                self._still_there = StillThereView()
+            if self._still_there.parent is None:
+                self._still_there.open(animation=False)
+        elif phase == IdlePhase.EXPIRED:
+            self.end_session()
+        else:
+            self._hide_still_there()
+
+    @property
+    def still_there_visible(self) -> bool:
+        """Tell whether the "Still there?" countdown is on screen."""
+        return self._still_there is not None and self._still_there.parent is not None
+
+    # --- sync mark ------------------------------------------------------------------------
+    def refresh_sync(self) -> None:
+        """Read the outbox state for the small mark in the top bar."""
+        try:
+            status = self.kiosk.sync_status()
+        except Exception:  # the mark must never take the kiosk down
+            log.exception("sync status unavailable")
+            return
+        self.sync_pending = status.pending
+        if not status.paired or status.online is False:
+            self.sync_state = "offline"
+        elif status.pending:
+            self.sync_state = "waiting"
+        else:
+            self.sync_state = "sent"
+
+    def sync_text(self, lang: str, state: str, pending: int) -> str:
+        """Return the sync mark's text in a language."""
+        waiting = i18n.ngettext("{n} waiting", "{n} waiting", pending, lang).format(n=pending)
+        if state == "sent":
+            return i18n._("All sent", lang)
+        if state == "waiting":
+            return waiting
+        offline = i18n._("Offline", lang)
+        return f"{offline} · {waiting}" if pending else offline

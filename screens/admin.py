@@ -1,0 +1,100 @@
+"""Staff corner: server URL, pairing, sync status, default language, idle timeout, exit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+from kivy.clock import Clock, mainthread
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from kiosk.facade import KioskError, N_
+from screens.base import KioskScreen, load_kv
+
+
+class AdminScreen(KioskScreen):
+    """Settings a clinic admin may change at the kiosk; closed again by the idle reset."""
+
+    server_url = StringProperty("")
+    pairing_code = StringProperty("")
+    default_language = StringProperty("")
+    idle_timeout = StringProperty("")
+    message_msgid = StringProperty("")
+    pairing_busy = BooleanProperty(False)
+    pending = NumericProperty(0)
+    failed = NumericProperty(0)
+    last_success = StringProperty("")
+    paired = BooleanProperty(False)
+    patient_fields = ("pairing_code", "message_msgid")
+
+    def on_activate(self) -> None:
+        if not self.app.admin_unlocked:  # only through the PIN pad
+            self.app.go_home()
+            return
+        settings = self.kiosk.admin_settings()
+        self.server_url = settings.get("server_url", "")
+        self.default_language = settings.get("default_language", self.app.lang)
+        self.idle_timeout = str(settings.get("idle_timeout_seconds", ""))
+        self.message_msgid = ""
+        self.refresh_status()
+        self._status_event = Clock.schedule_interval(lambda _dt: self.refresh_status(), 2.0)
+
+    def on_deactivate(self) -> None:
+        event = getattr(self, "_status_event", None)
+        if event is not None:
+            event.cancel()
+        self.app.admin_unlocked = False
+
+    def refresh_status(self) -> None:
+        """Show the outbox counts and the last successful sync."""
+        status = self.kiosk.sync_status()
+        self.pending, self.failed, self.paired = status.pending, status.failed, status.paired
+        self.last_success = self._when(status.last_success_at)
+
+    def _when(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        return format_datetime(moment.astimezone(self.app.clinic_tz), "short", locale=self.app.lang)
+
+    def save(self) -> None:
+        """Store the settings; a bad value says which and changes nothing."""
+        values = {
+            "server_url": self.server_url.strip(),
+            "default_language": self.default_language,
+            "idle_timeout_seconds": self.idle_timeout.strip(),
+        }
+        try:
+            self.kiosk.save_admin_settings(values)
+        except KioskError as error:
+            self.message_msgid = self.explain(error)
+            return
+        self.app.apply_settings()
+        self.message_msgid = N_("Settings saved.")
+
+    def pair(self) -> None:
+        """Pair with the clinic server in the background."""
+        if self.pairing_busy:
+            return
+        self.pairing_busy = True
+        self.message_msgid = N_("Pairing...")
+        self.kiosk.request_pairing(
+            self.server_url.strip(), self.pairing_code.strip(), self._paired
+        )
+
+    @mainthread
+    def _paired(self, error_msgid: str | None) -> None:
+        self.pairing_busy = False
+        self.pairing_code = ""
+        self.message_msgid = error_msgid or N_("Paired with the clinic server.")
+        self.refresh_status()
+
+    def exit_kiosk(self) -> None:
+        """Leave kiosk mode (the only way out)."""
+        self.app.exit_kiosk()
+
+    def languages(self, *_args: Any) -> list[str]:
+        return list(self.app.languages)
+
+
+load_kv(__file__)

@@ -1,0 +1,37 @@
+"""The staff PIN pad, reached by the hidden gesture."""
+
+from __future__ import annotations
+
+from kivy.properties import StringProperty
+
+from kiosk.facade import KioskError, N_
+from screens.base import KioskScreen, load_kv
+
+
+class AdminPinScreen(KioskScreen):
+    """Ask for the staff PIN; a wrong one says so and clears the pad."""
+
+    error_msgid = StringProperty("")
+    patient_fields = ("error_msgid",)
+
+    def on_activate(self) -> None:
+        self.error_msgid = ""
+        self.ids.pad.reset()
+
+    def submit(self) -> None:
+        """Open the admin screen if the PIN is right."""
+        pin = self.ids.pad.value
+        self.ids.pad.reset()
+        try:
+            ok = bool(pin) and self.kiosk.verify_admin_pin(pin)
+        except KioskError as error:  # e.g. locked after too many attempts
+            self.error_msgid = self.explain(error)
+            return
+        if not ok:
+            self.error_msgid = N_("Wrong PIN.")
+            return
+        self.app.admin_unlocked = True
+        self.go("admin")
+
+
+load_kv(__file__)

@@ -1,0 +1,54 @@
+"""The end of a flow: what was saved, and a QR code to follow up on a phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from kiosk.facade import N_
+from screens.base import KioskScreen, load_kv
+
+TITLES = {
+    "check_in": N_("You are checked in"),
+    "already": N_("You are already checked in"),
+    "question": N_("Your question was sent"),
+    "rating": N_("Thank you for your feedback"),
+}
+QR_HINTS = {
+    "check_in": N_("Scan to follow your place in the queue on your phone."),
+    "already": N_("Scan to follow your place in the queue on your phone."),
+    "question": N_("Scan to see the answer on your phone."),
+    "rating": N_("Scan to answer a longer survey at home or ask us to call you back."),
+}
+
+
+class ReceiptScreen(KioskScreen):
+    """Confirm a saved record; the app fills it through `show(kind, receipt)`."""
+
+    kind = StringProperty("check_in")
+    queue_number = StringProperty("")
+    wait_minutes = NumericProperty(-1)
+    follow_up_url = StringProperty("")
+    emergency = BooleanProperty(False)
+    patient_fields = ("kind", "queue_number", "wait_minutes", "follow_up_url", "emergency")
+
+    def fill(self, kind: str, receipt: Any) -> None:
+        """Take the figures to show from a service receipt."""
+        self.kind = kind
+        self.queue_number = getattr(receipt, "queue_number", "") or ""
+        wait = getattr(receipt, "estimated_wait_minutes", None)
+        self.wait_minutes = -1 if wait is None else int(wait)
+        self.emergency = bool(getattr(receipt, "emergency", False))
+        self.follow_up_url = getattr(receipt, "follow_up_url", "") or ""
+
+    @staticmethod
+    def title(kind: str) -> str:
+        return TITLES.get(kind, "")
+
+    @staticmethod
+    def qr_hint(kind: str) -> str:
+        return QR_HINTS.get(kind, "")
+
+
+load_kv(__file__)
