@@ -30,6 +30,10 @@ class RowError:
     column: str | None
     message: str
 
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
 
 @dataclass
 class ImportReport:
