@@ -32,7 +32,7 @@ class SchemaTooNewError(RuntimeError):
     """The database was written by a newer kiosk version; refuse to touch it."""
 
 
-def make_engine(path: Path | str) -> Engine:
+def make_engine(path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """Return an engine for the SQLite file at `path` with the durability settings."""
     db_path = Path(path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,7 @@ def make_engine(path: Path | str) -> Engine:
         f"sqlite+pysqlite:///{db_path}",
         # The sync worker thread shares the pool; a pooled connection is used by one
         # thread at a time, so the same-thread check only gets in the way.
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     )
 
     @event.listens_for(engine, "connect")
@@ -52,7 +52,7 @@ def make_engine(path: Path | str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:
             cursor.close()
 
@@ -107,9 +107,9 @@ def create_or_migrate(engine: Engine) -> int:
 class Database:
     """The kiosk's engine and session factory, created and migrated on open."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
-        self.engine = make_engine(self.path)
+        self.engine = make_engine(self.path, busy_timeout_ms=busy_timeout_ms)
         create_or_migrate(self.engine)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self._read_sessions: sessionmaker[Session] = make_session_factory(

@@ -104,9 +104,9 @@ def clean_name(value: str | None, field_name: str = "name") -> str:
     if len(raw) > MAX_NAME_CHARS * 4:  # refuse huge input before any work on it
         raise InvalidInput(MSG_TOO_LONG, field_name)
     text = unicodedata.normalize("NFC", strip_invisible(raw, keep_joiners=False))
+    text = _SPACES.sub(" ", text).strip()  # tabs and line breaks are just spaces in a name
     if _has_control(text, allow_newlines=False):
         raise InvalidInput(MSG_CONTROL, field_name)
-    text = _SPACES.sub(" ", text).strip()
     if not text:
         raise InvalidInput(MSG_REQUIRED, field_name)
     if len(text) > MAX_NAME_CHARS:
