@@ -42,6 +42,11 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
     @property
+    def rejected_rows(self) -> int:
+        """Return how many rows were not imported."""
+        return len({error.row for error in self.errors})
+
+    @property
     def ok(self) -> bool:
         """Return whether every row was imported."""
         return not self.errors

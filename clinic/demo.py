@@ -1,0 +1,227 @@
+"""Demo data for the clinic server: today's synthetic appointments, FAQ, clinic details, users.
+
+The people, refs (demo-<day>-<key>) and FAQ match the kiosk's demo (docs/kiosk-demo.md), so a
+demo kiosk paired with a demo server finds the same appointments. Synthetic people only.
+Refused outside the dev/demo/test environments.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from clinic.accounts import create_user
+from clinic.config import Settings
+from clinic.kiosks import clinic_config
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    Arrival,
+    ArrivalStatus,
+    FaqEntryRow,
+    StaffRole,
+    StaffUser,
+    utcnow,
+)
+from clinic.queue import today_bounds
+
+DEMO_ADMIN = ("admin", "demo-admin-pw")
+DEMO_STAFF = ("staff", "demo-staff-pw")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    key: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    phone_last4: str | None
+    offset_minutes: int  # appointment start relative to now
+    clinician: str
+    already_arrived: bool = False
+
+
+DEMO_PEOPLE: tuple[DemoPerson, ...] = (
+    DemoPerson("okafor", "Ada", "Okafor", date(1984, 3, 12), "0101", 5, "Dr. Rivera"),
+    DemoPerson("munoz", "Benjamín", "Muñoz", date(1990, 7, 4), "0202", 20, "Dr. Chen"),
+    DemoPerson("dubois", "Chloé", "Dubois", date(1975, 11, 30), None, -10, "Dr. Rivera"),
+    DemoPerson("obrien", "Iris", "O'Brien-Walsh", date(1988, 8, 8), "0303", 12, "Dr. Adeyemi"),
+    DemoPerson("kim", "Daniel", "Kim", date(2001, 1, 15), "0404", 0, "Dr. Chen"),
+    DemoPerson("petrova", "Elena", "Petrova", date(1968, 5, 22), "0505", 180, "Dr. Adeyemi"),
+    DemoPerson("haddad", "Farid", "Haddad", date(1959, 9, 9), "0606", -120, "Dr. Rivera"),
+    DemoPerson("lindqvist", "Grace", "Lindqvist", date(1992, 2, 29), "0707", -5, "Dr. Chen", True),
+    DemoPerson("smith-h", "Henry", "Smith", date(1980, 6, 1), "0142", 10, "Dr. Rivera"),
+    DemoPerson("smith-a", "Hannah", "Smith", date(1980, 6, 1), "0199", 15, "Dr. Adeyemi"),
+)
+
+DEMO_FAQ: dict[str, list[tuple[str, str, str]]] = {
+    "en": [
+        (
+            "hours",
+            "When are you open?",
+            "Monday to Friday 8:00-18:00, Saturday 9:00-13:00. Closed on public holidays.",
+        ),
+        (
+            "parking",
+            "Where can I park?",
+            "Free parking behind the building (entrance on Elm Street). Two accessible spaces "
+            "are next to the main door.",
+        ),
+        (
+            "billing",
+            "How do I pay or ask about a bill?",
+            "Ask at the front desk or call the billing office on weekdays 9:00-16:00. "
+            "We accept cards and most insurance plans.",
+        ),
+        (
+            "prescriptions",
+            "How do I renew a prescription?",
+            "Ask your clinician during the visit, or use the follow-up page from your QR code. "
+            "Allow two working days.",
+        ),
+        (
+            "accessibility",
+            "Is the clinic accessible?",
+            "Yes: step-free entrance, lift to all floors, accessible toilets, and a hearing loop "
+            "at the front desk. Ask us for a wheelchair.",
+        ),
+        (
+            "interpreter",
+            "Can I have an interpreter?",
+            "Yes, free of charge. Tell the front desk which language you need.",
+        ),
+        ("wifi", "Is there Wi-Fi?", "Yes: network 'Clinic-Guest', no password."),
+    ],
+    "es": [
+        (
+            "hours",
+            "¿Cuál es el horario?",
+            "De lunes a viernes de 8:00 a 18:00 y sábados de 9:00 a 13:00. Cerrado los "
+            "días festivos.",
+        ),
+        (
+            "parking",
+            "¿Dónde puedo estacionar?",
+            "Estacionamiento gratuito detrás del edificio (entrada por la calle Elm). Hay dos "
+            "plazas accesibles junto a la puerta principal.",
+        ),
+        (
+            "billing",
+            "¿Cómo pago o pregunto por una factura?",
+            "Pregunte en recepción o llame a facturación de lunes a viernes de 9:00 a 16:00. "
+            "Aceptamos tarjetas y la mayoría de los seguros.",
+        ),
+        (
+            "prescriptions",
+            "¿Cómo renuevo una receta?",
+            "Pídalo a su médico durante la consulta o use la página de seguimiento del código "
+            "QR. Cuente con dos días hábiles.",
+        ),
+        (
+            "accessibility",
+            "¿La clínica es accesible?",
+            "Sí: entrada sin escalones, ascensor a todas las plantas, baños accesibles y bucle "
+            "magnético en recepción. Pídanos una silla de ruedas.",
+        ),
+        (
+            "interpreter",
+            "¿Puedo tener un intérprete?",
+            "Sí, sin costo. Diga en recepción qué idioma necesita.",
+        ),
+        ("wifi", "¿Hay Wi-Fi?", "Sí: red 'Clinic-Guest', sin contraseña."),
+    ],
+}
+
+
+def demo_ref(person: DemoPerson, day: date) -> str:
+    """Return the appointment ref of a demo person on a clinic-local day (as the kiosk does)."""
+    return f"demo-{day.isoformat()}-{person.key}"
+
+
+class DemoRefused(RuntimeError):
+    """Demo data may not be seeded in this environment."""
+
+
+def seed_demo(*, session: Session, settings: Settings, now: datetime | None = None) -> list[str]:
+    """Seed (or refresh relative to now) today's demo data; return what was done."""
+    if settings.environment not in ("dev", "demo", "test"):
+        raise DemoRefused("seed-demo only runs with CLINIC_ENVIRONMENT=dev, demo or test")
+    now = now or utcnow()
+    done: list[str] = []
+    config = clinic_config(session=session)
+    config.name = "Demo Clinic"
+    config.phone = "+1 555 0100"
+    config.address = "1 Example Street"
+    config.languages = ["en", "es"]
+    config.default_language = "en"
+
+    for username, password, role in (
+        (*DEMO_ADMIN, StaffRole.ADMIN),
+        (*DEMO_STAFF, StaffRole.STAFF),
+    ):
+        if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is None:
+            create_user(session=session, username=username, password=password, role=role)
+            done.append(f"user {username} ({role})")
+
+    session.execute(delete(FaqEntryRow).where(FaqEntryRow.id.like("demo-%")))
+    for language, entries in DEMO_FAQ.items():
+        for position, (key, question, answer) in enumerate(entries):
+            session.add(
+                FaqEntryRow(
+                    id=f"demo-{language}-{key}",
+                    language=language,
+                    question=question,
+                    answer=answer,
+                    position=position,
+                )
+            )
+    done.append(f"{sum(len(v) for v in DEMO_FAQ.values())} FAQ entries (en, es)")
+
+    day_start, day_end = today_bounds(settings.tz, now)
+    day = day_start.date()
+    for person in DEMO_PEOPLE:
+        ref = demo_ref(person, day)
+        moment = now + timedelta(minutes=person.offset_minutes)
+        starts_at = min(max(moment, day_start), day_end - timedelta(seconds=1)).replace(
+            microsecond=0
+        )
+        phone = f"+1 555 010 {person.phone_last4}" if person.phone_last4 else None
+        appointment = session.scalars(select(Appointment).where(Appointment.ref == ref)).first()
+        if appointment is None:
+            appointment = Appointment(
+                ref=ref,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                date_of_birth=person.date_of_birth,
+                phone=phone,
+                starts_at=starts_at.astimezone(UTC),
+                clinician=person.clinician,
+                status=AppointmentStatus.BOOKED,
+            )
+            session.add(appointment)
+            session.flush()
+        else:
+            appointment.starts_at = starts_at.astimezone(UTC)
+        if person.already_arrived and appointment.status == AppointmentStatus.BOOKED:
+            arrived_at = now - timedelta(minutes=3)
+            appointment.status = AppointmentStatus.ARRIVED
+            appointment.arrived_at = arrived_at
+            session.add(
+                Arrival(
+                    id=uuid.uuid4(),
+                    walk_in=False,
+                    appointment_id=appointment.id,
+                    appointment_ref=ref,
+                    queue_number="A001",
+                    status=ArrivalStatus.WAITING,
+                    arrived_at=arrived_at,
+                    language="en",
+                )
+            )
+    done.append(f"{len(DEMO_PEOPLE)} appointments today ({day.isoformat()})")
+    session.flush()
+    return done
