@@ -60,6 +60,7 @@ def app_version() -> str:
 
 _workers: weakref.WeakKeyDictionary[Any, SyncWorker] = weakref.WeakKeyDictionary()
 _purge_threads: weakref.WeakKeyDictionary[Any, _PurgeLoop] = weakref.WeakKeyDictionary()
+_listening: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _credentials(kiosk: _Kiosk) -> Credentials | None:
@@ -164,6 +165,11 @@ def start_sync(
     worker = SyncWorker(kiosk.db.sessions, hooks, settings or worker_settings(kiosk))
     worker.start()
     _workers[kiosk] = worker
+    add_listener = getattr(kiosk, "add_commit_listener", None)
+    if add_listener is not None and kiosk not in _listening:
+        # Send a new record at once instead of at the next poll.
+        add_listener(lambda: nudge(kiosk))
+        _listening.add(kiosk)
     if purge_interval is not None and kiosk not in _purge_threads:
         loop = _PurgeLoop(kiosk, purge_interval)
         loop.start()

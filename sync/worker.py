@@ -340,9 +340,17 @@ class SyncWorker:
         """Send one batch of due rows; return (rows claimed, whether the batch was full)."""
         limit = self._batch_limit
         now = self._clock()
+        batch: list[tuple[str, str, int, Any]] = []
         with self._session_factory() as session, session.begin():
-            rows = outbox.claim_due(session=session, limit=limit, now=now)
-            batch = [(row.id, row.kind, row.attempts, row.to_wire()) for row in rows]
+            for row in outbox.claim_due(session=session, limit=limit, now=now):
+                try:
+                    wire = row.to_wire()
+                except ValueError as exc:  # a row no server could read: never send it
+                    reason = f"cannot be sent: {type(exc).__name__}"
+                    log.warning("sync: giving up on record %s: %s", row.id, reason)
+                    outbox.mark_failed(row.id, session=session, reason=reason)
+                    continue
+                batch.append((row.id, row.kind, row.attempts, wire))
         if not batch:
             return 0, False
         self._report(last_attempt_at=now)
