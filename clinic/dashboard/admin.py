@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
+from clinic import appointments, kiosks
 from clinic.accounts import AccountError, create_user
 from clinic.audit import audit
 from clinic.dashboard import queries
@@ -24,14 +25,12 @@ from clinic.models import (
     ClinicConfig,
     FaqEntryRow,
     Kiosk,
-    PairingCode,
     Question,
     Rating,
     StaffRole,
     StaffUser,
     utcnow,
 )
-from clinic.security import hash_pairing_code, new_pairing_code
 
 router = APIRouter(include_in_schema=False)
 
@@ -107,17 +106,8 @@ def create_pairing_code(
     _csrf: CsrfProtected,
 ) -> Response:
     """Create a one-time pairing code and show it once."""
-    code = new_pairing_code()
-    now = utcnow()
-    session.add(
-        PairingCode(
-            code_hash=hash_pairing_code(code),
-            created_at=now,
-            expires_at=now + timedelta(minutes=settings.pairing_code_minutes),
-            created_by_id=admin.id,
-        )
-    )
-    audit(session=session, action="pairing_code.create", user=admin)
+    code, row = kiosks.create_pairing_code(session=session, settings=settings, created_by=admin)
+    audit(session=session, action="pairing_code.create", user=admin, target=f"pairing:{row.id}")
     response = _admin_page(request, session, admin, settings, pairing_code=code)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -133,30 +123,37 @@ async def import_appointments(
     file: UploadFile,
 ) -> Response:
     """Import appointments from an uploaded CSV (bad rows listed, good rows kept)."""
-    from clinic import appointments  # the server area's importer
-
     raw = await file.read(settings.max_csv_bytes + 1)
     if len(raw) > settings.max_csv_bytes:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "CSV file too large")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        report = appointments.import_appointments_csv(session=session, data=raw, tz=settings.tz)
+    except appointments.CsvFormatError as exc:
         return _admin_page(
             request,
             session,
             admin,
             settings,
-            error="The file is not UTF-8 text.",
+            error=f"The file cannot be read: {exc}",
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    report = appointments.import_csv_text(text, session=session, settings=settings)
     audit(
         session=session,
         action="appointments.import",
         user=admin,
-        details={"imported": report.imported, "errors": len(report.errors)},
+        details={
+            "created": report.created,
+            "updated": report.updated,
+            "errors": len(report.errors),
+        },
     )
-    view = {"imported": report.imported, "errors": [str(e) for e in report.errors]}
+    view = {
+        "imported": report.created + report.updated,
+        "errors": [
+            f"line {e.row}" + (f", {e.column}" if e.column else "") + f": {e.message}"
+            for e in report.errors
+        ],
+    }
     return _admin_page(request, session, admin, settings, import_report=view)
 
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse
-from sqlalchemy import update
 from starlette.responses import Response
 
-from clinic import queue
+from clinic import kiosks, queue
+from clinic.audit import audit
 from clinic.dashboard import queries
 from clinic.dashboard.charts import Series, line_chart
 from clinic.dashboard.web import render
@@ -330,13 +330,13 @@ def feedback_page(
             else None
         ),
     }
-    kiosks = session.query(Kiosk.id, Kiosk.name).order_by(Kiosk.name).all()
+    kiosk_rows = session.query(Kiosk.id, Kiosk.name).order_by(Kiosk.name).all()
     return render(
         request,
         "dashboard/feedback.html",
         {
             "f": raw,
-            "kiosks": kiosks,
+            "kiosks": kiosk_rows,
             "face_options": FACE_OPTIONS,
             "face_icons": FACE_ICONS,
             "dimensions": queries.DIMENSIONS,
@@ -395,7 +395,7 @@ SILENT_AFTER = timedelta(minutes=10)
 def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> Response:
     """Show each kiosk's last contact, version, unsent backlog and failed records."""
     now = utcnow()
-    kiosks = [
+    kiosk_rows = [
         {
             "id": k.id,
             "name": k.name,
@@ -414,7 +414,7 @@ def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> R
     return render(
         request,
         "dashboard/kiosks.html",
-        {"kiosks": kiosks},
+        {"kiosks": kiosk_rows},
         session=session,
         staff=staff,
         active="kiosks",
@@ -426,11 +426,8 @@ def revoke_kiosk(
     kiosk_id: uuid.UUID, session: SessionDep, admin: CurrentAdmin, _csrf: CsrfProtected
 ) -> RedirectResponse:
     """Revoke a kiosk: its token stops working at once."""
-    result = session.execute(
-        update(Kiosk)
-        .where(Kiosk.id == kiosk_id, Kiosk.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    if not result.rowcount and session.get(Kiosk, kiosk_id) is None:
+    kiosk = kiosks.revoke_kiosk(session=session, kiosk_id=kiosk_id)
+    if kiosk is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such kiosk")
+    audit(session=session, action="kiosk.revoke", user=admin, target=f"kiosk:{kiosk.id}")
     return _back("/dashboard/kiosks", "revoked")

@@ -71,16 +71,26 @@ def csrf_field_for(token: str) -> Any:
     return csrf_field
 
 
-def raise_due_alerts(request: Request, *, session: Session, now: datetime) -> None:
+def raise_due_alerts(
+    request: Request, *, session: Session, now: datetime
+) -> queries.AlertView | None:
     """Evaluate the unhappy-feedback rule and store an alert if it fires."""
-    decision = queries.check_unhappy_alert(session=session, now=now)
-    if decision is None:
-        return
+    if queries.check_unhappy_alert(session=session, now=now) is None:
+        return None
     with request.app.state.db.writer.begin() as writer:
         # Re-check inside the write lock so two processes do not raise the same alert twice.
-        again = queries.check_unhappy_alert(session=writer, now=now)
-        if again is not None:
-            queries.raise_alert(again, session=writer)
+        decision = queries.check_unhappy_alert(session=writer, now=now)
+        if decision is None:
+            return None
+        alert = queries.raise_alert(decision, session=writer)
+        writer.flush()
+        return queries.AlertView(
+            id=alert.id,
+            window_start=decision.window_start,
+            window_end=decision.window_end,
+            responses=decision.responses,
+            unhappy=decision.unhappy,
+        )
 
 
 def render(
@@ -95,8 +105,12 @@ def render(
 ) -> Response:
     """Render a dashboard page with navigation, open alerts and CSRF helpers."""
     now = utcnow()
+    alerts = queries.open_alerts(session=session)
     if request.method == "GET":
-        raise_due_alerts(request, session=session, now=now)
+        # The request's read transaction cannot see an alert written after it began.
+        new = raise_due_alerts(request, session=session, now=now)
+        if new is not None and all(a.id != new.id for a in alerts):
+            alerts.insert(0, new)
     staff_session = getattr(request.state, "staff_session", None)
     token = staff_session.csrf_token if staff_session is not None else ""
     config = queries.clinic_config(session=session)
@@ -108,7 +122,7 @@ def render(
         "staff_name": staff.display_name or staff.username,
         "is_admin": staff.is_admin,
         "logout_path": LOGOUT_PATH,
-        "open_alerts": queries.open_alerts(session=session),
+        "open_alerts": alerts,
         "csrf_field": csrf_field_for(token),
         "request_path": request.url.path,
         "request_url": str(request.url.path)

@@ -1,0 +1,316 @@
+"""The staff dashboard and the patient follow-up page in headless Chromium, real server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from browser_support import ADMIN, STAFF, Server, login, record, shoot
+
+from sync import protocol
+from sync.protocol import RecordKind
+
+pytestmark = pytest.mark.browser
+
+XSS_COMMENT = '<script>window.__pwned = 1; alert("x")</script> & <b>bold</b>'
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _token() -> str:
+    return protocol.new_follow_up_token()
+
+
+def _rating(face: int, *, minutes_ago: float = 1, token: str | None = None) -> dict[str, Any]:
+    body = protocol.RatingBody(
+        face=face,
+        rated_at=_now() - timedelta(minutes=minutes_ago),
+        follow_up_token=token or _token(),
+        language="en",
+    )
+    return record(RecordKind.RATING, body)
+
+
+def _detail(rating: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return record(
+        RecordKind.RATING_DETAIL, protocol.RatingDetailBody(rating_id=rating["id"], **fields)
+    )
+
+
+def test_staff_sees_synced_records_and_answers_a_question(server: Server, context: Any) -> None:
+    """Log in; a synced check-in, walk-in, question and rating show; the answer reaches /f/."""
+    question_token = _token()
+    check_in_token = _token()
+    walk_in_token = _token()
+    rating = _rating(4, minutes_ago=120)
+    server.ingest(
+        record(
+            RecordKind.CHECK_IN,
+            protocol.CheckInBody(
+                appointment_ref="APT-1001",
+                checked_in_at=_now() - timedelta(minutes=25),
+                queue_number="A07",
+                follow_up_token=check_in_token,
+                language="es",
+            ),
+        ),
+        record(
+            RecordKind.WALK_IN,
+            protocol.WalkInBody(
+                first_name="Testa",
+                last_name="Synthetic",
+                date_of_birth="1990-01-01",
+                reason="Sore throat",
+                arrived_at=_now() - timedelta(minutes=5),
+                queue_number="W01",
+                follow_up_token=walk_in_token,
+                language="en",
+            ),
+        ),
+        record(
+            RecordKind.QUESTION,
+            protocol.QuestionBody(
+                text="Where can I park my bicycle?",
+                asked_at=_now() - timedelta(minutes=3),
+                follow_up_token=question_token,
+                language="en",
+            ),
+        ),
+        rating,
+    )
+    server.ingest(_detail(rating, politeness=5, would_recommend=9, comment="Friendly staff"))
+    page = context.new_page()
+    login(page, server.base_url, ADMIN)
+
+    # Arrivals: both patients in arrival order, walk-in flagged, time waited shown.
+    rows = page.locator("#arrivals tbody tr")
+    assert rows.count() == 2
+    assert "A07" in rows.nth(0).inner_text()
+    assert "W01" in rows.nth(1).inner_text()
+    assert "Walk-in" in rows.nth(1).inner_text()
+    waited = int(re.search(r"(\d+) min", rows.nth(0).locator(".waited").inner_text()).group(1))
+    assert 24 <= waited <= 30
+    shoot(page, "dashboard-arrivals")
+
+    # The check-in's follow-up page (Spanish, from the kiosk record): place in the queue.
+    phone = context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(server.base_url + f"/f/{check_in_token}")
+    assert phone.locator("html").get_attribute("lang") == "es"
+    assert phone.locator("#queue-number").inner_text() == "A07"
+    assert phone.locator("#queue-place").inner_text() == "0"
+    assert "Synthetic" not in phone.content()
+    shoot(phone, "followup-check-in")
+
+    # Call the first patient in: their page says so, the second patient moves up.
+    rows.nth(0).locator("button", has_text="Call in").click()
+    page.wait_for_url("**/dashboard/arrivals?ok=status")
+    assert "Called in" in page.locator("#arrivals tbody tr").nth(0).inner_text()
+    phone.goto(server.base_url + f"/f/{check_in_token}")
+    assert "Es su turno" in phone.locator("#queue-status").inner_text()
+    phone.goto(server.base_url + f"/f/{walk_in_token}")
+    assert phone.locator("#queue-place").inner_text() == "0"
+
+    # Questions: answer it; the patient's page shows the answer.
+    phone.goto(server.base_url + f"/f/{question_token}")
+    assert phone.locator("#no-answer").is_visible()
+    page.click("nav >> text=Questions")
+    card = page.locator("article", has_text="Where can I park my bicycle?")
+    card.locator("textarea").fill("Bicycle racks are left of the main door.")
+    card.locator("button", has_text="Save answer").click()
+    page.wait_for_url("**/dashboard/questions?ok=answered")
+    shoot(page, "dashboard-questions")
+    phone.goto(server.base_url + f"/f/{question_token}")
+    assert phone.locator("#answer-text").inner_text() == "Bicycle racks are left of the main door."
+    assert phone.locator("#question-text").inner_text() == "Where can I park my bicycle?"
+    shoot(phone, "followup-question")
+    page.locator("article", has_text="Where can I park my bicycle?").get_by_role(
+        "button", name="Mark done", exact=True
+    ).click()
+    page.wait_for_url("**/dashboard/questions?ok=done")
+    assert page.locator("article", has_text="bicycle").count() == 0
+
+    # Feedback: the synced rating and its detail, with a review state and note.
+    page.click("nav >> text=Feedback")
+    row = page.locator("#ratings tbody tr", has_text="Friendly staff")
+    assert row.count() == 1
+    row.locator("select[name=state]").select_option("acknowledged")
+    row.locator("input[name=note]").fill("Thanked the team")
+    row.locator("button", has_text="Save").click()
+    page.wait_for_url("**ok=reviewed")
+    row = page.locator("#ratings tbody tr", has_text="Friendly staff")
+    assert "acknowledged" in row.inner_text()
+    assert "Thanked the team" in row.inner_text()
+    assert page.locator("svg.chart").count() == 3
+    shoot(page, "dashboard-feedback")
+
+    # Kiosks: the paired kiosk's health from its heartbeat.
+    page.click("nav >> text=Kiosks")
+    kiosk_row = page.locator("#kiosks tbody tr", has_text="Lobby kiosk")
+    cells = kiosk_row.locator("td")
+    assert cells.nth(2).inner_text() == "1.0.0"
+    assert cells.nth(3).inner_text() == "3"
+    assert "1" in cells.nth(4).inner_text()
+    shoot(page, "dashboard-kiosks")
+
+
+def test_rating_follow_up_survey_and_call_back(server: Server, context: Any) -> None:
+    """The rating's page takes the longer survey and a call-back request; staff see it."""
+    token = _token()
+    server.ingest(_rating(5, minutes_ago=200, token=token))
+    phone = context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(server.base_url + f"/f/{token}")
+    shoot(phone, "followup-rating")
+    phone.locator("#survey input[name=overall][value='4'] + span").click()
+    phone.locator("#survey input[name=would_recommend][value='10'] + span").click()
+    phone.fill("#comment", "Nice waiting room")
+    phone.locator("#survey button").click()
+    phone.wait_for_url("**?saved=survey")
+    assert phone.locator("#survey").count() == 0
+    phone.fill("#phone", "not a phone")
+    phone.locator("#callback button").click()
+    assert phone.locator(".error").is_visible()
+    phone.fill("#phone", "+1 555 0100")
+    phone.locator("#callback button").click()
+    phone.wait_for_url("**?saved=callback")
+    assert phone.locator("#callback").count() == 0
+
+    page = context.new_page()
+    login(page, server.base_url, STAFF)
+    page.goto(server.base_url + "/dashboard/feedback?face=5")
+    assert "+1 555 0100" in page.locator("#ratings").inner_text()
+
+
+def test_alert_raised_and_acknowledged(server: Server, context: Any) -> None:
+    """Four responses within 15 minutes, half unhappy: an alert on every page until acked."""
+    server.ingest(
+        _rating(1, minutes_ago=2),
+        _rating(2, minutes_ago=3),
+        _rating(5, minutes_ago=4),
+        _rating(4, minutes_ago=5),
+    )
+    page = context.new_page()
+    login(page, server.base_url, STAFF)
+    banner = page.locator(".alert-banner")
+    assert banner.count() == 1
+    assert "2 of 4" in banner.inner_text()
+    page.click("nav >> text=Kiosks")
+    assert page.locator(".alert-banner").count() == 1
+    shoot(page, "dashboard-alert")
+    page.locator(".alert-banner button", has_text="Acknowledge").click()
+    page.wait_for_url("**ok=acknowledged")
+    assert page.locator(".alert-banner").count() == 0
+    page.click("nav >> text=Feedback")
+    assert page.locator(".alert-banner").count() == 0
+
+
+def test_patient_text_is_shown_as_text(server: Server, context: Any) -> None:
+    """A comment holding <script> appears verbatim and never runs."""
+    rating = _rating(3, minutes_ago=300)
+    server.ingest(rating)
+    server.ingest(_detail(rating, comment=XSS_COMMENT))
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, server.base_url, STAFF)
+    page.goto(server.base_url + "/dashboard/feedback?has_comment=1")
+    cell = page.locator("#ratings td.comment", has_text="window.__pwned")
+    assert cell.inner_text() == XSS_COMMENT
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#ratings b", has_text="bold").count() == 0
+    assert dialogs == []
+
+
+def test_form_without_csrf_token_is_refused(server: Server, context: Any) -> None:
+    """A dashboard form posted without its CSRF token gets 403 and changes nothing."""
+    page = context.new_page()
+    login(page, server.base_url, STAFF)
+    token = _token()
+    server.ingest(
+        record(
+            RecordKind.QUESTION,
+            protocol.QuestionBody(
+                text="CSRF probe question", asked_at=_now(), follow_up_token=token, language="en"
+            ),
+        )
+    )
+    page.goto(server.base_url + "/dashboard/questions")
+    card = page.locator("article", has_text="CSRF probe question")
+    card.locator("input[name=csrf_token]").first.evaluate("el => el.remove()")
+    card.locator("textarea").fill("forged")
+    with page.expect_response(lambda r: r.request.method == "POST") as info:
+        card.locator("button", has_text="Save answer").click()
+    assert info.value.status == 403
+    page.goto(server.base_url + f"/f/{token}")
+    assert page.locator("#no-answer").is_visible()
+
+
+def test_csv_export(server: Server, context: Any) -> None:
+    """An admin downloads the feedback CSV; formulas in comments are neutralised."""
+    rating = _rating(2, minutes_ago=400)
+    server.ingest(rating)
+    server.ingest(_detail(rating, comment='=HYPERLINK("http://evil")'))
+    page = context.new_page()
+    login(page, server.base_url, ADMIN)
+    page.click("nav >> text=Admin")
+    shoot(page, "dashboard-admin")
+    with page.expect_download() as info:
+        page.click("#export-feedback")
+    download = info.value
+    assert download.suggested_filename.startswith("feedback-")
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    mine = [r for r in rows if r["id"] == rating["id"]]
+    assert len(mine) == 1
+    assert mine[0]["face"] == "2"
+    assert mine[0]["comment"] == '\'=HYPERLINK("http://evil")'
+    assert all(not r["comment"].startswith("=") for r in rows)
+    with page.expect_download() as info:
+        page.click("#export-questions")
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("id,asked_at,language,emergency,text")
+
+
+def test_staff_cannot_open_admin(server: Server, context: Any) -> None:
+    """A staff (non-admin) user gets 403 on the admin page and sees no Admin link."""
+    page = context.new_page()
+    login(page, server.base_url, STAFF)
+    assert page.locator("nav >> text=Admin").count() == 0
+    response = page.goto(server.base_url + "/dashboard/admin")
+    assert response is not None and response.status == 403
+
+
+def test_follow_up_token_states(server: Server, context: Any) -> None:
+    """Expired token: 410; malformed: 404; well-formed but not received yet: 'recording'."""
+    expired = _token()
+    server.ingest(_rating(4, minutes_ago=60 * 24 * 5, token=expired))
+    page = context.new_page()
+    response = page.goto(server.base_url + f"/f/{expired}")
+    assert response is not None and response.status == 410
+    assert "expired" in page.locator("h1").inner_text()
+    shoot(page, "followup-expired")
+    response = page.goto(server.base_url + "/f/not-a-token")
+    assert response is not None and response.status == 404
+    shoot(page, "followup-not-found")
+    response = page.goto(server.base_url + f"/f/{_token()}")
+    assert response is not None and response.status == 200
+    assert "recording your visit" in page.locator("h1").inner_text()
+    assert page.locator("meta[http-equiv=refresh]").count() == 1
+    shoot(page, "followup-pending")
+
+
+def test_unauthenticated_dashboard_redirects_to_login(server: Server) -> None:
+    """No session: an HTML request goes to the login page, nothing leaks."""
+    response = httpx.get(
+        server.base_url + "/dashboard/feedback", headers={"Accept": "text/html"}, timeout=10
+    )
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
