@@ -241,7 +241,7 @@ def _store(
                 select(ReceivedRecord.id, ReceivedRecord.body_hash).where(
                     ReceivedRecord.id.in_(existing_ids)
                 )
-            ).tuples()
+            )
         }
         for item in items:
             if item.record.id in stored:

@@ -1,0 +1,88 @@
+"""One record delivered 10 times at once over HTTP to a real uvicorn server: one row."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import httpx
+from server_helpers import LiveServer, bearer, new_kiosk, rating_record
+from sqlalchemy import func, select
+
+from clinic.models import Rating, ReceivedRecord
+from sync.protocol import INGEST_PATH
+
+SENDERS = 10
+
+
+def _deliver_concurrently(url: str, token: str, rec: dict) -> list[str]:
+    """POST one record from SENDERS threads released together; return the outcomes."""
+    barrier = threading.Barrier(SENDERS)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        try:
+            with httpx.Client(base_url=url, timeout=30) as http:
+                barrier.wait()
+                response = http.post(INGEST_PATH, json={"records": [rec]}, headers=bearer(token))
+                response.raise_for_status()
+                with lock:
+                    outcomes.append(response.json()["results"][0]["outcome"])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return outcomes
+
+
+def test_same_record_sent_concurrently_is_stored_once(live_server: LiveServer) -> None:
+    _, token = new_kiosk(live_server.app)
+    for _round in range(3):  # several rounds: races are probabilistic
+        rec = rating_record(face=3)
+        outcomes = _deliver_concurrently(live_server.url, token, rec)
+        assert sorted(outcomes) == ["duplicate"] * (SENDERS - 1) + ["stored"]
+        with live_server.app.state.db.reader() as session:
+            rid = uuid.UUID(rec["id"])
+            stored = session.scalar(
+                select(func.count()).select_from(ReceivedRecord).where(ReceivedRecord.id == rid)
+            )
+            ratings = session.scalar(
+                select(func.count()).select_from(Rating).where(Rating.id == rid)
+            )
+        assert (stored, ratings) == (1, 1)
+
+
+def test_different_records_from_many_kiosks_at_once_are_all_stored(
+    live_server: LiveServer,
+) -> None:
+    tokens = [new_kiosk(live_server.app, f"k{i}")[1] for i in range(4)]
+    batches = [[rating_record() for _ in range(25)] for _ in tokens]
+    errors: list[BaseException] = []
+
+    def send(token: str, batch: list[dict]) -> None:
+        try:
+            with httpx.Client(base_url=live_server.url, timeout=30) as http:
+                results = http.post(
+                    INGEST_PATH, json={"records": batch}, headers=bearer(token)
+                ).json()["results"]
+                assert {r["outcome"] for r in results} == {"stored"}
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=send, args=pair) for pair in zip(tokens, batches, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    with live_server.app.state.db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Rating)) == 100
