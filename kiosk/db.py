@@ -112,9 +112,9 @@ class Database:
         self.engine = make_engine(self.path, busy_timeout_ms=busy_timeout_ms)
         create_or_migrate(self.engine)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
-        self._read_sessions: sessionmaker[Session] = make_session_factory(
-            self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
-        )
+        #: The same pool, but transactions begin DEFERRED: for reads that must not wait.
+        self.read_engine = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        self._read_sessions: sessionmaker[Session] = make_session_factory(self.read_engine)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -131,7 +131,7 @@ class Database:
 
     def pragma(self, name: str) -> Any:
         """Return a PRAGMA value as seen by a pooled connection (for checks and tests)."""
-        with self.engine.connect() as connection:
+        with self.read_engine.connect() as connection:
             return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
 
     def close(self) -> None:
