@@ -68,7 +68,10 @@ from kiosk.state import (
     get_datetime,
     get_flag,
     get_int,
+    get_many,
     get_state,
+    parse_datetime,
+    parse_int,
     set_state,
 )
 from sync import outbox
@@ -196,6 +199,8 @@ class Kiosk(KioskFacade):
         return result
 
     def _language(self, language: str) -> str:
+        if language in self.settings.languages:  # the usual case needs no database read
+            return language
         if language not in self._languages():
             raise InvalidInput(validation.MSG_LANGUAGE, "language")
         return language
@@ -424,9 +429,14 @@ class Kiosk(KioskFacade):
     def _estimate_wait(self, session: Session, now: datetime) -> int:
         """Estimate minutes of waiting for someone arriving now (before adding them)."""
         per_patient = self.settings.minutes_per_patient
-        pulled_at = get_datetime(StateKey.QUEUE_UPDATED_AT, session=session)
-        waiting = get_int(StateKey.QUEUE_WAITING, session=session)
-        estimate = get_int(StateKey.QUEUE_ESTIMATED_WAIT_MINUTES, session=session)
+        values = get_many(
+            (StateKey.QUEUE_UPDATED_AT, StateKey.QUEUE_WAITING,
+             StateKey.QUEUE_ESTIMATED_WAIT_MINUTES),
+            session=session,
+        )
+        pulled_at = parse_datetime(values.get(StateKey.QUEUE_UPDATED_AT))
+        waiting = parse_int(values.get(StateKey.QUEUE_WAITING))
+        estimate = parse_int(values.get(StateKey.QUEUE_ESTIMATED_WAIT_MINUTES))
         fresh = (
             pulled_at is not None
             and waiting is not None
@@ -443,13 +453,13 @@ class Kiosk(KioskFacade):
 
     @staticmethod
     def _arrivals_since(session: Session, since: datetime) -> int:
-        check_ins = session.scalar(
+        check_ins = (
             select(func.count()).select_from(CheckIn).where(CheckIn.checked_in_at >= since)
-        )
-        walk_ins = session.scalar(
+        ).scalar_subquery()
+        walk_ins = (
             select(func.count()).select_from(WalkIn).where(WalkIn.arrived_at >= since)
-        )
-        return int(check_ins or 0) + int(walk_ins or 0)
+        ).scalar_subquery()
+        return int(session.scalar(select(check_ins + walk_ins)) or 0)
 
     def update_contact(self, check_in_id: str, phone: str | None, email: str | None) -> None:
         """Record new phone and/or email for an earlier check-in or walk-in."""

@@ -58,6 +58,34 @@ def get_all_state(*, session: Session) -> dict[str, str]:
     return {row.key: row.value for row in session.scalars(select(StateEntry))}
 
 
+def get_many(keys: tuple[str, ...], *, session: Session) -> dict[str, str]:
+    """Return the stored values of several keys in one query (missing keys left out)."""
+    names = [str(key) for key in keys]
+    rows = session.execute(select(StateEntry.key, StateEntry.value).where(
+        StateEntry.key.in_(names)
+    ))
+    return {key: value for key, value in rows}
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """Return an ISO 8601 string as an aware datetime, or None (missing, malformed, naive)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def parse_int(value: str | None) -> int | None:
+    """Return an integer string as an int, or None when missing or malformed."""
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
+
+
 def get_flag(key: str, *, session: Session) -> bool | None:
     """Return a "1"/"0" flag as a bool, or None when never set."""
     value = get_state(key, session=session)
@@ -71,14 +99,7 @@ def set_flag(key: str, value: bool, *, session: Session) -> None:
 
 def get_datetime(key: str, *, session: Session) -> datetime | None:
     """Return an ISO 8601 value as a timezone-aware datetime, or None (also if malformed)."""
-    value = get_state(key, session=session)
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+    return parse_datetime(get_state(key, session=session))
 
 
 def set_datetime(key: str, value: datetime, *, session: Session) -> None:
@@ -90,8 +111,4 @@ def set_datetime(key: str, value: datetime, *, session: Session) -> None:
 
 def get_int(key: str, *, session: Session) -> int | None:
     """Return an integer value, or None when missing or malformed."""
-    value = get_state(key, session=session)
-    try:
-        return None if value is None else int(value)
-    except ValueError:
-        return None
+    return parse_int(get_state(key, session=session))
