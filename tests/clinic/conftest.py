@@ -154,3 +154,15 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
     yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use cheap argon2id parameters in tests (production keeps argon2-cffi's defaults)."""
+    from argon2 import PasswordHasher
+
+    import clinic.security
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    monkeypatch.setattr(clinic.security, "_hasher", cheap)
+    monkeypatch.setattr(clinic.security, "_DUMMY_HASH", cheap.hash("dummy"))
