@@ -26,6 +26,7 @@ from kivy.properties import (
     NumericProperty,
     StringProperty,
 )
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.spinner import Spinner
 
@@ -138,6 +139,8 @@ class KioskApp(App):
     idle_seconds_left = NumericProperty(0)
     admin_unlocked = BooleanProperty(False)
 
+    manager: ScreenManager  # set by build()
+
     #: Seconds between two reads of the sync status for the mark in the top bar.
     SYNC_REFRESH_SECONDS = 2.0
     #: Seconds between two looks at the idle timer.
@@ -155,7 +158,7 @@ class KioskApp(App):
         self._events: list[Any] = []
 
     # --- life cycle ----------------------------------------------------------------------
-    def build(self) -> ScreenManager:
+    def build(self) -> BoxLayout:
         i18n.ensure_compiled()
         self.apply_settings()
         self.set_language(self.default_language)
@@ -166,7 +169,14 @@ class KioskApp(App):
             screen_class = getattr(importlib.import_module(module_name), class_name)
             manager.add_widget(screen_class(name=name))
         manager.current = "welcome"
-        return manager
+        self.manager = manager
+        from screens.widgets import TopBar
+
+        # One top bar above every screen: language, accessibility, sync mark, staff corner.
+        root = BoxLayout(orientation="vertical")
+        root.add_widget(TopBar())
+        root.add_widget(manager)
+        return root
 
     def on_start(self) -> None:
         from kivy.core.window import Window
@@ -272,18 +282,18 @@ class KioskApp(App):
     # --- navigation -----------------------------------------------------------------------
     def show(self, name: str) -> None:
         """Show a screen."""
-        self.root.current = name
+        self.manager.current = name
 
     def show_receipt(self, kind: str, receipt: Any) -> None:
         """Show the end of a flow with its receipt (queue number, QR code...)."""
         self.session.receipt = receipt
         self.session.receipt_kind = kind
-        self.root.get_screen("receipt").fill(kind, receipt)
+        self.manager.get_screen("receipt").fill(kind, receipt)
         self.show("receipt")
 
     def show_front_desk(self, reason_msgid: str) -> None:
         """Send the patient to the front desk, saying why."""
-        self.root.get_screen("frontdesk").reason_msgid = reason_msgid
+        self.manager.get_screen("frontdesk").reason_msgid = reason_msgid
         self.show("frontdesk")
 
     def open_staff_corner(self) -> None:
@@ -300,7 +310,7 @@ class KioskApp(App):
 
         if self._still_there is not None:
             self._still_there.dismiss(animation=False)
-        for screen in self.root.screens:
+        for screen in self.manager.screens:
             for widget in screen.walk(restrict=True):
                 if isinstance(widget, Spinner):
                     widget.is_open = False
@@ -332,7 +342,7 @@ class KioskApp(App):
     def _idle_tick(self, _dt: float) -> None:
         phase = self.idle.tick()
         if phase == IdlePhase.COUNTDOWN:
-            if self.root.current == "welcome" and self.session.is_empty():
+            if self.manager.current == "welcome" and self.session.is_empty():
                 return  # nothing to protect: reset quietly when the time is up
             self.idle_seconds_left = math.ceil(self.idle.seconds_left())
             if self._still_there is None:

@@ -1,0 +1,181 @@
+"""Drive the real kiosk app in a real window (Xvfb, or SDL's offscreen driver).
+
+Set up per /work/shared/TESTING.md: Kivy must not parse argv or write ~/.kivy, frames are
+not throttled, no real input devices, and offscreen rendering is flushed every frame. With
+REQUIRE_UI=1 a window that cannot be created FAILS the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ["KIVY_NO_ARGS"] = "1"
+_home = tempfile.mkdtemp(prefix="kivyhome-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
+os.environ["KIVY_HOME"] = _home
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+
+import pytest  # noqa: E402
+from kivy.config import Config  # noqa: E402
+
+from kiosk.app import configure_kiosk_mode  # noqa: E402
+
+Config.set("graphics", "width", "800")
+Config.set("graphics", "height", "480")
+Config.set("graphics", "maxfps", "0")
+configure_kiosk_mode()
+for _key, _ in Config.items("input"):
+    Config.remove_option("input", _key)
+
+REQUIRE_UI = os.environ.get("REQUIRE_UI") == "1"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+try:
+    from kivy.base import EventLoop, runTouchApp
+    from kivy.core.window import Window
+    from kivy.graphics.opengl import glFinish
+    from kivy.tests.common import UnitTestTouch
+
+    _WINDOW_ERROR = None if Window is not None else "Kivy could not create a window"
+except Exception as exc:  # pragma: no cover - depends on the machine
+    _WINDOW_ERROR = f"Kivy could not create a window: {exc!r}"
+
+if _WINDOW_ERROR is None and os.environ.get("SDL_VIDEODRIVER") == "offscreen":
+    Window.bind(on_flip=lambda *a: glFinish())  # else memory grows with every frame
+
+
+# --- driving the window ------------------------------------------------------------------
+def pump(frames: int = 2) -> None:
+    """Run a few frames of the event loop."""
+    for _ in range(frames):
+        EventLoop.idle()
+
+
+def pump_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Run frames until `condition()` holds, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within %.1f s" % timeout)
+        EventLoop.idle()
+        time.sleep(0.01)
+
+
+def tap(widget: Any) -> None:
+    """Touch a widget at its centre through the Window, like a finger."""
+    assert widget.get_root_window() is not None, f"{widget!r} is not on screen"
+    x, y = widget.to_window(*widget.center)
+    assert 0 <= x <= Window.width and 0 <= y <= Window.height, f"{widget!r} is off screen"
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+    pump(1)
+
+
+def type_text(text: str) -> None:
+    """Type characters into the focused field, as the keyboard does."""
+    for ch in text:
+        Window.dispatch("on_textinput", ch)
+    pump(1)
+
+
+def choose(spinner: Any, text: str) -> None:
+    """Open a spinner and tap one of its options (scrolling the list to it first)."""
+    tap(spinner)
+    pump_until(lambda: spinner.is_open)
+    dropdown = spinner._dropdown
+    option = next(b for b in dropdown.container.children if b.text == text)
+    dropdown.scroll_to(option, animate=False)
+    pump(3)
+    tap(option)
+    # The list lingers for DropDown.min_state_time and swallows taps until it is gone.
+    pump_until(lambda: not spinner.is_open and dropdown.parent is None)
+    assert spinner.text == text
+
+
+def screenshot(name: str) -> Path:
+    """Save the whole window (docked keyboard included) as artifacts/screenshots/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pump(2)
+    saved = Path(Window.screenshot(str(ARTIFACTS / f"{name}.png")))
+    target = ARTIFACTS / f"{name}.png"
+    saved.replace(target)  # Window.screenshot numbers the file; keep a stable name
+    return target
+
+
+def visible_texts(root: Any) -> list[str]:
+    """Return the texts of every label-like widget shown under `root`."""
+    return [
+        w.text
+        for w in root.walk(restrict=True)
+        if isinstance(getattr(w, "text", None), str) and w.text and w.opacity > 0
+    ]
+
+
+# --- the app -------------------------------------------------------------------------------
+# One real Kiosk and one running app for the whole session, as on a real kiosk where one app
+# serves patient after patient: every test starts from the welcome screen after the same
+# reset a patient's session ends with. Database assertions compare counts before and after.
+@pytest.fixture(scope="session")
+def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Kiosk on a fresh SQLite file, seeded with the demo people."""
+    from kiosk.config import KioskSettings
+    from kiosk.services import Kiosk
+
+    settings = KioskSettings(
+        data_dir=tmp_path_factory.mktemp("kiosk"),
+        demo=True,
+        server_url="https://clinic.example.test",
+    )
+    real = Kiosk.open(settings)
+    yield real
+    real.close()
+
+
+@pytest.fixture(scope="session")
+def kiosk_app(kiosk: Any) -> Iterator[Any]:
+    """The real KioskApp around the real Kiosk, started in the shared window."""
+    if _WINDOW_ERROR is not None:
+        if REQUIRE_UI:
+            pytest.fail(f"REQUIRE_UI=1 but no window: {_WINDOW_ERROR}", pytrace=False)
+        pytest.skip(_WINDOW_ERROR)
+    from kiosk.app import KioskApp
+
+    app = KioskApp(kiosk, start_sync=True)
+    app._run_prepare()
+    runTouchApp(embedded=True)
+    pump(3)
+    yield app
+    app.stop()
+    pump(1)
+
+
+@pytest.fixture
+def ui(kiosk_app: Any) -> Iterator[Any]:
+    """Start a test at the welcome screen; give it the helpers that drive the window."""
+    from types import SimpleNamespace
+
+    kiosk_app.end_session()
+    pump(2)
+    yield SimpleNamespace(
+        app=kiosk_app,
+        pump=pump,
+        pump_until=pump_until,
+        tap=tap,
+        type_text=type_text,
+        choose=choose,
+        screenshot=screenshot,
+        texts=visible_texts,
+        window=Window,
+    )
+    kiosk_app.end_session()
