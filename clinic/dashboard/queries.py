@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Select, case, cast, func, select, tuple_, update
+from sqlalchemy import Date, Select, case, cast, func, literal_column, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from clinic.dashboard import rollup
 from clinic.dashboard.alerts import UNHAPPY_FACES, AlertDecision, AlertRule, evaluate_alert
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.models import (
@@ -172,7 +173,8 @@ def question_page(*, session: Session, done: bool, page: int) -> tuple[Sequence[
     """Return a page of the inbox (emergencies first, then oldest first) and whether more."""
     query = select(Question).where(Question.done == done)
     if done:
-        query = query.order_by(Question.done_at.desc(), Question.id)
+        # Newest first along the asked_at index (done_at has none; sorting 100k rows is slow).
+        query = query.order_by(Question.asked_at.desc(), Question.id)
     else:
         query = query.order_by(Question.emergency.desc(), Question.asked_at, Question.id)
     rows = session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
@@ -309,11 +311,56 @@ def _local_day(column: Any, session: Session, offset_minutes: int) -> Any:
     """Return a SQL expression for the clinic-local calendar day of a UTC timestamp."""
     if session.get_bind().dialect.name == "sqlite":
         return func.date(column, f"{offset_minutes:+d} minutes")
-    return cast(column + timedelta(minutes=offset_minutes), Date)
+    return cast(column + literal_column(f"interval '{int(offset_minutes)} minutes'"), Date)
 
 
-def daily_stats(flt: FeedbackFilter, *, session: Session, tz: ZoneInfo) -> list[DailyStats]:
-    """Return per-day aggregates for the filter (one GROUP BY over the bounded range)."""
+def daily_stats(
+    flt: FeedbackFilter, *, session: Session, tz: ZoneInfo, db: Any, now: datetime
+) -> list[DailyStats]:
+    """Return per-day aggregates: stored sums for closed days, live sums for today.
+
+    Only the date range, kiosk and face filters apply: the other filters (a dimension's
+    score, comment, review state) narrow the list, not the charts, which stay a few hundred
+    stored rows however many ratings there are.
+    """
+    today = now.astimezone(tz).date()
+    closed_last = min(flt.date_to, today - timedelta(days=1))
+    result: list[DailyStats] = []
+    if closed_last >= flt.date_from:
+        rollup.refresh(flt.date_from, closed_last, db=db, tz=tz, now=now)
+        faces: list[int] | None = None
+        if flt.face == "unhappy":
+            faces = sorted(UNHAPPY_FACES)
+        elif flt.face:
+            faces = [int(flt.face)]
+        # A fresh read transaction: the request's own one began before the refresh wrote.
+        with db.reader() as fresh:
+            for d in rollup.stored_days(
+                flt.date_from, closed_last, session=fresh, kiosk=flt.kiosk, faces=faces
+            ):
+                result.append(
+                    DailyStats(
+                        day=d.day,
+                        responses=d.responses,
+                        face_sum=d.face_sum,
+                        unhappy=d.unhappy,
+                        promoters=d.promoters,
+                        detractors=d.detractors,
+                        recommend_answers=d.recommend_n,
+                        dim_avgs={
+                            dim: (total / n if n else None)
+                            for dim, (total, n) in d.dim_sums.items()
+                        },
+                    )
+                )
+    if flt.date_to >= today >= flt.date_from:
+        live = FeedbackFilter(date_from=today, date_to=today, kiosk=flt.kiosk, face=flt.face)
+        result.extend(live_daily_stats(live, session=session, tz=tz))
+    return result
+
+
+def live_daily_stats(flt: FeedbackFilter, *, session: Session, tz: ZoneInfo) -> list[DailyStats]:
+    """Return per-day aggregates summed live (one GROUP BY over the bounded range)."""
     # One UTC offset for the whole range: a DST change shifts at most an hour of one day.
     offset = datetime.combine(flt.date_to, time(12), tzinfo=tz).utcoffset() or timedelta(0)
     day = _local_day(Rating.rated_at, session, int(offset.total_seconds() // 60)).label("day")

@@ -316,7 +316,9 @@ def feedback_page(
         except ValueError:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "bad page key") from None
     ratings, next_key = queries.rating_page(flt, session=session, tz=settings.tz, before=before)
-    days = queries.daily_stats(flt, session=session, tz=settings.tz)
+    days = queries.daily_stats(
+        flt, session=session, tz=settings.tz, db=request.app.state.db, now=utcnow()
+    )
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("before", "ok")]
     from urllib.parse import urlencode
 
@@ -345,6 +347,11 @@ def feedback_page(
             "charts": _charts(days, flt),
             "summary": _summary(days),
             "range_label": f"{flt.date_from:%d %b %Y} – {flt.date_to:%d %b %Y}",
+            "chart_note": (
+                "kiosk and face filters apply; the other filters narrow the list below"
+                if flt.dims or flt.has_comment is not None or flt.state
+                else ""
+            ),
             "pager": pager,
         },
         session=session,

@@ -1,0 +1,156 @@
+"""Feedback aggregates (stored day sums vs live), late ratings, inbox order, alerts: real DB."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from clinic.dashboard import queries
+from clinic.db import Database
+from clinic.models import Kiosk, Question, Rating, ReceivedRecord
+
+TZ = ZoneInfo("Europe/Madrid")
+NOW = datetime(2026, 3, 20, 11, 0, tzinfo=UTC)
+_clock = [NOW]
+
+
+def tick() -> datetime:
+    """Return a server 'now' later than every earlier one (the rollup watermark only grows)."""
+    _clock[0] += timedelta(minutes=10)
+    return _clock[0]
+
+
+def _kiosk(db: Database) -> uuid.UUID:
+    kid = uuid.uuid4()
+    with db.writer.begin() as s:
+        s.add(Kiosk(id=kid, name=f"k-{kid.hex[:6]}", token_hash=secrets.token_hex(32)))
+    return kid
+
+
+def _ratings(db: Database, kiosk: uuid.UUID, n: int, seed: int) -> datetime:
+    """Store ratings as ingest does (with their received_records row); return the time."""
+    rng = random.Random(seed)
+    received = tick()
+    with db.writer.begin() as s:
+        for _ in range(n):
+            detailed = rng.random() < 0.5
+            rid = uuid.uuid4()
+            rated_at = NOW - timedelta(minutes=rng.randrange(20 * 24 * 60))
+            s.add(
+                Rating(
+                    id=rid,
+                    kiosk_id=kiosk,
+                    face=rng.randint(1, 5),
+                    rated_at=rated_at,
+                    received_at=received,
+                    politeness=rng.randint(1, 5) if detailed else None,
+                    overall=rng.randint(1, 5) if detailed else None,
+                    would_recommend=rng.randint(0, 10) if detailed else None,
+                )
+            )
+            s.add(_received(rid, kiosk, rated_at, received))
+    return received
+
+
+def _received(rid: uuid.UUID, kiosk: uuid.UUID, at: datetime, received: datetime) -> ReceivedRecord:
+    return ReceivedRecord(
+        id=rid,
+        kiosk_id=kiosk,
+        kind="rating",
+        body={},
+        body_hash="x",
+        created_at=at,
+        received_at=received,
+    )
+
+
+def _as_tuples(days: list[queries.DailyStats]) -> list[tuple[object, ...]]:
+    return [
+        (
+            d.day,
+            d.responses,
+            d.face_sum,
+            d.unhappy,
+            d.promoters,
+            d.detractors,
+            d.recommend_answers,
+            tuple(round(v, 6) if v is not None else None for v in d.dim_avgs.values()),
+        )
+        for d in days
+    ]
+
+
+@pytest.mark.parametrize("face", ["", "unhappy", "5"])
+def test_stored_day_sums_equal_live_sums(dash_db: Database, face: str) -> None:
+    kiosk = _kiosk(dash_db)
+    received = _ratings(dash_db, kiosk, 600, seed=len(face))
+    now = received + timedelta(minutes=5)
+    flt = queries.FeedbackFilter(
+        date_from=date(2026, 3, 1), date_to=date(2026, 3, 20), kiosk=kiosk, face=face
+    )
+    with dash_db.reader() as s:
+        live = queries.live_daily_stats(flt, session=s, tz=TZ)
+        stored = queries.daily_stats(flt, session=s, tz=TZ, db=dash_db, now=now)
+        again = queries.daily_stats(flt, session=s, tz=TZ, db=dash_db, now=now)
+    assert sum(d.responses for d in live) > 0
+    assert _as_tuples(stored) == _as_tuples(live)
+    assert _as_tuples(again) == _as_tuples(live)
+
+
+def test_late_rating_for_a_summed_day_is_folded_in(dash_db: Database) -> None:
+    kiosk = _kiosk(dash_db)
+    received = _ratings(dash_db, kiosk, 50, seed=7)
+    flt = queries.FeedbackFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 19), kiosk=kiosk)
+
+    def total(now: datetime) -> int:
+        with dash_db.reader() as s:
+            return sum(
+                d.responses for d in queries.daily_stats(flt, session=s, tz=TZ, db=dash_db, now=now)
+            )
+
+    before = total(received + timedelta(minutes=5))
+    with dash_db.reader() as s:
+        assert before == sum(d.responses for d in queries.live_daily_stats(flt, session=s, tz=TZ))
+    assert before > 0
+    late_id = uuid.uuid4()
+    late_received = tick()
+    with dash_db.writer.begin() as s:
+        s.add(
+            Rating(
+                id=late_id,
+                kiosk_id=kiosk,
+                face=1,
+                rated_at=NOW - timedelta(days=4),
+                received_at=late_received,
+            )
+        )
+        s.add(_received(late_id, kiosk, NOW - timedelta(days=4), late_received))
+    assert total(late_received + timedelta(minutes=1)) == before + 1
+
+
+def test_question_inbox_order(dash_db: Database) -> None:
+    kiosk = _kiosk(dash_db)
+    base = datetime.now(UTC) - timedelta(hours=1)
+    ids = {}
+    with dash_db.writer.begin() as s:
+        for name, minutes, emergency in (("old", 0, False), ("new", 30, False), ("sos", 50, True)):
+            qid = uuid.uuid4()
+            ids[name] = qid
+            s.add(
+                Question(
+                    id=qid,
+                    kiosk_id=kiosk,
+                    text=name,
+                    emergency=emergency,
+                    asked_at=base + timedelta(minutes=minutes),
+                )
+            )
+    with dash_db.reader() as s:
+        rows, _more = queries.question_page(session=s, done=False, page=1)
+    mine = [q.text for q in rows if q.kiosk_id == kiosk]
+    assert mine == ["sos", "old", "new"]
