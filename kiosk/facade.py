@@ -127,19 +127,32 @@ class KioskFacade:
     """Signatures the UI codes against. kiosk.services.Kiosk implements them."""
 
     # --- clinic and config -------------------------------------------------------------
-    def clinic_info(self) -> ClinicInfo: ...
-    def faq(self, language: str) -> list[FaqItem]: ...
-    def idle_timeout_seconds(self) -> int: ...
-    def idle_countdown_seconds(self) -> int: ...
+    def clinic_info(self) -> ClinicInfo:
+        raise NotImplementedError
+
+    def faq(self, language: str) -> list[FaqItem]:
+        raise NotImplementedError
+
+    def idle_timeout_seconds(self) -> int:
+        raise NotImplementedError
+
+    def idle_countdown_seconds(self) -> int:
+        raise NotImplementedError
 
     # --- check in ----------------------------------------------------------------------
     def find_appointment(
         self, last_name: str, date_of_birth: date, phone_last4: str | None = None
-    ) -> AppointmentMatch: ...
-    def check_in(self, appointment_ref: str, language: str) -> CheckInReceipt: ...
+    ) -> AppointmentMatch:
+        raise NotImplementedError
+
+    def check_in(self, appointment_ref: str, language: str) -> CheckInReceipt:
+        raise NotImplementedError
+
     def update_contact(
         self, check_in_id: str, phone: str | None, email: str | None
-    ) -> None: ...
+    ) -> None:
+        raise NotImplementedError
+
     def register_walk_in(
         self,
         first_name: str,
@@ -148,10 +161,13 @@ class KioskFacade:
         reason: str,
         phone: str | None,
         language: str,
-    ) -> CheckInReceipt: ...
+    ) -> CheckInReceipt:
+        raise NotImplementedError
 
     # --- questions ---------------------------------------------------------------------
-    def is_emergency_text(self, text: str) -> bool: ...
+    def is_emergency_text(self, text: str) -> bool:
+        raise NotImplementedError
+
     def ask_question(
         self,
         text: str,
@@ -159,20 +175,34 @@ class KioskFacade:
         contact_name: str | None = None,
         contact_phone: str | None = None,
         contact_email: str | None = None,
-    ) -> QuestionReceipt: ...
+    ) -> QuestionReceipt:
+        raise NotImplementedError
 
     # --- rating ------------------------------------------------------------------------
     def rate_visit(
         self, face: int, language: str, appointment_ref: str | None = None
-    ) -> RatingReceipt: ...
-    def add_rating_details(self, rating_id: str, details: RatingDetails) -> None: ...
+    ) -> RatingReceipt:
+        raise NotImplementedError
+
+    def add_rating_details(self, rating_id: str, details: RatingDetails) -> None:
+        raise NotImplementedError
 
     # --- staff corner ------------------------------------------------------------------
-    def verify_admin_pin(self, pin: str) -> bool: ...
-    def admin_lockout_remaining(self) -> int: ...  # seconds before the PIN may be retried
-    def sync_status(self) -> SyncStatus: ...
-    def admin_settings(self) -> dict[str, str]: ...  # server_url, default_language, idle...
-    def save_admin_settings(self, values: dict[str, str]) -> None: ...  # InvalidInput
+    def verify_admin_pin(self, pin: str) -> bool:
+        raise NotImplementedError
+
+    def admin_lockout_remaining(self) -> int:  # seconds before the PIN may be retried
+        raise NotImplementedError
+
+    def sync_status(self) -> SyncStatus:
+        raise NotImplementedError
+
+    def admin_settings(self) -> dict[str, str]:  # server_url, default_language, idle...
+        raise NotImplementedError
+
+    def save_admin_settings(self, values: dict[str, str]) -> None:  # InvalidInput
+        raise NotImplementedError
+
     def request_pairing(
         self, server_url: str, pairing_code: str, on_done: Callable[[str | None], None]
     ) -> None:

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -94,6 +94,7 @@ from sync.protocol import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MSG_NOT_FOUND = N_("We could not find your appointment. Please see the front desk.")
 MSG_SEE_FRONT_DESK = N_("Please see the front desk.")
@@ -181,7 +182,7 @@ class Kiosk(KioskFacade):
         )
         return start.astimezone(UTC), end.astimezone(UTC)
 
-    def _write(self, action: Callable[[Session], Any]) -> Any:
+    def _write(self, action: Callable[[Session], T]) -> T:
         """Run `action` in one BEGIN IMMEDIATE transaction; return after COMMIT."""
         try:
             with self.db.write() as session:
@@ -414,7 +415,7 @@ class Kiosk(KioskFacade):
             )
             return self._receipt(row, server_url, already=False)
 
-        return self._write(action)  # type: ignore[no-any-return]
+        return self._write(action)
 
     def _next_queue_number(self, session: Session) -> str:
         """Allocate the next number of the clinic-local day inside the caller's transaction."""
@@ -545,7 +546,7 @@ class Kiosk(KioskFacade):
             )
             return self._receipt(row, self._server_url(session), already=False)
 
-        return self._write(action)  # type: ignore[no-any-return]
+        return self._write(action)
 
     # --- questions ---------------------------------------------------------------------
     def is_emergency_text(self, text: str) -> bool:
@@ -601,7 +602,7 @@ class Kiosk(KioskFacade):
                 emergency=urgent,
             )
 
-        return self._write(action)  # type: ignore[no-any-return]
+        return self._write(action)
 
     # --- rating ------------------------------------------------------------------------
     def rate_visit(
@@ -666,7 +667,7 @@ class Kiosk(KioskFacade):
                 counted=True,
             )
 
-        return self._write(action)  # type: ignore[no-any-return]
+        return self._write(action)
 
     def add_rating_details(self, rating_id: str, details: RatingDetails) -> None:
         """Store the optional answers after a face rating (first answers win; see docs)."""
@@ -736,7 +737,7 @@ class Kiosk(KioskFacade):
             if self._monotonic() < self._pin_locked_until:
                 return False
             try:
-                ok = isinstance(pin, str) and PasswordHasher().verify(self._pin_hash, pin)
+                ok: bool = isinstance(pin, str) and PasswordHasher().verify(self._pin_hash, pin)
             except (VerificationError, InvalidHashError):
                 ok = False
             if ok:
