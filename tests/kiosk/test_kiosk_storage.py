@@ -175,3 +175,41 @@ def test_concurrent_check_ins_get_distinct_queue_numbers(tmp_path, settings) -> 
     assert errors == []
     assert sorted(results) == [f"A{i:03d}" for i in range(1, 9)]
     kiosk.close()
+
+
+def test_a_returned_check_in_survives_kill_9(tmp_path) -> None:
+    """The process dies right after check_in returns: the record is on disk."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kiosk.config import KioskSettings
+    from sync.outbox import OutboxRecord
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import os, signal, sys\n"
+        "from datetime import date\n"
+        "from pathlib import Path\n"
+        "from kiosk.config import KioskSettings\n"
+        "from kiosk.services import Kiosk\n"
+        "k = Kiosk.open(KioskSettings.load(environ={}, data_dir=Path(sys.argv[1])))\n"
+        "m = k.find_appointment('Okafor', date(1984, 3, 12))\n"
+        "r = k.check_in(m.appointment_ref, 'en')\n"
+        "print(r.check_in_id, r.queue_number, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=root,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    check_in_id, queue_number = result.stdout.split()
+    assert os.path.exists(tmp_path / "kiosk.sqlite3-wal")  # killed: no clean checkpoint
+    settings = KioskSettings.load(environ={}, data_dir=tmp_path)
+    kiosk = Kiosk.open(settings, seed_demo=False)
+    with kiosk.db.read_session() as session:
+        row = session.get(OutboxRecord, check_in_id)
+        assert row is not None and row.payload["queue_number"] == queue_number
+    assert row_counts(kiosk)["check_ins"] == 2  # the seeded one + the one just made
+    kiosk.close()
