@@ -47,6 +47,7 @@ def _safe_next(value: str | None, default: str) -> str:
     return default
 
 
+@router.get("/")
 @router.get("/dashboard")
 def dashboard_home(staff: CurrentStaff) -> RedirectResponse:
     """Open the arrivals page, the one staff look at most."""

@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from clinic.audit import audit
 from clinic.dashboard import queries
 from clinic.models import StaffUser, utcnow
 from clinic.templating import templates
@@ -107,6 +108,15 @@ def render(
     now = utcnow()
     alerts = queries.open_alerts(session=session)
     if request.method == "GET":
+        # Staff views of patient data go to the append-only audit log (own short write:
+        # this request's transaction is a reader).
+        with request.app.state.db.writer.begin() as writer:
+            audit(
+                session=writer,
+                action=f"view.{active}",
+                user=staff,
+                target=request.url.path,
+            )
         # The request's read transaction cannot see an alert written after it began.
         new = raise_due_alerts(request, session=session, now=now)
         if new is not None and all(a.id != new.id for a in alerts):
