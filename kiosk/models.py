@@ -57,6 +57,9 @@ class WalkIn(KioskBase):
     __tablename__ = "walk_ins"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    #: Keyed hash of first name + last name + birth date (kiosk-local key), so the same
+    #: person registering twice on one day gets the first receipt, not a second number.
+    identity_key: Mapped[str] = mapped_column(String(64), index=True)
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     queue_number: Mapped[str] = mapped_column(String(16))
     estimated_wait_minutes: Mapped[int] = mapped_column(Integer)

@@ -17,7 +17,10 @@ domain row and its outbox row (same UUID). kiosk.demo.DEMO_PEOPLE lists who to t
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -90,6 +93,7 @@ from sync.protocol import (
     follow_up_url,
     match_key,
     new_follow_up_token,
+    normalize_last_name,
     phone_key,
 )
 
@@ -516,12 +520,25 @@ class Kiosk(KioskFacade):
         clean_phone = validation.clean_phone(phone)
         lang = self._language(language)
 
+        start, end = self._today_bounds()
+
         def action(session: Session) -> CheckInReceipt:
             now = self.now()
+            identity = self._walk_in_identity(session, first, last, dob)
+            earlier = session.scalar(
+                select(WalkIn).where(
+                    WalkIn.identity_key == identity,
+                    WalkIn.arrived_at >= start,
+                    WalkIn.arrived_at < end,
+                )
+            )
+            if earlier is not None:  # registered already today: same receipt, nothing new
+                return self._receipt(earlier, self._server_url(session), already=True)
             record_id = uuid.uuid4()
             wait = self._estimate_wait(session, now)
             row = WalkIn(
                 id=str(record_id),
+                identity_key=identity,
                 arrived_at=now,
                 queue_number=self._next_queue_number(session),
                 estimated_wait_minutes=wait,
@@ -547,6 +564,18 @@ class Kiosk(KioskFacade):
             return self._receipt(row, self._server_url(session), already=False)
 
         return self._write(action)
+
+    @staticmethod
+    def _walk_in_identity(session: Session, first: str, last: str, dob: date) -> str:
+        """Return the keyed hash identifying a walk-in (key made on first use, kept local)."""
+        key_hex = get_state(StateKey.LOCAL_KEY, session=session)
+        if not key_hex:
+            key_hex = secrets.token_hex(32)
+            set_state(StateKey.LOCAL_KEY, key_hex, session=session)
+        message = "|".join(
+            ("walk_in", normalize_last_name(first), normalize_last_name(last), dob.isoformat())
+        )
+        return hmac.new(bytes.fromhex(key_hex), message.encode(), hashlib.sha256).hexdigest()
 
     # --- questions ---------------------------------------------------------------------
     def is_emergency_text(self, text: str) -> bool:

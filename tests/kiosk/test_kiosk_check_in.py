@@ -321,3 +321,19 @@ def test_check_in_with_unconfigured_language_is_refused(kiosk: Kiosk) -> None:
     assert row_counts(kiosk) == counts
     with kiosk.db.read_session() as session:
         assert session.scalar(select(CheckIn).where(CheckIn.appointment_ref == ref)) is None
+
+
+def test_same_walk_in_twice_a_day_gets_the_first_receipt(kiosk: Kiosk, clock: Clock) -> None:
+    first = kiosk.register_walk_in("Jonas", "Weber", date(1970, 4, 1), "Rash", None, "en")
+    counts = row_counts(kiosk)
+    clock.advance(minutes=20)
+    again = kiosk.register_walk_in(" jonas ", "WEBER", date(1970, 4, 1), "Still a rash", None,
+                                   "es")
+    assert row_counts(kiosk) == counts
+    assert again.already_checked_in is True
+    assert (again.check_in_id, again.queue_number) == (first.check_in_id, first.queue_number)
+    other = kiosk.register_walk_in("Jonas", "Weber", date(1970, 4, 2), "Rash", None, "en")
+    assert other.already_checked_in is False and other.queue_number != first.queue_number
+    clock.advance(days=1)
+    tomorrow = kiosk.register_walk_in("Jonas", "Weber", date(1970, 4, 1), "Rash", None, "en")
+    assert tomorrow.already_checked_in is False and tomorrow.queue_number == "A001"
