@@ -11,7 +11,7 @@ which begins DEFERRED and so never waits for the writer.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from kiosk.models import KioskBase
 from sync.outbox import OutboxBase
 
 #: Bump when the schema changes and add a step to MIGRATIONS (from version N to N + 1).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 _BEGIN_OPTION = "kiosk_sqlite_begin"
 
@@ -75,12 +75,24 @@ def schema_version(engine: Engine) -> int:
         return int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())
 
 
-def _migrate_noop(connection: Any) -> None:  # pragma: no cover - placeholder shape
-    """Example migration step (none needed yet)."""
+def _columns(connection: Any, table: str) -> set[str]:
+    rows = connection.exec_driver_sql(f"PRAGMA table_info({table})").all()
+    return {str(row[1]) for row in rows}
+
+
+def _v1_to_v2(connection: Any) -> None:
+    """Add walk_ins.identity_key (same-day walk-in de-duplication)."""
+    if "identity_key" not in _columns(connection, "walk_ins"):
+        connection.exec_driver_sql(
+            "ALTER TABLE walk_ins ADD COLUMN identity_key VARCHAR(64) NOT NULL DEFAULT ''"
+        )
+    connection.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_walk_ins_identity_key ON walk_ins (identity_key)"
+    )
 
 
 #: MIGRATIONS[n] upgrades a database at version n to n + 1 (runs inside one transaction).
-MIGRATIONS: dict[int, Any] = {}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _v1_to_v2}
 
 
 def create_or_migrate(engine: Engine) -> int:

@@ -213,3 +213,21 @@ def test_a_returned_check_in_survives_kill_9(tmp_path) -> None:
         assert row is not None and row.payload["queue_number"] == queue_number
     assert row_counts(kiosk)["check_ins"] == 2  # the seeded one + the one just made
     kiosk.close()
+
+
+def test_a_version_1_database_is_migrated(tmp_path) -> None:
+    """A file from the first kiosk release (no walk_ins.identity_key) upgrades in place."""
+    path = tmp_path / "k.sqlite3"
+    Database(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("DROP INDEX ix_walk_ins_identity_key")
+    raw.execute("ALTER TABLE walk_ins DROP COLUMN identity_key")
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+    db = Database(path)
+    assert db.pragma("user_version") == SCHEMA_VERSION == 2
+    with db.read_engine.connect() as connection:
+        columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(walk_ins)")}
+    assert "identity_key" in columns
+    db.close()
