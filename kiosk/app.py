@@ -28,7 +28,6 @@ from kivy.properties import (
 )
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
-from kivy.uix.spinner import Spinner
 
 from kiosk import i18n
 from kiosk.facade import KioskFacade
@@ -99,7 +98,11 @@ def font_for(lang: str) -> str:
 
 
 def configure_kiosk_mode() -> None:
-    """Set the Kivy options kiosk mode needs; call before the Window exists."""
+    """Set the Kivy options kiosk mode needs; call before the Window exists.
+
+    Importing this module does not create the Window (Kivy widgets that do are imported
+    late), so callers may import it first and configure next.
+    """
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "keyboard_mode", "systemanddock")
     Config.set("kivy", "keyboard_layout", "qwerty")
@@ -140,6 +143,7 @@ class KioskApp(App):
     admin_unlocked = BooleanProperty(False)
 
     manager: ScreenManager  # set by build()
+    top_bar: Any  # screens.widgets.TopBar, set by build()
 
     #: Seconds between two reads of the sync status for the mark in the top bar.
     SYNC_REFRESH_SECONDS = 2.0
@@ -174,7 +178,8 @@ class KioskApp(App):
 
         # One top bar above every screen: language, accessibility, sync mark, staff corner.
         root = BoxLayout(orientation="vertical")
-        root.add_widget(TopBar())
+        self.top_bar = TopBar()
+        root.add_widget(self.top_bar)
         root.add_widget(manager)
         return root
 
@@ -307,6 +312,7 @@ class KioskApp(App):
     def end_session(self) -> None:
         """Forget everything the patient entered (widgets and memory), then show welcome."""
         from kivy.core.window import Window
+        from kivy.uix.spinner import Spinner
 
         if self._still_there is not None:
             self._still_there.dismiss(animation=False)

@@ -44,7 +44,8 @@ class AdminScreen(KioskScreen):
         event = getattr(self, "_status_event", None)
         if event is not None:
             event.cancel()
-        self.app.admin_unlocked = False
+        if self.app is not None:  # None when the app is already stopping
+            self.app.admin_unlocked = False
 
     def refresh_status(self) -> None:
         """Show the outbox counts and the last successful sync."""

@@ -76,6 +76,9 @@ def tap(widget: Any) -> None:
     assert widget.get_root_window() is not None, f"{widget!r} is not on screen"
     x, y = widget.to_window(*widget.center)
     assert 0 <= x <= Window.width and 0 <= y <= Window.height, f"{widget!r} is off screen"
+    for other in Window.children[:1]:  # the docked keyboard, if up, sits on top
+        if other.__class__.__name__ == "VKeyboard" and other.collide_point(x, y):
+            raise AssertionError(f"{widget!r} is under the on-screen keyboard")
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
@@ -87,6 +90,13 @@ def type_text(text: str) -> None:
     for ch in text:
         Window.dispatch("on_textinput", ch)
     pump(1)
+
+
+def press_enter() -> None:
+    """Press Enter on the keyboard (a hardware key; the docked keyboard sends the same)."""
+    Window.dispatch("on_key_down", 13, 40, "\r", [])
+    Window.dispatch("on_key_up", 13, 40)
+    pump(2)
 
 
 def choose(spinner: Any, text: str) -> None:
@@ -110,7 +120,20 @@ def screenshot(name: str) -> Path:
     saved = Path(Window.screenshot(str(ARTIFACTS / f"{name}.png")))
     target = ARTIFACTS / f"{name}.png"
     saved.replace(target)  # Window.screenshot numbers the file; keep a stable name
+    assert_not_blank(target)
     return target
+
+
+def assert_not_blank(path: Path) -> None:
+    """Fail if a PNG is a flat or nearly flat image (taken before anything was drawn)."""
+    from PIL import Image, ImageStat
+
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        colours = rgb.getcolors(maxcolors=1 << 16)
+        stddev = max(ImageStat.Stat(rgb).stddev)
+    assert colours is None or len(colours) >= 8, f"{path.name}: only {len(colours)} colours"
+    assert stddev > 10, f"{path.name}: almost uniform (stddev {stddev:.1f})"
 
 
 def visible_texts(root: Any) -> list[str]:
@@ -173,6 +196,7 @@ def ui(kiosk_app: Any) -> Iterator[Any]:
         pump_until=pump_until,
         tap=tap,
         type_text=type_text,
+        press_enter=press_enter,
         choose=choose,
         screenshot=screenshot,
         texts=visible_texts,

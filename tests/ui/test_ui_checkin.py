@@ -135,10 +135,17 @@ def test_walk_in_from_no_match_registers_and_gives_a_number(ui: Any, kiosk: Any)
     assert walkin.ids.error.text == "Please type your first and last name."
     ui.tap(walkin.ids.first_name)
     ui.type_text("Jonas")
-    ui.tap(walkin.ids.reason)
+    ui.screenshot("walkin_keyboard")  # the docked keyboard leaves Register visible
+    ui.press_enter()  # Enter moves on to the next field, which the keyboard uncovers
+    assert walkin.ids.last_name.focus
+    ui.press_enter()
+    assert walkin.ids.reason.focus
     ui.type_text("Sore throat")
-    ui.tap(walkin.ids.phone)
+    ui.press_enter()
+    assert walkin.ids.phone.focus
     ui.type_text("555 0199")
+    ui.press_enter()  # the last field: Enter closes the keyboard
+    assert not walkin.ids.phone.focus
     ui.screenshot("walkin")
     ui.tap(walkin.ids.register)
 

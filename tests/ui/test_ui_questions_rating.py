@@ -1,0 +1,110 @@
+"""Ask a question (FAQ, emergency words) and rate the visit, tapped end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zxingcpp
+from PIL import Image
+from sqlalchemy import select
+
+from kiosk.models import Question, Rating, RatingDetail
+from sync.outbox import OutboxRecord
+
+
+def screen(ui: Any, name: str) -> Any:
+    current = ui.app.manager.current_screen
+    assert current.name == name, f"on {current.name!r}, expected {name!r}"
+    return current
+
+
+def test_faq_is_browsable_in_the_language_on_screen(ui: Any) -> None:
+    ui.tap(screen(ui, "welcome").ids.ask)
+    questions = screen(ui, "questions")
+    buttons = list(reversed(questions.ids.faq_list.children))
+    assert [b.text for b in buttons][:2] == ["When are you open?", "Where can I park?"]
+    ui.tap(buttons[1])
+    assert questions.ids.selected_question.text == "Where can I park?"
+    assert "parking" in questions.ids.answer.text.lower()
+    ui.screenshot("questions")
+
+
+def test_emergency_words_warn_at_once_and_the_question_is_saved(ui: Any, kiosk: Any) -> None:
+    ui.tap(screen(ui, "welcome").ids.ask)
+    ui.tap(screen(ui, "questions").ids.ask_staff)
+    ask = screen(ui, "ask")
+    assert ask.ids.emergency.text == ""
+    ui.tap(ask.ids.question)
+    ui.type_text("My father has chest pain")
+    ui.pump_until(lambda: ask.ids.emergency.text != "")  # checked while typing
+    assert ask.ids.emergency.text == (
+        "If this is an emergency, tell the front desk now or call emergency services."
+    )
+    ui.screenshot("ask_emergency")
+    ui.tap(ask.ids.send)
+
+    receipt = screen(ui, "receipt")
+    assert receipt.ids.title.text == "Your question was sent"
+    assert receipt.ids.emergency.text.startswith("If this is an emergency")
+    with kiosk.db.sessions() as session:
+        row = session.scalars(select(Question).order_by(Question.asked_at.desc())).first()
+        outbox = session.get(OutboxRecord, row.id)
+    assert row.emergency_flag is True
+    assert outbox.payload["text"] == "My father has chest pain"
+    url = f"https://clinic.example.test/f/{row.follow_up_token}"
+    shot = ui.screenshot("receipt_question")
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(shot))] == [url]
+
+
+def test_empty_question_is_refused_with_a_message(ui: Any) -> None:
+    ui.tap(screen(ui, "welcome").ids.ask)
+    ui.tap(screen(ui, "questions").ids.ask_staff)
+    ask = screen(ui, "ask")
+    ui.tap(ask.ids.send)
+    assert ask.ids.error.text == "Please type your question."
+    ui.tap(ask.ids.question)
+    ui.type_text("Where is the pharmacy?")
+    ui.pump(10)
+    assert ask.ids.emergency.text == ""
+
+
+def test_face_tap_is_stored_at_once_then_details_and_thanks(ui: Any, kiosk: Any) -> None:
+    ui.tap(screen(ui, "welcome").ids.rate)
+    rate = screen(ui, "rate")
+    ui.screenshot("rate")
+    ui.tap(rate.ids.face4)
+
+    details = screen(ui, "rate_details")
+    with kiosk.db.sessions() as session:
+        rating = session.get(Rating, ui.app.session.rating_id)
+    assert rating is not None and rating.face == 4  # stored at the tap
+
+    score_buttons = list(reversed(details.ids.waiting_time.ids.buttons.children))
+    details.ids.scroll.scroll_to(details.ids.waiting_time, animate=False)
+    ui.pump(2)
+    ui.tap(score_buttons[1])  # "2"
+    details.ids.scroll.scroll_to(details.ids.would_recommend, animate=False)
+    ui.pump(2)
+    ui.tap(list(reversed(details.ids.would_recommend.ids.buttons.children))[9])  # "9"
+    details.ids.scroll.scroll_to(details.ids.comment, animate=False)
+    ui.pump(2)
+    ui.tap(details.ids.comment)
+    ui.type_text("Friendly staff, long wait")
+    ui.screenshot("rate_details")
+    details.ids.comment.focus = False  # the keyboard's close key
+    ui.pump(2)
+    ui.tap(details.ids.send)
+
+    receipt = screen(ui, "receipt")
+    assert receipt.ids.title.text == "Thank you for your feedback"
+    with kiosk.db.sessions() as session:
+        detail = session.scalars(
+            select(RatingDetail).where(RatingDetail.rating_id == rating.id)
+        ).one()
+        outbox = session.get(OutboxRecord, detail.id)
+    assert outbox.payload["waiting_time"] == 2
+    assert outbox.payload["would_recommend"] == 9
+    assert outbox.payload["comment"] == "Friendly staff, long wait"
+    url = f"https://clinic.example.test/f/{rating.follow_up_token}"
+    shot = ui.screenshot("receipt_rating")
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(shot))] == [url]

@@ -1,0 +1,168 @@
+"""Idle reset, language and accessibility switches, staff corner, kiosk mode, every screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from kiosk.app import SCREENS
+
+
+def screen(ui: Any, name: str) -> Any:
+    current = ui.app.manager.current_screen
+    assert current.name == name, f"on {current.name!r}, expected {name!r}"
+    return current
+
+
+@pytest.fixture
+def short_idle(ui: Any) -> Iterator[Any]:
+    """Make the real idle timer short (1 s + 1 s countdown) for one test."""
+    idle = ui.app.idle
+    saved = idle.timeout_seconds, idle.countdown_seconds
+    idle.timeout_seconds, idle.countdown_seconds = 1.0, 1.0
+    yield ui
+    idle.timeout_seconds, idle.countdown_seconds = saved
+
+
+def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -> None:
+    ui = short_idle
+    ui.tap(screen(ui, "welcome").ids.check_in)
+    checkin = screen(ui, "checkin")
+    ui.tap(checkin.ids.last_name)
+    ui.type_text("Okafor")
+    checkin.ids.last_name.focus = False
+    ui.pump(2)
+    ui.choose(checkin.ids.dob.ids.day, "12")
+    ui.tap(ui.app.top_bar.ids.accessibility)  # larger text: must be undone for the next patient
+    ui.app.session.last_name = "Okafor"  # as a lookup in progress would hold it
+
+    ui.pump_until(lambda: ui.app.still_there_visible, timeout=4)
+    modal = ui.app._still_there
+    assert "Still there?" in ui.texts(modal)
+    assert any(t.startswith("Starting over in") for t in ui.texts(modal))
+    ui.screenshot("still_there")
+    ui.tap(modal.ids.still_here)  # any touch keeps the session
+    assert not ui.app.still_there_visible
+    assert ui.app.manager.current == "checkin" and checkin.ids.last_name.text == "Okafor"
+
+    ui.pump_until(lambda: ui.app.manager.current == "welcome", timeout=5)
+    assert not ui.app.still_there_visible
+    field = checkin.ids.last_name
+    assert field.text == "" and checkin.last_name == ""
+    assert field._undo == [] and field._redo == []
+    assert checkin.ids.dob.day == 0 and checkin.ids.dob.value() is None
+    assert ui.app.session.is_empty()
+    assert ui.app.large_text is False and ui.app.lang == "en"
+    from kivy.cache import Cache
+
+    assert not Cache._objects.get("textinput.label")  # rendered names dropped too
+
+
+def test_reset_clears_every_screen_property_and_field(ui: Any) -> None:
+    manager = ui.app.manager
+    for name in SCREENS:
+        holder = manager.get_screen(name)
+        for field in holder.text_inputs():
+            field.text = "Zed"
+        for prop in holder.patient_fields:
+            value = holder.property(prop).defaultvalue
+            if isinstance(value, str):
+                setattr(holder, prop, "Zed")
+    manager.get_screen("walkin").ids.dob.set_value(date(1990, 1, 2))
+    ui.app.end_session()
+    ui.pump(2)
+    for name in SCREENS:
+        holder = manager.get_screen(name)
+        assert all(f.text == "" for f in holder.text_inputs()), name
+        for prop in holder.patient_fields:
+            assert getattr(holder, prop) == holder.property(prop).defaultvalue, (name, prop)
+    assert manager.get_screen("walkin").ids.dob.value() is None
+
+
+def test_language_switch_rerenders_visible_text_at_once(ui: Any) -> None:
+    welcome = screen(ui, "welcome")
+    assert welcome.ids.check_in.text == "Check in"
+    buttons = {b.lang: b for b in ui.app.top_bar.ids.languages.children}
+    assert set(buttons) == {"en", "es"}
+    ui.tap(buttons["es"])
+    assert welcome.ids.check_in.text == "Registrar llegada"
+    assert welcome.ids.rate.text == "Valorar mi visita"
+    ui.screenshot("welcome_es")
+    ui.tap(welcome.ids.check_in)
+    checkin = screen(ui, "checkin")
+    assert checkin.ids.next.text == "Siguiente"
+    assert checkin.ids.dob.ids.month.text == "Mes"
+    ui.tap(checkin.ids.next)
+    assert checkin.ids.error.text == "Escriba su apellido."
+    ui.tap(buttons["en"])  # an error already shown follows the language too
+    assert checkin.ids.error.text == "Please type your last name."
+    assert checkin.ids.next.text == "Next"
+
+
+def test_accessibility_switch_enlarges_text_and_raises_contrast(ui: Any) -> None:
+    welcome = screen(ui, "welcome")
+    normal_size = welcome.ids.check_in.font_size
+    ui.tap(ui.app.top_bar.ids.accessibility)
+    assert welcome.ids.check_in.font_size > normal_size * 1.2
+    assert list(ui.app.bg_color) == [0, 0, 0, 1]
+    ui.screenshot("welcome_high_contrast")
+    ui.tap(ui.app.top_bar.ids.accessibility)
+    assert welcome.ids.check_in.font_size == normal_size
+
+
+def test_staff_corner_needs_the_gesture_and_the_right_pin(ui: Any) -> None:
+    corner = ui.app.top_bar.ids.staff_corner
+    ui.tap(corner)
+    assert ui.app.manager.current == "welcome"  # one tap is not the gesture
+    for _ in range(4):
+        ui.tap(corner)
+    pin = screen(ui, "admin_pin")
+    keys = {k.key: k for k in pin.ids.pad.walk(restrict=True) if hasattr(k, "key")}
+    for digit in "9999":
+        ui.tap(keys[digit])
+    assert pin.ids.pad.ids.display.text == "****"
+    ui.tap(pin.ids.ok)
+    assert pin.ids.error.text == "Wrong PIN."
+    assert ui.app.manager.current == "admin_pin"
+    ui.screenshot("admin_pin")
+    for digit in "1234":
+        ui.tap(keys[digit])
+    ui.tap(pin.ids.ok)
+    admin = screen(ui, "admin")
+    assert admin.ids.server_url.text == "https://clinic.example.test"
+    assert "Waiting:" in admin.ids.sync_status.text
+    ui.screenshot("admin")
+    ui.tap(admin.ids.close)
+    screen(ui, "welcome")
+    ui.app.show("admin")  # not through the PIN: sent back
+    screen(ui, "welcome")
+
+
+def test_escape_and_window_close_do_not_leave_kiosk_mode(ui: Any) -> None:
+    window = ui.window
+    assert window.dispatch("on_request_close") is True
+    window.dispatch("on_keyboard", 27, 41, None, [])
+    ui.pump(2)
+    assert ui.app.root.get_root_window() is window
+    assert ui.app.manager.current == "welcome"
+
+
+def test_sync_mark_shows_the_outbox_state(ui: Any) -> None:
+    ui.app.refresh_sync()
+    ui.pump(1)
+    mark = ui.app.top_bar.ids.sync_mark.text
+    pending = ui.app.kiosk.sync_status().pending
+    assert ui.app.sync_state == "offline"  # the demo kiosk is not paired
+    assert mark == ("Offline" if pending == 0 else f"Offline · {pending} waiting")
+
+
+def test_every_screen_renders(ui: Any) -> None:
+    for name in SCREENS:
+        if name == "admin":
+            ui.app.admin_unlocked = True
+        ui.app.show(name)
+        ui.pump(2)
+        ui.screenshot(f"screen_{name}")
