@@ -228,6 +228,7 @@ class RatingRow:
     staff_note: str | None
     would_recommend: int | None
     callback: str | None
+    phone_survey: dict[str, Any] | None
     ease_of_contact: int | None
     waiting_time: int | None
     politeness: int | None
@@ -258,16 +259,16 @@ def rating_page(
     rows = session.execute(query).all()
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    callbacks = {}
+    callbacks: dict[uuid.UUID, str | None] = {}
+    surveys: dict[uuid.UUID, dict[str, Any]] = {}
     if rows:
-        callbacks = dict(
-            session.execute(
-                select(FollowUpResponse.rating_id, FollowUpResponse.phone).where(
-                    FollowUpResponse.kind == ResponseKind.CALLBACK,
-                    FollowUpResponse.rating_id.in_([r.id for r, _ in rows]),
-                )
-            ).all()
-        )
+        for response in session.scalars(
+            select(FollowUpResponse).where(FollowUpResponse.rating_id.in_([r.id for r, _ in rows]))
+        ):
+            if response.kind == ResponseKind.CALLBACK:
+                callbacks[response.rating_id] = response.phone
+            else:
+                surveys[response.rating_id] = response.answers or {}
     result = []
     for rating, kiosk_name in rows:
         callback = callbacks.get(rating.id)
@@ -284,6 +285,7 @@ def rating_page(
                 staff_note=rating.staff_note,
                 would_recommend=rating.would_recommend,
                 callback=callback,
+                phone_survey=surveys.get(rating.id),
                 ease_of_contact=rating.ease_of_contact,
                 waiting_time=rating.waiting_time,
                 politeness=rating.politeness,

@@ -172,8 +172,10 @@ def refresh(first: date, last: date, *, db: Any, tz: ZoneInfo, now: datetime) ->
     with db.reader() as reader:
         days, watermark = stale_days(first, last, session=reader, tz=tz, now=now)
         state = reader.get(RatingRollupState, 1)
-        if not days and state is not None and (
-            watermark is None or watermark - state.watermark < WATERMARK_STEP
+        if (
+            not days
+            and state is not None
+            and (watermark is None or watermark - state.watermark < WATERMARK_STEP)
         ):
             return
     with db.writer.begin() as writer:

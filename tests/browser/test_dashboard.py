@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from browser_support import ADMIN, STAFF, Server, login, record, shoot
+from sqlalchemy import create_engine, text
 
 from sync import protocol
 from sync.protocol import RecordKind
@@ -187,7 +188,10 @@ def test_rating_follow_up_survey_and_call_back(server: Server, context: Any) -> 
     page = context.new_page()
     login(page, server.base_url, STAFF)
     page.goto(server.base_url + "/dashboard/feedback?face=5")
-    assert "+1 555 0100" in page.locator("#ratings").inner_text()
+    table = page.locator("#ratings").inner_text()
+    assert "+1 555 0100" in table
+    assert "Nice waiting room" in table
+    assert "would recommend 10" in table
 
 
 def test_alert_raised_and_acknowledged(server: Server, context: Any) -> None:
@@ -275,8 +279,19 @@ def test_csv_export(server: Server, context: Any) -> None:
     assert all(not r["comment"].startswith("=") for r in rows)
     with page.expect_download() as info:
         page.click("#export-questions")
-    text = Path(info.value.path()).read_text(encoding="utf-8")
-    assert text.startswith("id,asked_at,language,emergency,text")
+    questions_csv = Path(info.value.path()).read_text(encoding="utf-8")
+    assert questions_csv.startswith("id,asked_at,language,emergency,text")
+    # Both exports are in the append-only audit log, with who made them.
+    engine = create_engine(server.database_url)
+    with engine.connect() as conn:
+        actions = conn.execute(
+            text("SELECT action, actor FROM audit_log WHERE action LIKE 'export.%' ORDER BY id")
+        ).all()
+    engine.dispose()
+    assert [tuple(a) for a in actions][-2:] == [
+        ("export.feedback", "admin"),
+        ("export.questions", "admin"),
+    ]
 
 
 def test_staff_cannot_open_admin(server: Server, context: Any) -> None:
