@@ -31,6 +31,7 @@ from clinic.models import (
     StaffUser,
     utcnow,
 )
+from clinic.routers.admin import MAX_CSV_BYTES
 
 router = APIRouter(include_in_schema=False)
 
@@ -123,8 +124,8 @@ async def import_appointments(
     file: UploadFile,
 ) -> Response:
     """Import appointments from an uploaded CSV (bad rows listed, good rows kept)."""
-    raw = await file.read(settings.max_csv_bytes + 1)
-    if len(raw) > settings.max_csv_bytes:
+    raw = await file.read(MAX_CSV_BYTES + 1)
+    if len(raw) > MAX_CSV_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "CSV file too large")
     try:
         report = appointments.import_appointments_csv(session=session, data=raw, tz=settings.tz)

@@ -22,15 +22,16 @@ router = APIRouter(include_in_schema=False)
 
 MAX_ANSWER_CHARS = 2000
 MAX_NOTE_CHARS = 1000
-FACE_ICONS = {1: "😠", 2: "🙁", 3: "😐", 4: "🙂", 5: "😀"}
+# Words, not emoji: Debian's Chromium (and many clinic PCs) have no colour emoji font.
+FACE_ICONS = {1: "very unhappy", 2: "unhappy", 3: "neutral", 4: "happy", 5: "very happy"}
 FACE_OPTIONS = (
     ("", "Any"),
     ("unhappy", "Unhappy (1-2)"),
-    ("1", "1 😠"),
-    ("2", "2 🙁"),
-    ("3", "3 😐"),
-    ("4", "4 🙂"),
-    ("5", "5 😀"),
+    ("1", "1 very unhappy"),
+    ("2", "2 unhappy"),
+    ("3", "3 neutral"),
+    ("4", "4 happy"),
+    ("5", "5 very happy"),
 )
 
 

@@ -124,6 +124,9 @@ def render(
     staff_session = getattr(request.state, "staff_session", None)
     token = staff_session.csrf_token if staff_session is not None else ""
     config = queries.clinic_config(session=session)
+    # The shared context processor reads the clinic name from request.state (it wins over
+    # the context given here).
+    request.state.clinic_name = config.name if config is not None else "Clinic"
     ok = request.query_params.get("ok", "")
     base = {
         "tz": request.app.state.settings.tz,

@@ -89,6 +89,8 @@ def _page(
     config = (
         queries.clinic_config(session=context.pop("_session")) if "_session" in context else None
     )
+    if config is not None:
+        request.state.clinic_name = config.name
     base = {
         "lang": lang,
         "t": translator(lang),

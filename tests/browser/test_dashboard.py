@@ -52,6 +52,32 @@ def test_staff_sees_synced_records_and_answers_a_question(server: Server, contex
     check_in_token = _token()
     walk_in_token = _token()
     rating = _rating(4, minutes_ago=120)
+    page = context.new_page()
+    login(page, server.base_url, ADMIN)
+
+    # The admin imports today's appointments from CSV; a bad row is reported, not fatal.
+    page.click("nav >> text=Admin")
+    starts = (_now() + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M")
+    page.set_input_files(
+        "input[name=file]",
+        files=[
+            {
+                "name": "appointments.csv",
+                "mimeType": "text/csv",
+                "buffer": (
+                    "ref,first_name,last_name,date_of_birth,starts_at,clinician\n"
+                    f"APT-1001,Ada,Testperson,1980-02-03,{starts},Dr Example\n"
+                    "APT-1002,Bob,Broken,not-a-date,2026-01-01T09:00,Dr Example\n"
+                ).encode(),
+            }
+        ],
+    )
+    page.click("form[action='/dashboard/admin/appointments/import'] button")
+    report = page.locator("#import-report").inner_text()
+    assert "1 appointments imported" in report
+    assert "date_of_birth" in report
+
+    # Records arrive the way a kiosk sends them.
     server.ingest(
         record(
             RecordKind.CHECK_IN,
@@ -88,13 +114,14 @@ def test_staff_sees_synced_records_and_answers_a_question(server: Server, contex
         rating,
     )
     server.ingest(_detail(rating, politeness=5, would_recommend=9, comment="Friendly staff"))
-    page = context.new_page()
-    login(page, server.base_url, ADMIN)
+    page.click("nav >> text=Arrivals")
 
     # Arrivals: both patients in arrival order, walk-in flagged, time waited shown.
     rows = page.locator("#arrivals tbody tr")
     assert rows.count() == 2
     assert "A07" in rows.nth(0).inner_text()
+    assert "Ada Testperson" in rows.nth(0).inner_text()
+    assert "Dr Example" in rows.nth(0).inner_text()
     assert "W01" in rows.nth(1).inner_text()
     assert "Walk-in" in rows.nth(1).inner_text()
     waited = int(re.search(r"(\d+) min", rows.nth(0).locator(".waited").inner_text()).group(1))
