@@ -43,7 +43,8 @@ def submit_mixed(kiosk: Any, count: int, offset: int = 0) -> list[str]:
         first, last = synthetic_name(i)
         if i % 2:
             receipt = kiosk.register_walk_in(
-                first, last, date(1970, 1, 1) + timedelta(days=i), f"Vexilloid {letters(i)}",
+                first, last, date(1940, 1, 1) + timedelta(days=i % 20000),
+                f"Vexilloid {letters(i)}",
                 "+1 555 0100", "en",
             )
             ids.append(receipt.check_in_id)
