@@ -356,3 +356,36 @@ def test_unauthenticated_dashboard_redirects_to_login(server: Server) -> None:
     )
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+
+
+def test_admin_pairs_and_revokes_a_kiosk(server: Server, context: Any) -> None:
+    """A pairing code made on the admin page pairs a kiosk; revoking it stops its token."""
+    page = context.new_page()
+    login(page, server.base_url, ADMIN)
+    page.click("nav >> text=Admin")
+    page.click("#new-pairing-code")
+    code = page.locator("#pairing-code b").inner_text().strip()
+    assert len(code) >= 6
+    paired = httpx.post(
+        server.base_url + protocol.PAIR_PATH,
+        json={"code": code, "kiosk_name": "Second floor", "app_version": "0.9.1"},
+        timeout=10,
+    )
+    assert paired.status_code == 201, paired.text
+    token = paired.json()["token"]
+    beat = {"app_version": "0.9.1", "backlog": 0, "failed": 0}
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (
+        httpx.post(server.base_url + protocol.HEARTBEAT_PATH, json=beat, headers=auth).status_code
+        == 200
+    )
+    page.click("nav >> text=Kiosks")
+    row = page.locator("#kiosks tbody tr", has_text="Second floor")
+    assert "0.9.1" in row.inner_text()
+    row.locator("button", has_text="Revoke").click()
+    page.wait_for_url("**ok=revoked")
+    assert "revoked" in page.locator("#kiosks tbody tr", has_text="Second floor").inner_text()
+    assert (
+        httpx.post(server.base_url + protocol.HEARTBEAT_PATH, json=beat, headers=auth).status_code
+        == 403
+    )
