@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEMO_ADMIN_PIN = "1234"
 DEFAULT_CONFIG_PATH_ENV = "KIOSK_CONFIG"
 ENV_PREFIX = "KIOSK_"
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")  # as sync.protocol.Language
 
 
 class ConfigError(ValueError):
@@ -79,6 +81,9 @@ class KioskSettings:
             raise ConfigError("kiosk_letter must be one upper-case letter A-Z")
         if not self.languages:
             raise ConfigError("languages must list at least one language")
+        for language in self.languages:
+            if not _LANGUAGE_RE.match(language):
+                raise ConfigError(f"languages: {language!r} is not a code like en or pt_BR")
         if self.default_language not in self.languages:
             raise ConfigError("default_language must be one of languages")
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 
 from kiosk.facade import N_, InvalidInput
 from sync.protocol import (
@@ -215,6 +215,8 @@ def check_date_of_birth(value: date, *, today: date, field_name: str = "date_of_
     """Return a plausible date of birth (not future, not before 1900) or raise."""
     if not isinstance(value, date):
         raise InvalidInput(MSG_DATE_INVALID, field_name)
+    if isinstance(value, datetime):  # a datetime is a date too, but hashes differently
+        value = value.date()
     if value > today:
         raise InvalidInput(MSG_DATE_FUTURE, field_name)
     if value.year < EARLIEST_BIRTH_YEAR:

@@ -80,6 +80,7 @@ def test_defaults_are_the_documented_ones() -> None:
         ({"KIOSK_SERVER_URL": "ftp://x"}, "server_url"),
         ({"KIOSK_DEMO": "maybe"}, "demo"),
         ({"KIOSK_ADMIN_PIN_HASH": "plain-text-pin"}, "argon2"),
+        ({"KIOSK_LANGUAGES": "en,Spanish", "KIOSK_DEFAULT_LANGUAGE": "en"}, "languages"),
     ],
 )
 def test_bad_settings_are_refused(environ: dict[str, str], fragment: str) -> None:

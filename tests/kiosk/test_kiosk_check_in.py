@@ -51,6 +51,13 @@ def test_match_ignores_case_accents_and_spacing(kiosk: Kiosk) -> None:
     assert kiosk.find_appointment("obrienwalsh", date(1988, 8, 8)).status is MatchStatus.MATCHED
 
 
+def test_a_datetime_for_the_birth_date_still_matches(kiosk: Kiosk) -> None:
+    from datetime import datetime
+
+    moment = datetime(1984, 3, 12, 0, 0)
+    assert kiosk.find_appointment("Okafor", moment).status is MatchStatus.MATCHED
+
+
 def test_wrong_date_of_birth_is_no_match(kiosk: Kiosk) -> None:
     assert kiosk.find_appointment("Okafor", date(1984, 3, 13)).status is MatchStatus.NO_MATCH
     assert kiosk.find_appointment("Weber", date(1970, 4, 1)).status is MatchStatus.NO_MATCH
