@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
@@ -129,6 +129,10 @@ def ingest_batch(
         if record.id in first:
             repeats.append((index, record.id, digest))
             continue
+        if contains_nul(record.body):
+            # PostgreSQL text cannot hold NUL; no legitimate kiosk input contains one.
+            results[index] = result(record.id, RecordOutcome.INVALID, "NUL character in body")
+            continue
         try:
             body = parse_body(record.kind, record.body)
         except RecordError as exc:
@@ -141,9 +145,9 @@ def ingest_batch(
     try:
         outcomes = _store(session=session, settings=settings, kiosk=kiosk, items=valid, now=now)
         session.commit()
-    except IntegrityError:
-        # Something other than the record id collided (e.g. a reused follow-up token):
-        # redo one record at a time so the good ones are still stored.
+    except (IntegrityError, DataError):
+        # Something other than the record id collided (e.g. a reused follow-up token) or a
+        # value the database refuses: redo one record at a time so good ones are stored.
         session.rollback()
         outcomes = _store_one_by_one(
             session=session, settings=settings, kiosk=kiosk, items=valid, now=now
@@ -172,6 +176,17 @@ def ingest_batch(
     return [r for r in results if r is not None]
 
 
+def contains_nul(value: Any) -> bool:
+    """Return whether any string inside a JSON value holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
 def _describe(exc: RecordError) -> str:
     parts = [str(exc)]
     for error in exc.errors[:5]:
@@ -190,8 +205,8 @@ def _store_one_by_one(
                 outcomes.update(
                     _store(session=session, settings=settings, kiosk=kiosk, items=[item], now=now)
                 )
-        except IntegrityError as exc:
-            log.info("ingest: record refused by a constraint: %s", type(exc.orig).__name__)
+        except (IntegrityError, DataError) as exc:
+            log.info("ingest: record refused by the database: %s", type(exc.orig).__name__)
             outcomes[item.record.id] = result(
                 item.record.id, RecordOutcome.INVALID, "record collides with stored data"
             )

@@ -34,6 +34,8 @@ from sync.protocol import (
     phone_key,
 )
 
+MAX_COUNTER = 2**31 - 1
+
 
 class PairingError(ValueError):
     """The pairing code is unknown, expired or already used."""
@@ -101,8 +103,9 @@ def record_heartbeat(*, session: Session, kiosk: Kiosk, heartbeat: Heartbeat) ->
     kiosk.last_seen_at = now
     kiosk.last_heartbeat_at = now
     kiosk.app_version = heartbeat.app_version
-    kiosk.backlog = heartbeat.backlog
-    kiosk.failed = heartbeat.failed
+    # The protocol sets no upper bound; the columns are 32-bit.
+    kiosk.backlog = min(heartbeat.backlog, MAX_COUNTER)
+    kiosk.failed = min(heartbeat.failed, MAX_COUNTER)
     kiosk.last_error = heartbeat.last_error
 
 

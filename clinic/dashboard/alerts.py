@@ -47,25 +47,35 @@ def evaluate_alert(
     now: datetime,
     rule: AlertRule,
     last_alert_end: datetime | None = None,
+    since: datetime | None = None,
 ) -> AlertDecision | None:
-    """Return an alert if the window ending at `now` crosses the rule, else None.
+    """Return the first window that crossed the rule, or None.
 
-    `ratings` are (rated_at, face) pairs; only those inside (now - window, now] count.
-    A window overlapping the previous alert's window does not raise a second alert for
-    the same burst: staff would see the same complaint twice.
+    `ratings` are (rated_at, face) pairs. Every window of `rule.window` ending at a rating
+    in (since, now] is checked (default since: now - window), so a burst nobody was looking
+    at is still found later. A window overlapping the previous alert's window is skipped:
+    one burst raises one alert, not one per new rating.
     """
-    start = now - rule.window
-    if last_alert_end is not None and last_alert_end > start:
-        return None
-    responses = 0
+    if since is None:
+        since = now - rule.window
+    ordered = sorted((r for r in ratings if r[0] <= now), key=lambda r: r[0])
+    start = 0
     unhappy = 0
-    for rated_at, face in ratings:
-        if start < rated_at <= now:
-            responses += 1
-            if face in UNHAPPY_FACES:
-                unhappy += 1
-    if responses < rule.min_responses:
-        return None
-    if unhappy < rule.unhappy_share * responses:
-        return None
-    return AlertDecision(window_start=start, window_end=now, responses=responses, unhappy=unhappy)
+    for end, (at, face) in enumerate(ordered):
+        if face in UNHAPPY_FACES:
+            unhappy += 1
+        while ordered[start][0] <= at - rule.window:
+            if ordered[start][1] in UNHAPPY_FACES:
+                unhappy -= 1
+            start += 1
+        if at <= since:
+            continue
+        window_start = at - rule.window
+        if last_alert_end is not None and window_start < last_alert_end:
+            continue
+        responses = end - start + 1
+        if responses >= rule.min_responses and unhappy >= rule.unhappy_share * responses:
+            return AlertDecision(
+                window_start=window_start, window_end=at, responses=responses, unhappy=unhappy
+            )
+    return None

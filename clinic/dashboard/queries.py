@@ -465,16 +465,13 @@ def _parse_dt(value: Any, fallback: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: How far back a dashboard view looks for a burst nobody has seen yet.
+ALERT_LOOKBACK = timedelta(hours=24)
+
+
 def check_unhappy_alert(*, session: Session, now: datetime) -> AlertDecision | None:
-    """Return a new alert decision if recent ratings cross the rule (nothing is written)."""
+    """Return the first unreported window that crossed the rule (nothing is written)."""
     rule = alert_rule(session=session)
-    recent = session.execute(
-        select(Rating.rated_at, Rating.face).where(
-            Rating.rated_at > now - rule.window, Rating.rated_at <= now
-        )
-    ).all()
-    if len(recent) < rule.min_responses:
-        return None
     last = session.scalar(
         select(Alert.details)
         .where(Alert.kind == AlertKind.UNHAPPY_RATINGS)
@@ -482,8 +479,22 @@ def check_unhappy_alert(*, session: Session, now: datetime) -> AlertDecision | N
         .limit(1)
     )
     last_end = _parse_dt(last.get("window_end"), now) if isinstance(last, dict) else None
+    since = now - ALERT_LOOKBACK
+    if last_end is not None:
+        since = max(since, last_end)
+    recent = session.execute(
+        select(Rating.rated_at, Rating.face).where(
+            Rating.rated_at > since - rule.window, Rating.rated_at <= now
+        )
+    ).all()
+    if len(recent) < rule.min_responses:
+        return None
     return evaluate_alert(
-        [(r.rated_at, r.face) for r in recent], now=now, rule=rule, last_alert_end=last_end
+        [(r.rated_at, r.face) for r in recent],
+        now=now,
+        rule=rule,
+        last_alert_end=last_end,
+        since=since,
     )
 
 

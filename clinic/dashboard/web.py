@@ -24,6 +24,8 @@ NAV = (
 )
 ADMIN_NAV = (("admin", "Admin", "/dashboard/admin"),)
 LOGOUT_PATH = "/logout"
+#: Bursts stored per page view at most (the rest on the next view).
+MAX_ALERTS_PER_VIEW = 5
 
 #: Fixed texts for ?ok=... after a redirect (never echo free text from the URL).
 NOTICES = {
@@ -74,24 +76,29 @@ def csrf_field_for(token: str) -> Any:
 
 def raise_due_alerts(
     request: Request, *, session: Session, now: datetime
-) -> queries.AlertView | None:
-    """Evaluate the unhappy-feedback rule and store an alert if it fires."""
+) -> list[queries.AlertView]:
+    """Store an alert for each unreported window that crossed the rule; return them."""
     if queries.check_unhappy_alert(session=session, now=now) is None:
-        return None
+        return []
+    raised: list[queries.AlertView] = []
     with request.app.state.db.writer.begin() as writer:
         # Re-check inside the write lock so two processes do not raise the same alert twice.
-        decision = queries.check_unhappy_alert(session=writer, now=now)
-        if decision is None:
-            return None
-        alert = queries.raise_alert(decision, session=writer)
-        writer.flush()
-        return queries.AlertView(
-            id=alert.id,
-            window_start=decision.window_start,
-            window_end=decision.window_end,
-            responses=decision.responses,
-            unhappy=decision.unhappy,
-        )
+        for _ in range(MAX_ALERTS_PER_VIEW):
+            decision = queries.check_unhappy_alert(session=writer, now=now)
+            if decision is None:
+                break
+            alert = queries.raise_alert(decision, session=writer)
+            writer.flush()
+            raised.append(
+                queries.AlertView(
+                    id=alert.id,
+                    window_start=decision.window_start,
+                    window_end=decision.window_end,
+                    responses=decision.responses,
+                    unhappy=decision.unhappy,
+                )
+            )
+    return raised
 
 
 def render(
@@ -118,9 +125,9 @@ def render(
                 target=request.url.path,
             )
         # The request's read transaction cannot see an alert written after it began.
-        new = raise_due_alerts(request, session=session, now=now)
-        if new is not None and all(a.id != new.id for a in alerts):
-            alerts.insert(0, new)
+        for new in raise_due_alerts(request, session=session, now=now):
+            if all(a.id != new.id for a in alerts):
+                alerts.insert(0, new)
     staff_session = getattr(request.state, "staff_session", None)
     token = staff_session.csrf_token if staff_session is not None else ""
     config = queries.clinic_config(session=session)

@@ -284,3 +284,28 @@ def test_reused_follow_up_token_refuses_only_that_record(app: FastAPI, client: T
     ).json()["results"]
     assert [r["outcome"] for r in results] == ["invalid", "stored"]
     assert _count(app, Rating) == 2
+
+
+def test_nul_characters_are_refused_per_record(app: FastAPI, client: TestClient) -> None:
+    _, token = new_kiosk(app)
+    question = record(
+        "question",
+        {
+            "text": "bad\x00byte",
+            "asked_at": now_iso(),
+            "follow_up_token": new_follow_up_token(),
+            "language": "en",
+        },
+    )
+    good = rating_record()
+    results = client.post(
+        INGEST_PATH, json={"records": [question, good]}, headers=bearer(token)
+    ).json()["results"]
+    assert [(r["outcome"], r["status"]) for r in results] == [("invalid", 422), ("stored", 201)]
+    heartbeat = client.post(
+        "/api/kiosk/v1/heartbeat",
+        json={"app_version": "1\x00", "backlog": 2**40, "failed": 0},
+        headers=bearer(token),
+    )
+    assert heartbeat.status_code == 422
+    assert heartbeat.json()["detail"][0]["loc"] == ["body", "app_version"]

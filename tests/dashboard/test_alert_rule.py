@@ -54,7 +54,7 @@ def test_same_burst_does_not_alert_twice() -> None:
         is None
     )
     assert (
-        evaluate_alert(ratings, now=NOW, rule=RULE, last_alert_end=NOW - timedelta(minutes=15))
+        evaluate_alert(ratings, now=NOW, rule=RULE, last_alert_end=NOW - timedelta(minutes=16))
         is not None
     )
 
@@ -72,3 +72,38 @@ def test_configured_threshold() -> None:
 def test_nonsense_rules_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         AlertRule(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_burst_nobody_looked_at_is_found_later() -> None:
+    burst = [at(70, 1), at(68, 2), at(66, 1), at(65, 5)]
+    calm = [at(30, 5), at(20, 4), at(10, 5), at(5, 5), at(1, 4)]
+    assert evaluate_alert(burst + calm, now=NOW, rule=RULE) is None  # last 15 min are fine
+    found = evaluate_alert(burst + calm, now=NOW, rule=RULE, since=NOW - timedelta(hours=2))
+    assert found is not None
+    assert found.window_end == NOW - timedelta(minutes=65)  # the 4th response crossed it
+    assert (found.responses, found.unhappy) == (4, 3)
+
+
+def test_two_separate_bursts_raise_two_alerts() -> None:
+    first = [at(100, 1), at(99, 1), at(98, 1), at(97, 1)]
+    second = [at(40, 2), at(39, 2), at(38, 2), at(37, 2)]
+    one = evaluate_alert(first + second, now=NOW, rule=RULE, since=NOW - timedelta(hours=3))
+    assert one is not None and one.window_end == NOW - timedelta(minutes=97)
+    two = evaluate_alert(
+        first + second,
+        now=NOW,
+        rule=RULE,
+        since=NOW - timedelta(hours=3),
+        last_alert_end=one.window_end,
+    )
+    assert two is not None and two.window_end == NOW - timedelta(minutes=37)
+    assert (
+        evaluate_alert(
+            first + second,
+            now=NOW,
+            rule=RULE,
+            since=NOW - timedelta(hours=3),
+            last_alert_end=two.window_end,
+        )
+        is None
+    )
