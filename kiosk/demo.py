@@ -9,6 +9,7 @@ Without a paired server the demo kiosk makes its own random hash key.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,8 @@ from sync.protocol import (
 
 if TYPE_CHECKING:
     from kiosk.services import Kiosk
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,16 @@ def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
     )
 
 
-def seed_demo(kiosk: Kiosk) -> None:
-    """Seed (or refresh, relative to now) today's demo data; idempotent."""
+def seed_demo(kiosk: Kiosk) -> bool:
+    """Seed (or refresh, relative to now) today's demo data; return False if paired.
+
+    A kiosk paired with a server keeps the server's data: seeding would overwrite it, and
+    the next pull could answer 304 (unchanged) and never bring it back.
+    """
+    with kiosk.db.read_session() as session:
+        if get_state(StateKey.KIOSK_TOKEN, session=session):
+            log.info("demo seed skipped: the kiosk is paired with a server")
+            return False
     with kiosk.db.write() as session:
         hash_key_hex = get_state(StateKey.HASH_KEY, session=session) or secrets.token_hex(32)
         apply_pull(build_demo_pull(kiosk, hash_key_hex), session=session)
@@ -195,6 +206,7 @@ def seed_demo(kiosk: Kiosk) -> None:
     if done is None:
         # Seeded regardless of the configured window (it only has to exist).
         kiosk._check_in(ref, kiosk.settings.default_language, enforce_window=False)
+    return True
 
 
 def seed_bench_appointments(kiosk: Kiosk, count: int, *, prefix: str = "bench") -> list[str]:

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -88,3 +88,21 @@ def test_kiosk_core_imports_without_kivy() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_paired_demo_kiosk_keeps_the_servers_data(tmp_path) -> None:
+    from kiosk_core_helpers import NOON, Person, load_people
+
+    from kiosk.state import StateKey, set_state
+
+    clock = Clock()
+    settings = KioskSettings.load(environ={}, data_dir=tmp_path)
+    kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
+    load_people(kiosk, [Person("srv-1", "Server", date(1990, 1, 1), NOON)])  # a real pull
+    with kiosk.db.write() as session:
+        set_state(StateKey.KIOSK_TOKEN, "paired-token", session=session)
+    kiosk.close()
+    reopened = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
+    assert reopened.find_appointment("Server", date(1990, 1, 1)).status is MatchStatus.MATCHED
+    assert reopened.find_appointment("Okafor", date(1984, 3, 12)).status is MatchStatus.NO_MATCH
+    reopened.close()
