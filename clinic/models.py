@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -355,6 +356,14 @@ class Rating(Base):
         Index("ix_ratings_rated_at", "rated_at"),
         Index("ix_ratings_kiosk_rated_at", "kiosk_id", "rated_at"),
         Index("ix_ratings_face_rated_at", "face", "rated_at"),
+        # Created by the dashboard's migration 0103 (the "with comment" filter).
+        Index(
+            "ix_ratings_commented_rated_at",
+            "rated_at",
+            "id",
+            sqlite_where=text("comment IS NOT NULL"),
+            postgresql_where=text("comment IS NOT NULL"),
+        ),
     )
 
 

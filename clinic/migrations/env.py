@@ -7,7 +7,13 @@ from sqlalchemy import pool
 
 from clinic.config import Settings
 from clinic.db import make_engine
+from clinic.app import OPTIONAL_ROUTERS, _optional_router
 from clinic.models import Base
+
+# Other areas (dashboard, follow-up) declare their own tables on Base in their packages;
+# importing them makes the metadata complete for autogenerate and `alembic check`.
+for _area in OPTIONAL_ROUTERS:
+    _optional_router(_area)
 
 config = context.config
 target_metadata = Base.metadata
