@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Select, case, cast, func, literal_column, select, tuple_, update
+from sqlalchemy import Date, case, cast, func, literal_column, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from clinic.dashboard import rollup
@@ -247,7 +247,7 @@ def rating_page(
     before: tuple[datetime, uuid.UUID] | None,
 ) -> tuple[list[RatingRow], tuple[datetime, uuid.UUID] | None]:
     """Return newest-first ratings matching the filter, and the key of the next page."""
-    query: Select[Any] = (
+    query = (
         select(Rating, Kiosk.name)
         .outerjoin(Kiosk, Rating.kiosk_id == Kiosk.id)
         .where(*flt.conditions(tz))
@@ -521,4 +521,4 @@ def acknowledge_alert(alert_id: int, *, session: Session, staff_id: int, now: da
         .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
         .values(acknowledged_at=now, acknowledged_by_id=staff_id)
     )
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))

@@ -165,6 +165,9 @@ def test_staff_sees_synced_records_and_answers_a_question(server: Server, contex
     ).click()
     page.wait_for_url("**/dashboard/questions?ok=done")
     assert page.locator("article", has_text="bicycle").count() == 0
+    page.goto(server.base_url + "/dashboard/questions?view=done")
+    assert page.locator("article", has_text="Bicycle racks are left").count() == 1
+    shoot(page, "dashboard-questions-done")
 
     # Feedback: the synced rating and its detail, with a review state and note.
     page.click("nav >> text=Feedback")
@@ -349,8 +352,13 @@ def test_follow_up_token_states(server: Server, context: Any) -> None:
     shoot(page, "followup-pending")
 
 
-def test_unauthenticated_dashboard_redirects_to_login(server: Server) -> None:
+def test_unauthenticated_dashboard_redirects_to_login(server: Server, context: Any) -> None:
     """No session: an HTML request goes to the login page, nothing leaks."""
+    page = context.new_page()
+    page.goto(server.base_url + "/dashboard/questions")
+    assert "/login" in page.url
+    assert page.locator("input[name=password]").is_visible()
+    shoot(page, "login")
     response = httpx.get(
         server.base_url + "/dashboard/feedback", headers={"Accept": "text/html"}, timeout=10
     )
