@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from clinic import queue
 from clinic.dashboard import queries
+from clinic.dashboard.web import CONTENT_SECURITY_POLICY
 from clinic.deps import SessionDep, SettingsDep
 from clinic.followup.i18n import accept_language, pick_language, translator
 from clinic.followup.models import FollowUpResponse, ResponseKind
@@ -53,6 +54,9 @@ _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
 }
 
 

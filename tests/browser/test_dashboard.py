@@ -260,6 +260,8 @@ def test_patient_text_is_shown_as_text(server: Server, context: Any) -> None:
     cell = page.locator("#ratings td.comment", has_text="window.__pwned")
     assert cell.inner_text() == XSS_COMMENT
     assert page.evaluate("window.__pwned") is None
+    csp = page.request.get(server.base_url + "/dashboard/feedback").headers
+    assert "script-src 'self'" in csp["content-security-policy"]
     assert page.locator("#ratings b", has_text="bold").count() == 0
     assert dialogs == []
 
