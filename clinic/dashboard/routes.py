@@ -325,7 +325,9 @@ def feedback_page(
     from urllib.parse import urlencode
 
     pager = {
-        "page": "older" if before else 1,
+        "page": "of older responses" if before else 1,
+        "prev_label": "Newest",
+        "next_label": "Older",
         "prev_url": "/dashboard/feedback?" + urlencode(query) if before else None,
         "next_url": (
             "/dashboard/feedback?"
