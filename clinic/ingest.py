@@ -33,6 +33,7 @@ from clinic.models import (
     Question,
     Rating,
     ReceivedRecord,
+    ReviewState,
     utcnow,
 )
 from sync.protocol import (
@@ -89,9 +90,9 @@ class _Valid:
 class _Batch:
     """What one transaction has created so far (objects not yet visible by query)."""
 
-    arrivals: dict[uuid.UUID, Arrival] = field(default_factory=dict)
-    ratings: dict[uuid.UUID, Rating] = field(default_factory=dict)
-    arrival_by_appointment: dict[int, Arrival] = field(default_factory=dict)
+    arrivals: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # new rows
+    ratings: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # new rows
+    arrival_by_appointment: dict[int, uuid.UUID] = field(default_factory=dict)
     applied: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -240,13 +241,14 @@ def _store(
         for item in items
     ]
     insert = _insert(session)
+    # One cached statement run as an executemany ("insertmanyvalues" batches it into
+    # multi-row INSERTs); RETURNING gives exactly the ids this transaction inserted.
     stmt: Insert = (
-        insert(ReceivedRecord)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[ReceivedRecord.id])
-        .returning(ReceivedRecord.id)
+        insert(ReceivedRecord.__table__)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(ReceivedRecord.__table__.c.id)
     )
-    stored = set(session.scalars(stmt).all())
+    stored = set(session.connection().execute(stmt, rows).scalars().all())
     outcomes: dict[uuid.UUID, RecordResult] = {}
     existing_ids = [item.record.id for item in items if item.record.id not in stored]
     if existing_ids:
@@ -277,7 +279,8 @@ def _store(
 
 
 # ---------------------------------------------------------------------------------------
-# Typed effects of newly stored records
+# Typed effects of newly stored records (Core executemany: the ORM's per-object
+# bookkeeping costs more than the database work at thousands of records per second)
 # ---------------------------------------------------------------------------------------
 def _apply(
     *, session: Session, settings: Settings, kiosk: Kiosk, items: list[_Valid], now: datetime
@@ -292,59 +295,69 @@ def _apply(
             a.ref: a for a in session.scalars(select(Appointment).where(Appointment.ref.in_(refs)))
         }
         appointment_ids = [a.id for a in appointments.values()]
-        for arrival in session.scalars(
-            select(Arrival).where(Arrival.appointment_id.in_(appointment_ids))
+        for arrival_id, appointment_id in session.execute(
+            select(Arrival.id, Arrival.appointment_id).where(
+                Arrival.appointment_id.in_(appointment_ids)
+            )
         ):
-            if arrival.appointment_id is not None:
-                batch.arrival_by_appointment[arrival.appointment_id] = arrival
+            if appointment_id is not None:
+                batch.arrival_by_appointment[appointment_id] = arrival_id
     token_days = timedelta(days=settings.follow_up_token_days)
-    tokens: list[FollowUpToken] = []
-    new_rows: list[object] = []
+    questions: list[dict[str, Any]] = []
+    tokens: list[dict[str, Any]] = []
+
+    def token(
+        value: str, kind: FollowUpKind, target: uuid.UUID, language: str, at: datetime
+    ) -> None:
+        tokens.append(
+            {
+                "token": value,
+                "kind": kind.value,
+                "target_id": target,
+                "language": language,
+                "created_at": now,
+                "expires_at": at + token_days,
+            }
+        )
+
     for item in items:
         rid = item.record.id
         body = item.body
         if isinstance(body, CheckInBody):
             appointment = appointments.get(body.appointment_ref)
-            target = None
-            if appointment is not None:
-                target = batch.arrival_by_appointment.get(appointment.id)
+            target = batch.arrival_by_appointment.get(appointment.id) if appointment else None
             if target is None:
-                target = Arrival(
-                    id=rid,
-                    kiosk_id=kiosk.id,
+                target = rid
+                batch.arrivals[rid] = _arrival_row(
+                    rid,
+                    kiosk,
+                    now,
                     walk_in=False,
-                    appointment_id=appointment.id if appointment else None,
-                    appointment_ref=body.appointment_ref,
                     queue_number=body.queue_number,
-                    status=ArrivalStatus.WAITING,
                     arrived_at=body.checked_in_at,
                     language=body.language,
-                    received_at=now,
+                    appointment_id=appointment.id if appointment else None,
+                    appointment_ref=body.appointment_ref,
                 )
-                new_rows.append(target)
-                batch.arrivals[rid] = target
                 if appointment is not None:
-                    batch.arrival_by_appointment[appointment.id] = target
+                    batch.arrival_by_appointment[appointment.id] = rid
                     if appointment.status == AppointmentStatus.BOOKED:
                         appointment.status = AppointmentStatus.ARRIVED
                         appointment.arrived_at = body.checked_in_at
-            tokens.append(
-                FollowUpToken(
-                    token=body.follow_up_token,
-                    kind=FollowUpKind.CHECK_IN,
-                    target_id=target.id,
-                    language=body.language,
-                    created_at=now,
-                    expires_at=body.checked_in_at + token_days,
-                )
+            token(
+                body.follow_up_token,
+                FollowUpKind.CHECK_IN,
+                target,
+                body.language,
+                body.checked_in_at,
             )
         elif isinstance(body, WalkInBody):
-            arrival = Arrival(
-                id=rid,
-                kiosk_id=kiosk.id,
+            batch.arrivals[rid] = _arrival_row(
+                rid,
+                kiosk,
+                now,
                 walk_in=True,
                 queue_number=body.queue_number,
-                status=ArrivalStatus.WAITING,
                 arrived_at=body.arrived_at,
                 language=body.language,
                 first_name=body.first_name,
@@ -352,94 +365,76 @@ def _apply(
                 date_of_birth=body.date_of_birth,
                 reason=body.reason,
                 phone=body.phone,
-                received_at=now,
             )
-            new_rows.append(arrival)
-            batch.arrivals[rid] = arrival
-            tokens.append(
-                FollowUpToken(
-                    token=body.follow_up_token,
-                    kind=FollowUpKind.WALK_IN,
-                    target_id=rid,
-                    language=body.language,
-                    created_at=now,
-                    expires_at=body.arrived_at + token_days,
-                )
-            )
+            token(body.follow_up_token, FollowUpKind.WALK_IN, rid, body.language, body.arrived_at)
         elif isinstance(body, QuestionBody):
-            new_rows.append(
-                Question(
-                    id=rid,
-                    kiosk_id=kiosk.id,
-                    text=body.text,
-                    contact_name=body.contact_name,
-                    contact_phone=body.contact_phone,
-                    contact_email=body.contact_email,
-                    emergency=body.emergency_flag,
-                    language=body.language,
-                    asked_at=body.asked_at,
-                    received_at=now,
-                )
+            questions.append(
+                {
+                    "id": rid,
+                    "kiosk_id": kiosk.id,
+                    "text": body.text,
+                    "contact_name": body.contact_name,
+                    "contact_phone": body.contact_phone,
+                    "contact_email": body.contact_email,
+                    "emergency": body.emergency_flag,
+                    "language": body.language,
+                    "asked_at": body.asked_at,
+                    "received_at": now,
+                    "done": False,
+                }
             )
-            tokens.append(
-                FollowUpToken(
-                    token=body.follow_up_token,
-                    kind=FollowUpKind.QUESTION,
-                    target_id=rid,
-                    language=body.language,
-                    created_at=now,
-                    expires_at=body.asked_at + token_days,
-                )
-            )
+            token(body.follow_up_token, FollowUpKind.QUESTION, rid, body.language, body.asked_at)
         elif isinstance(body, RatingBody):
-            rating = Rating(
-                id=rid,
-                kiosk_id=kiosk.id,
-                face=body.face,
-                appointment_ref=body.appointment_ref,
-                rated_at=body.rated_at,
-                language=body.language,
-                received_at=now,
-                consent_to_contact=False,
-            )
-            new_rows.append(rating)
-            batch.ratings[rid] = rating
-            tokens.append(
-                FollowUpToken(
-                    token=body.follow_up_token,
-                    kind=FollowUpKind.RATING,
-                    target_id=rid,
-                    language=body.language,
-                    created_at=now,
-                    expires_at=body.rated_at + token_days,
-                )
-            )
-    session.add_all(new_rows)
-    session.add_all(tokens)
-    session.flush()
+            batch.ratings[rid] = {
+                "id": rid,
+                "kiosk_id": kiosk.id,
+                "face": body.face,
+                "appointment_ref": body.appointment_ref,
+                "rated_at": body.rated_at,
+                "language": body.language,
+                "received_at": now,
+                "consent_to_contact": False,
+                "review_state": ReviewState.NEW.value,
+                **dict.fromkeys(DETAIL_FIELDS),
+                "detail_at": None,
+            }
+            token(body.follow_up_token, FollowUpKind.RATING, rid, body.language, body.rated_at)
 
-    # Amendments received earlier whose target arrived now, oldest first.
+    # Amendments received earlier whose target arrives now (oldest first), then this batch's.
     this_batch = {item.record.id for item in items}
     targets = list(batch.arrivals) + list(batch.ratings)
     if targets:
-        waiting = session.scalars(
-            select(ReceivedRecord)
+        waiting = session.execute(
+            select(
+                ReceivedRecord.id,
+                ReceivedRecord.kind,
+                ReceivedRecord.body,
+                ReceivedRecord.created_at,
+            )
             .where(ReceivedRecord.target_id.in_(targets), ReceivedRecord.applied_at.is_(None))
             .order_by(ReceivedRecord.received_at, ReceivedRecord.created_at)
         ).all()
-        for earlier in waiting:
-            if earlier.id in this_batch:
+        for earlier_id, kind, raw, created_at in waiting:
+            if earlier_id in this_batch:
                 continue
-            parsed = parse_body(earlier.kind, earlier.body)
-            if _amend(session=session, batch=batch, body=parsed, created_at=earlier.created_at):
-                batch.applied.append(earlier.id)
-
-    # Amendments in this batch, in order.
+            parsed = parse_body(kind, raw)
+            if _amend(session=session, batch=batch, body=parsed, created_at=created_at):
+                batch.applied.append(earlier_id)
     for item in items:
         if item.kind in (RecordKind.RATING_DETAIL, RecordKind.CONTACT_UPDATE) and _amend(
             session=session, batch=batch, body=item.body, created_at=item.record.created_at
         ):
             batch.applied.append(item.record.id)
+
+    connection = session.connection()
+    for table, rows in (
+        (Arrival.__table__, list(batch.arrivals.values())),
+        (Question.__table__, questions),
+        (Rating.__table__, list(batch.ratings.values())),
+        (FollowUpToken.__table__, tokens),
+    ):
+        if rows:
+            connection.execute(table.insert(), rows)
     if batch.applied:
         session.execute(
             update(ReceivedRecord)
@@ -449,26 +444,57 @@ def _apply(
     session.flush()
 
 
+def _arrival_row(rid: uuid.UUID, kiosk: Kiosk, now: datetime, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(
+        (
+            "appointment_id",
+            "appointment_ref",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "reason",
+            "phone",
+            "email",
+            "called_at",
+            "seen_at",
+        )
+    )
+    row.update(id=rid, kiosk_id=kiosk.id, status=ArrivalStatus.WAITING.value, received_at=now)
+    row.update(values)
+    return row
+
+
+def _set(target: dict[str, Any] | object, name: str, value: Any) -> None:
+    if isinstance(target, dict):
+        target[name] = value
+    else:
+        setattr(target, name, value)
+
+
 def _amend(*, session: Session, batch: _Batch, body: Any, created_at: datetime) -> bool:
     """Apply a rating_detail or contact_update to its target; False if it has not arrived."""
     if isinstance(body, RatingDetailBody):
-        rating = batch.ratings.get(body.rating_id) or session.get(Rating, body.rating_id)
+        rating: dict[str, Any] | Rating | None = batch.ratings.get(body.rating_id) or session.get(
+            Rating, body.rating_id
+        )
         if rating is None:
             return False
         for name in DETAIL_FIELDS:
             value = getattr(body, name)
             if value is not None:
-                setattr(rating, name, value)
-        rating.consent_to_contact = body.consent_to_contact
-        rating.detail_at = created_at
+                _set(rating, name, value)
+        _set(rating, "consent_to_contact", body.consent_to_contact)
+        _set(rating, "detail_at", created_at)
         return True
     if isinstance(body, ContactUpdateBody):
-        arrival = batch.arrivals.get(body.check_in_id) or session.get(Arrival, body.check_in_id)
+        arrival: dict[str, Any] | Arrival | None = batch.arrivals.get(
+            body.check_in_id
+        ) or session.get(Arrival, body.check_in_id)
         if arrival is None:
             return False
         if body.phone is not None:
-            arrival.phone = body.phone
+            _set(arrival, "phone", body.phone)
         if body.email is not None:
-            arrival.email = body.email
+            _set(arrival, "email", body.email)
         return True
     return False
