@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import requests
 from pydantic import ValidationError
@@ -22,11 +23,11 @@ from pydantic import ValidationError
 from sync.protocol import (
     HEARTBEAT_PATH,
     INGEST_PATH,
+    MAX_BATCH_RECORDS,
     PAIR_PATH,
     PULL_PATH,
     Heartbeat,
     HeartbeatResponse,
-    IngestBatch,
     IngestResponse,
     KioskPull,
     PairRequest,
@@ -173,12 +174,21 @@ class KioskClient:
         self.token = result.token
         return result
 
-    def send_batch(self, records: Sequence[WireRecord]) -> list[RecordResult]:
-        """Send records in one request and return one result per record, in order."""
-        batch = IngestBatch(records=list(records))
-        response = self._request("POST", INGEST_PATH, json_body=batch.model_dump(mode="json"))
+    def send_batch(self, records: Sequence[WireRecord | dict[str, Any]]) -> list[RecordResult]:
+        """Send records in one request and return one result per record, in order.
+
+        Records are `WireRecord`s or dicts already in their JSON shape (the worker's outbox
+        rows, validated when they were queued), so a batch is serialized exactly once.
+        """
+        if not 1 <= len(records) <= MAX_BATCH_RECORDS:
+            raise ValueError(f"a batch has 1 to {MAX_BATCH_RECORDS} records")
+        wire = [r.model_dump(mode="json") if isinstance(r, WireRecord) else r for r in records]
+        response = self._request("POST", INGEST_PATH, json_body={"records": wire})
         parsed: IngestResponse = self._parse(IngestResponse, response)
-        sent_ids = [r.id for r in records]
+        try:
+            sent_ids = [UUID(str(r["id"])) for r in wire]
+        except (KeyError, ValueError):
+            sent_ids = []
         if [r.id for r in parsed.results] != sent_ids:
             # Never guess which answer belongs to which record: treat as not answered.
             raise Retryable("ingest results do not match the records sent")
