@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, func, literal_column, select, tuple_, update
+from sqlalchemy import Date, case, cast, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from clinic.dashboard import rollup
@@ -26,6 +26,7 @@ from clinic.models import (
     Kiosk,
     Question,
     Rating,
+    ReceivedRecord,
     ReviewState,
 )
 
@@ -255,7 +256,9 @@ def rating_page(
         .limit(PAGE_SIZE + 1)
     )
     if before is not None:
-        query = query.where(tuple_(Rating.rated_at, Rating.id) < tuple_(*before))
+        at, last_id = before
+        # Spelled out (not a row value) so the rated_at index bounds the scan.
+        query = query.where(Rating.rated_at <= at, or_(Rating.rated_at < at, Rating.id < last_id))
     rows = session.execute(query).all()
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -463,6 +466,13 @@ def _parse_dt(value: Any, fallback: datetime) -> datetime:
     except ValueError:
         return fallback
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def alert_inputs(*, session: Session) -> tuple[Any, ...]:
+    """Return what the alert check depends on: last record received, last alert, the rule."""
+    last_received = session.scalar(select(func.max(ReceivedRecord.received_at)))
+    last_alert = session.scalar(select(func.max(Alert.id)))
+    return (last_received, last_alert, alert_rule(session=session))
 
 
 #: How far back a dashboard view looks for a burst nobody has seen yet.

@@ -104,28 +104,70 @@ def _sum_columns() -> list[Any]:
     return columns
 
 
-def resum_days(days: set[date], *, session: Session, tz: ZoneInfo, now: datetime) -> None:
-    """Recompute the stored sums of the given days (inside the caller's transaction)."""
-    target_columns = [
-        "day",
-        "kiosk_id",
-        "face",
-        "responses",
-        "promoters",
-        "detractors",
-        "recommend_n",
-    ] + [f"{dim}_{part}" for dim in DIMS for part in ("sum", "n")]
+_TARGET_COLUMNS = [
+    "day",
+    "kiosk_id",
+    "face",
+    "responses",
+    "promoters",
+    "detractors",
+    "recommend_n",
+] + [f"{dim}_{part}" for dim in DIMS for part in ("sum", "n")]
+
+
+def _offset_minutes(day: date, tz: ZoneInfo) -> int | None:
+    """Return the day's UTC offset in minutes, or None if it changes that day (DST)."""
+    lo, hi = _bounds(day, tz)
+    start = lo.astimezone(tz).utcoffset()
+    end = (hi - timedelta(microseconds=1)).astimezone(tz).utcoffset()
+    if start != end or start is None:
+        return None
+    return int(start.total_seconds() // 60)
+
+
+def _runs(days: set[date], tz: ZoneInfo) -> list[tuple[list[date], int | None]]:
+    """Split days into runs of consecutive days with one fixed UTC offset."""
+    runs: list[tuple[list[date], int | None]] = []
     for day in sorted(days):
-        lo, hi = _bounds(day, tz)
-        session.execute(delete(RatingDayStats).where(RatingDayStats.day == day))
-        session.execute(delete(RatingDaySummed).where(RatingDaySummed.day == day))
+        offset = _offset_minutes(day, tz)
+        if (
+            runs
+            and offset is not None
+            and runs[-1][1] == offset
+            and runs[-1][0][-1] + timedelta(days=1) == day
+        ):
+            runs[-1][0].append(day)
+        else:
+            runs.append(([day], offset))
+    return runs
+
+
+def resum_days(days: set[date], *, session: Session, tz: ZoneInfo, now: datetime) -> None:
+    """Recompute the stored sums of the given days (inside the caller's transaction).
+
+    Consecutive days with one UTC offset are summed by one GROUP BY over their clinic-local
+    day; a day with a daylight-saving change is summed alone between its exact bounds.
+    """
+    from clinic.dashboard.queries import _local_day
+
+    for run, offset in _runs(days, tz):
+        lo, _ = _bounds(run[0], tz)
+        _, hi = _bounds(run[-1], tz)
+        session.execute(delete(RatingDayStats).where(RatingDayStats.day.in_(run)))
+        session.execute(delete(RatingDaySummed).where(RatingDaySummed.day.in_(run)))
+        if offset is None:
+            day_column: Any = literal(run[0], Date)
+            group: list[Any] = [Rating.kiosk_id, Rating.face]
+        else:
+            day_column = _local_day(Rating.rated_at, session, offset)
+            group = [day_column, Rating.kiosk_id, Rating.face]
         source = (
-            select(literal(day, Date), Rating.kiosk_id, Rating.face, *_sum_columns())
+            select(day_column, Rating.kiosk_id, Rating.face, *_sum_columns())
             .where(Rating.rated_at >= lo, Rating.rated_at < hi)
-            .group_by(Rating.kiosk_id, Rating.face)
+            .group_by(*group)
         )
-        session.execute(insert(RatingDayStats).from_select(target_columns, source))
-        session.add(RatingDaySummed(day=day, summed_at=now))
+        session.execute(insert(RatingDayStats).from_select(_TARGET_COLUMNS, source))
+        session.add_all(RatingDaySummed(day=day, summed_at=now) for day in run)
         session.flush()
 
 

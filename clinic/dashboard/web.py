@@ -91,7 +91,13 @@ def raise_due_alerts(
     request: Request, *, session: Session, now: datetime
 ) -> list[queries.AlertView]:
     """Store an alert for each unreported window that crossed the rule; return them."""
+    # Nothing new received and no new alert or rule since this process last found nothing:
+    # the answer cannot have changed, so skip reading a day of ratings on every page view.
+    key = queries.alert_inputs(session=session)
+    if getattr(request.app.state, "dashboard_quiet_alert_inputs", None) == key:
+        return []
     if queries.check_unhappy_alert(session=session, now=now) is None:
+        request.app.state.dashboard_quiet_alert_inputs = key
         return []
     raised: list[queries.AlertView] = []
     with request.app.state.db.writer.begin() as writer:

@@ -16,7 +16,7 @@ from clinic.models import Kiosk, Question, Rating, ReceivedRecord
 
 TZ = ZoneInfo("Europe/Madrid")
 NOW = datetime(2026, 3, 20, 11, 0, tzinfo=UTC)
-_clock = [NOW]
+_clock = [datetime(2026, 4, 5, 9, 0, tzinfo=UTC)]  # server time: after every rated day
 
 
 def tick() -> datetime:
@@ -154,3 +154,52 @@ def test_question_inbox_order(dash_db: Database) -> None:
         rows, _more = queries.question_page(session=s, done=False, page=1)
     mine = [q.text for q in rows if q.kiosk_id == kiosk]
     assert mine == ["sos", "old", "new"]
+
+
+def test_day_sums_follow_the_clinic_day_across_daylight_saving(dash_db: Database) -> None:
+    """Ratings just before/after local midnight land on the right day on both sides of DST."""
+    kiosk = _kiosk(dash_db)
+    received = tick()
+    local_times = [
+        datetime(2026, 3, 27, 23, 30),  # UTC+1
+        datetime(2026, 3, 28, 0, 30),
+        datetime(2026, 3, 29, 1, 30),  # the night clocks go forward (02:00 -> 03:00)
+        datetime(2026, 3, 29, 23, 30),  # UTC+2 from here
+        datetime(2026, 3, 30, 0, 30),
+        datetime(2026, 3, 31, 0, 10),
+        datetime(2026, 3, 31, 23, 50),
+    ]
+    expected: dict[date, int] = {}
+    with dash_db.writer.begin() as s:
+        for local in local_times:
+            rated_at = local.replace(tzinfo=TZ).astimezone(UTC)
+            rid = uuid.uuid4()
+            s.add(Rating(id=rid, kiosk_id=kiosk, face=4, rated_at=rated_at, received_at=received))
+            s.add(_received(rid, kiosk, rated_at, received))
+            expected[local.date()] = expected.get(local.date(), 0) + 1
+    flt = queries.FeedbackFilter(date_from=date(2026, 3, 26), date_to=date(2026, 4, 1), kiosk=kiosk)
+    now = received + timedelta(minutes=5)
+    with dash_db.reader() as s:
+        stored = queries.daily_stats(flt, session=s, tz=TZ, db=dash_db, now=now)
+    assert {d.day: d.responses for d in stored} == expected
+
+
+def test_feedback_pages_walk_every_rating_once_newest_first(dash_db: Database) -> None:
+    kiosk = _kiosk(dash_db)
+    with dash_db.writer.begin() as s:
+        for i in range(120):
+            # Pairs share a timestamp, so the id must break ties between pages.
+            rated_at = NOW - timedelta(days=2, minutes=i // 2)
+            s.add(Rating(id=uuid.uuid4(), kiosk_id=kiosk, face=3, rated_at=rated_at))
+    flt = queries.FeedbackFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 20), kiosk=kiosk)
+    seen: list[tuple[datetime, uuid.UUID]] = []
+    before = None
+    with dash_db.reader() as s:
+        for _ in range(5):
+            rows, before = queries.rating_page(flt, session=s, tz=TZ, before=before)
+            seen.extend((r.rated_at, r.id) for r in rows)
+            if before is None:
+                break
+    assert len(seen) == 120
+    assert len(set(seen)) == 120
+    assert seen == sorted(seen, reverse=True)
