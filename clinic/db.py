@@ -7,6 +7,7 @@ writes later waits for the lock instead of failing with SQLITE_BUSY_SNAPSHOT.
 
 from __future__ import annotations
 
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinic.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_HOLDS_WRITE_LOCK = "clinic_holds_write_lock"
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -43,10 +45,25 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        # SQLite has one writer at a time; threads of this process queue on a lock instead
+        # of SQLite's busy handler, which polls with sleeps of up to 100 ms (long tails under
+        # concurrency). Other processes still meet busy_timeout.
+        write_lock = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             immediate = conn.get_execution_options().get("sqlite_begin_immediate", False)
+            if immediate and write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+                conn.info[_HOLDS_WRITE_LOCK] = True
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        def _release(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+            # Runs when the connection goes back to the pool: after COMMIT/ROLLBACK.
+            if record is not None and record.info.pop(_HOLDS_WRITE_LOCK, False):
+                write_lock.release()
+
+        event.listen(engine, "checkin", _release)
+        event.listen(engine, "invalidate", _release)
 
         return engine
     if "poolclass" not in kwargs:
