@@ -405,6 +405,7 @@ def run_one(kind: str, n_ratings: int, n_questions: int, repeats: int) -> dict[s
     print(f"{kind}: filling {n_ratings:,} ratings and {n_questions:,} questions ...", flush=True)
     info = populate(url, n_ratings, n_questions)
     print(f"{kind}: filled in {info['fill_seconds']} s; measuring ...", flush=True)
+    print(f"{kind}: load average before measuring {os.getloadavg()[0]:.2f}", flush=True)
     process, base = _start_server(url, workdir)
     try:
         pages = measure(base, info["tokens"], repeats)
@@ -423,6 +424,7 @@ def run_one(kind: str, n_ratings: int, n_questions: int, repeats: int) -> dict[s
     one_off = pages.pop("first_feedback_365_days_view")
     worst = max(p["p95_ms"] for p in pages.values())
     return {
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
         "fill_seconds": info["fill_seconds"],
         "first_year_view_ms": one_off["p50_ms"],
         "pages": pages,
@@ -443,6 +445,7 @@ def main() -> None:
         "questions": args.questions,
         "repeats": args.repeats,
         "target_p95_ms_sqlite": 300,
+        "cpus": os.cpu_count(),
     }
     for kind in kinds:
         result[kind] = run_one(kind, args.ratings, args.questions, args.repeats)

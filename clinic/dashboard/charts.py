@@ -12,6 +12,8 @@ from markupsafe import Markup
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 _W, _H = 640, 220
+#: Above this many days, lines are drawn without a marker (and tooltip) per point.
+MAX_POINT_MARKERS = 62
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 14, 34
 
 
@@ -91,12 +93,17 @@ def line_chart(
                 continue
             runs[-1].append((x(i), y(value)))
         for run in runs:
+            if len(run) == 1 and n > MAX_POINT_MARKERS:
+                px, py = run[0]
+                parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2" fill="{colour}"/>')
             if len(run) > 1:
                 points = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
                 parts.append(
                     f'<polyline fill="none" stroke="{colour}" stroke-width="2.5" '
                     f'points="{points}"/>'
                 )
+        if n > MAX_POINT_MARKERS:
+            continue  # a year of daily dots is noise, and thousands of SVG nodes
         for i, value in enumerate(s.values):
             if value is None:
                 continue

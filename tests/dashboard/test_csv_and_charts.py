@@ -64,3 +64,22 @@ def test_nps() -> None:
     assert nps([]) is None
     assert nps([10, 9, 8, 7, 0]) == pytest.approx(20.0)
     assert nps([0, 6]) == -100.0
+
+
+def test_long_ranges_draw_lines_without_a_marker_per_day() -> None:
+    values: list[float | None] = [float(i % 5 + 1) for i in range(365)]
+    values[99] = values[100] = values[102] = None  # day 101 stands alone
+    markup = str(
+        line_chart(
+            title="year",
+            labels=[str(i) for i in range(365)],
+            series=[Series("avg", values)],
+            y_min=1,
+            y_max=5,
+            y_ticks=[1, 5],
+        )
+    )
+    svg = ET.fromstring(markup).find("{http://www.w3.org/2000/svg}svg")
+    assert svg is not None
+    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 2
+    assert len(svg.findall("{http://www.w3.org/2000/svg}circle")) == 1  # the lone day
