@@ -7,6 +7,7 @@ the "Still there?" countdown, the sync mark and the staff corner around them.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
@@ -167,13 +168,9 @@ class KioskApp(App):
         self.apply_settings()
         self.set_language(self.default_language)
         manager = ScreenManager(transition=NoTransition())
-        import importlib
-
-        for name, (module_name, class_name) in SCREENS.items():
-            screen_class = getattr(importlib.import_module(module_name), class_name)
-            manager.add_widget(screen_class(name=name))
-        manager.current = "welcome"
         self.manager = manager
+        self.screen("welcome")
+        manager.current = "welcome"
         from screens.widgets import TopBar
 
         # One top bar above every screen: language, accessibility, sync mark, staff corner.
@@ -194,6 +191,8 @@ class KioskApp(App):
             on_textinput=self._on_activity,
         )
         self._events = [
+            # The other screens are built after the first frame, one per frame.
+            Clock.schedule_interval(self._build_next_screen, 0),
             Clock.schedule_interval(self._idle_tick, self.IDLE_TICK_SECONDS),
             Clock.schedule_interval(lambda _dt: self.refresh_sync(), self.SYNC_REFRESH_SECONDS),
         ]
@@ -285,20 +284,37 @@ class KioskApp(App):
             setattr(self, name, colour)
 
     # --- navigation -----------------------------------------------------------------------
+    def screen(self, name: str) -> Any:
+        """Return a screen, building it on first use (start-up builds only the welcome)."""
+        if not self.manager.has_screen(name):
+            module_name, class_name = SCREENS[name]
+            screen_class = getattr(importlib.import_module(module_name), class_name)
+            self.manager.add_widget(screen_class(name=name))
+        return self.manager.get_screen(name)
+
+    def _build_next_screen(self, _dt: float) -> bool:
+        """Build one screen not built yet, one per frame after start; stop when done."""
+        for name in SCREENS:
+            if not self.manager.has_screen(name):
+                self.screen(name)
+                return True
+        return False
+
     def show(self, name: str) -> None:
         """Show a screen."""
+        self.screen(name)
         self.manager.current = name
 
     def show_receipt(self, kind: str, receipt: Any) -> None:
         """Show the end of a flow with its receipt (queue number, QR code...)."""
         self.session.receipt = receipt
         self.session.receipt_kind = kind
-        self.manager.get_screen("receipt").fill(kind, receipt)
+        self.screen("receipt").fill(kind, receipt)
         self.show("receipt")
 
     def show_front_desk(self, reason_msgid: str) -> None:
         """Send the patient to the front desk, saying why."""
-        self.manager.get_screen("frontdesk").reason_msgid = reason_msgid
+        self.screen("frontdesk").reason_msgid = reason_msgid
         self.show("frontdesk")
 
     def open_staff_corner(self) -> None:

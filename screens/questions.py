@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.factory import Factory
 from kivy.properties import ListProperty, StringProperty
 
 from screens.base import KioskScreen, load_kv
@@ -30,12 +29,23 @@ class QuestionsScreen(KioskScreen):
         self.load_entries()
 
     def load_entries(self) -> None:
-        """Fill the list with the FAQ entries of the current language."""
-        self.entries = list(self.kiosk.faq(self.app.lang))
-        box = self.ids.faq_list
-        box.clear_widgets()
-        for item in self.entries:
-            box.add_widget(Factory.FaqButton(text=item.question, faq_id=item.id, screen=self))
+        """Fill the list with the FAQ entries of the current language.
+
+        A RecycleView reuses its buttons: making new ones at every visit would leak them
+        (their kv bindings to the app keep them alive).
+        """
+        entries = list(self.kiosk.faq(self.app.lang))
+        if entries == self.entries:
+            return
+        self.entries = entries
+        self.ids.faq_list.data = [
+            {"text": item.question, "faq_id": item.id, "screen": self} for item in entries
+        ]
+
+    def faq_buttons(self) -> list[Any]:
+        """Return the FAQ buttons on screen, top to bottom."""
+        layout = self.ids.faq_list.layout_manager
+        return sorted(layout.children, key=lambda button: -button.y)
 
     def show_answer(self, faq_id: str) -> None:
         """Show the answer of one entry."""

@@ -21,12 +21,21 @@ def screen(ui: Any, name: str) -> Any:
 def test_faq_is_browsable_in_the_language_on_screen(ui: Any) -> None:
     ui.tap(screen(ui, "welcome").ids.ask)
     questions = screen(ui, "questions")
-    buttons = list(reversed(questions.ids.faq_list.children))
+    ui.pump(2)
+    buttons = questions.faq_buttons()
     assert [b.text for b in buttons][:2] == ["When are you open?", "Where can I park?"]
     ui.tap(buttons[1])
     assert questions.ids.selected_question.text == "Where can I park?"
     assert "parking" in questions.ids.answer.text.lower()
     ui.screenshot("questions")
+    spanish = next(b for b in ui.app.top_bar.ids.languages.children if b.lang == "es")
+    ui.tap(spanish)
+    ui.pump(2)
+    assert [b.text for b in questions.faq_buttons()][:2] == [
+        "¿Cuál es el horario?",
+        "¿Dónde puedo estacionar?",
+    ]
+    assert questions.ids.selected_question.text == "Toque una pregunta para leer la respuesta."
 
 
 def test_emergency_words_warn_at_once_and_the_question_is_saved(ui: Any, kiosk: Any) -> None:

@@ -64,22 +64,22 @@ def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -
 def test_reset_clears_every_screen_property_and_field(ui: Any) -> None:
     manager = ui.app.manager
     for name in SCREENS:
-        holder = manager.get_screen(name)
+        holder = ui.app.screen(name)
         for field in holder.text_inputs():
             field.text = "Zed"
         for prop in holder.patient_fields:
             value = holder.property(prop).defaultvalue
             if isinstance(value, str):
                 setattr(holder, prop, "Zed")
-    manager.get_screen("walkin").ids.dob.set_value(date(1990, 1, 2))
+    ui.app.screen("walkin").ids.dob.set_value(date(1990, 1, 2))
     ui.app.end_session()
     ui.pump(2)
     for name in SCREENS:
-        holder = manager.get_screen(name)
+        holder = ui.app.screen(name)
         assert all(f.text == "" for f in holder.text_inputs()), name
         for prop in holder.patient_fields:
             assert getattr(holder, prop) == holder.property(prop).defaultvalue, (name, prop)
-    assert manager.get_screen("walkin").ids.dob.value() is None
+    assert ui.app.screen("walkin").ids.dob.value() is None
 
 
 def test_language_switch_rerenders_visible_text_at_once(ui: Any) -> None:

@@ -1,0 +1,368 @@
+"""Benchmark the kiosk app: start-up, tap to frame, commit latency, memory over sessions.
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python bench/kiosk.py [--sessions 1000]
+
+Prints progress lines, then one JSON object on the last line. Targets on the 2-core CI
+machine: start <= 2 s, tap to frame <= 50 ms median, commit p99 <= 20 ms, RSS growth
+<= 5 MB over 1,000 sessions (measured after TextInput's 60 s label cache has expired).
+Everything runs the real app (KioskApp) on a real Kiosk with the demo seed in a temporary
+directory; synthetic people only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _kivy_env() -> None:
+    """Configure Kivy as the tests do (no argv parsing, private home, no input devices)."""
+    os.environ["KIVY_NO_ARGS"] = "1"
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivyhome-bench-"))
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    from kivy.config import Config
+
+    from kiosk.app import configure_kiosk_mode
+
+    Config.set("graphics", "width", "800")
+    Config.set("graphics", "height", "480")
+    configure_kiosk_mode()
+    for key, _ in Config.items("input"):
+        Config.remove_option("input", key)
+
+
+def _open_kiosk(data_dir: Path) -> Any:
+    from kiosk.config import KioskSettings
+    from kiosk.services import Kiosk
+
+    return Kiosk.open(
+        KioskSettings(data_dir=data_dir, demo=True, server_url="https://clinic.example.test")
+    )
+
+
+def rss_mb() -> float:
+    """Return this process's resident set size in MB (Linux /proc)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+# --- cold start ----------------------------------------------------------------------------
+def child_start(data_dir: str) -> None:
+    """Run the app until its first frame is on screen, say so, and quit (child process)."""
+    _kivy_env()
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    from kiosk.app import KioskApp
+
+    kiosk = _open_kiosk(Path(data_dir))
+    app = KioskApp(kiosk, start_sync=False)
+
+    def first_frame(*_args: Any) -> None:
+        Window.unbind(on_flip=first_frame)
+        print("FIRST_FRAME", flush=True)
+        Clock.schedule_once(lambda _dt: app.exit_kiosk(), 0)
+
+    # Bound once the app has started, so the frame counted is one with the screens on it.
+    app.bind(on_start=lambda *_a: Window.bind(on_flip=first_frame))
+    app.run()
+    kiosk.close()
+
+
+def cold_start_seconds(runs: int) -> list[float]:
+    """Launch the app `runs` times in fresh processes; return seconds to the first frame."""
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="kiosk-bench-start-") as data_dir:
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                [sys.executable, __file__, "--child-start", data_dir],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            assert child.stdout is not None
+            for line in child.stdout:
+                if line.strip() == "FIRST_FRAME":
+                    times.append(time.perf_counter() - started)
+                    break
+            child.wait(timeout=60)
+    return times
+
+
+# --- in-process measurements ---------------------------------------------------------------
+class Driver:
+    """Run the real app in this process and tap it like the UI tests do."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from kivy.base import EventLoop, runTouchApp
+        from kivy.config import Config
+        from kivy.core.window import Window
+        from kivy.graphics.opengl import glFinish
+        from kivy.tests.common import UnitTestTouch
+
+        from kiosk.app import SCREENS, KioskApp
+
+        Config.set("graphics", "maxfps", "0")
+        self.EventLoop, self.Window, self.glFinish = EventLoop, Window, glFinish
+        self.Touch = UnitTestTouch
+        if os.environ.get("SDL_VIDEODRIVER") == "offscreen":
+            Window.bind(on_flip=lambda *a: glFinish())
+        self.kiosk = _open_kiosk(data_dir)
+        self.app = KioskApp(self.kiosk, start_sync=False)
+        self.app._run_prepare()
+        runTouchApp(embedded=True)
+        self.frames(3)
+        # Screens other than the welcome are built one per frame after start: let them be.
+        while len(self.app.manager.screens) < len(SCREENS):
+            self.frames(1)
+
+    def frames(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.EventLoop.idle()
+
+    def tap(self, widget: Any, frames: int = 1) -> None:
+        touch = self.Touch(*widget.to_window(*widget.center))
+        touch.touch_down()
+        touch.touch_up()
+        self.frames(frames)
+
+    def type(self, text: str) -> None:
+        for ch in text:
+            self.Window.dispatch("on_textinput", ch)
+
+    def screen(self) -> Any:
+        return self.app.manager.current_screen
+
+    def expect(self, name: str) -> Any:
+        current = self.app.manager.current_screen
+        if current.name != name:
+            raise RuntimeError(f"bench script lost: on {current.name}, expected {name}")
+        return current
+
+    def tap_to_frame_ms(self, rounds: int) -> list[float]:
+        """Time a tap on Check in until the check-in screen's frame is finished."""
+        samples = []
+        for _ in range(rounds):
+            self.app.end_session()
+            self.frames(2)
+            button = self.screen().ids.check_in
+            touch = self.Touch(*button.to_window(*button.center))
+            started = time.perf_counter()
+            touch.touch_down()
+            touch.touch_up()
+            self.EventLoop.idle()  # lays out and draws the new screen, then flips
+            self.glFinish()
+            samples.append((time.perf_counter() - started) * 1000)
+            assert self.app.manager.current == "checkin"
+        return samples
+
+    # -- scripted patients
+    def session_check_in(self, last_name: str, dob: date) -> None:
+        self.tap(self.expect("welcome").ids.check_in)
+        checkin = self.expect("checkin")
+        self.tap(checkin.ids.last_name)
+        self.type(last_name)
+        checkin.ids.last_name.focus = False
+        checkin.ids.dob.set_value(dob)
+        self.tap(checkin.ids.next)
+        self.tap(self.expect("confirm").ids.yes)
+        self.tap(self.expect("contact").ids.skip)
+        self.tap(self.expect("receipt").ids.done)
+
+    def session_question(self, text: str) -> None:
+        self.tap(self.expect("welcome").ids.ask)
+        self.tap(self.expect("questions").ids.ask_staff)
+        ask = self.expect("ask")
+        self.tap(ask.ids.question)
+        self.type(text)
+        ask.ids.question.focus = False
+        self.tap(ask.ids.send)
+        self.tap(self.expect("receipt").ids.done)
+
+    def session_rating(self, face: int) -> None:
+        self.tap(self.expect("welcome").ids.rate)
+        self.tap(self.expect("rate").ids[f"face{face}"])
+        self.tap(self.expect("rate_details").ids.skip)
+        self.tap(self.expect("receipt").ids.done)
+
+    def session_walk_away(self, last_name: str) -> None:
+        """A patient types a name and leaves: the idle reset clears it."""
+        self.tap(self.screen().ids.check_in)
+        checkin = self.screen()
+        self.tap(checkin.ids.last_name)
+        self.type(last_name)
+        self.app.end_session()  # what the idle timer does when the countdown ends
+        self.frames(1)
+
+
+def _letters(number: int, width: int = 4) -> str:
+    """Spell a number in letters (a..z), so each synthetic name is unique."""
+    out = ""
+    for _ in range(width):
+        number, digit = divmod(number, 26)
+        out = chr(ord("a") + digit) + out
+    return out
+
+
+def seed_named_appointments(kiosk: Any, count: int) -> list[tuple[str, date]]:
+    """Add in-window appointments for synthetic people the bench can type; return them."""
+    from kiosk.models import Appointment
+    from kiosk.state import StateKey, get_state
+    from sync.protocol import match_key
+
+    with kiosk.db.read_session() as session:
+        secret = bytes.fromhex(get_state(StateKey.HASH_KEY, session=session))
+    now = kiosk.now().replace(microsecond=0)
+    people = []
+    with kiosk.db.write() as session:
+        for i in range(count):
+            last_name = "Bench" + _letters(i)  # names are letters only
+            dob = date(1950, 1, 1) + timedelta(days=i * 7)
+            session.add(
+                Appointment(
+                    ref=f"bench-ui-{i}",
+                    match_key=match_key(secret, last_name, dob),
+                    phone_key=None,
+                    starts_at=now,
+                    first_initial="B",
+                    clinician="Dr. Bench",
+                )
+            )
+            people.append((last_name, dob))
+    return people
+
+
+def run_session(driver: Driver, i: int, people: list[tuple[str, date]]) -> None:
+    """Play patient number i: check in, ask, rate, or type and walk away, in turn."""
+    kind = i % 4
+    if kind == 0:
+        driver.session_check_in(*people[i])
+    elif kind == 1:
+        driver.session_question(f"Bench question number {i} about parking?")
+    elif kind == 2:
+        driver.session_rating(1 + i % 5)
+    else:
+        driver.session_walk_away("Walkaway" + _letters(i))
+
+
+def commit_latency_ms(kiosk: Any, count: int) -> list[float]:
+    """Time check_in() (validate + one transaction + COMMIT) on fresh appointments."""
+    from kiosk.demo import seed_bench_appointments
+
+    refs = seed_bench_appointments(kiosk, count, prefix="bench-commit")
+    samples = []
+    for ref in refs:
+        started = time.perf_counter()
+        kiosk.check_in(ref, "en")
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child-start", metavar="DATA_DIR")
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--taps", type=int, default=200)
+    parser.add_argument("--commits", type=int, default=500)
+    parser.add_argument("--cache-wait", type=float, default=65.0,
+                        help="seconds to let TextInput's 60 s label cache expire")
+    args = parser.parse_args()
+    if args.child_start:
+        child_start(args.child_start)
+        return
+
+    starts = cold_start_seconds(args.starts)
+    print(f"cold start to first frame: {[round(s, 3) for s in starts]}", flush=True)
+
+    _kivy_env()
+    from kivy.cache import Cache
+
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as data_dir:
+        driver = Driver(Path(data_dir))
+        taps = driver.tap_to_frame_ms(args.taps)
+        print(f"tap to frame: median {statistics.median(taps):.1f} ms", flush=True)
+
+        warm_up = 40
+        people = seed_named_appointments(driver.kiosk, args.sessions + warm_up)
+        # Warm up (first use of each screen builds its textures and caches), then measure.
+        driver.app.end_session()
+        driver.frames(2)
+        for i in range(warm_up):
+            run_session(driver, args.sessions + i, people)
+        driver.app.end_session()
+        driver.frames(3)
+        gc.collect()
+        rss_start = rss_mb()
+        started = time.perf_counter()
+        for i in range(args.sessions):
+            run_session(driver, i, people)
+            if (i + 1) % 250 == 0:
+                print(f"  {i + 1} sessions, RSS {rss_mb():.1f} MB", flush=True)
+        session_seconds = time.perf_counter() - started
+        gc.collect()
+        rss_after_sessions = rss_mb()
+        waited_until = time.monotonic() + args.cache_wait
+        while time.monotonic() < waited_until:  # idle kiosk: frames keep coming
+            driver.frames(1)
+            time.sleep(0.05)
+        Cache.print_usage() if os.environ.get("BENCH_DEBUG") else None
+        gc.collect()
+        rss_end = rss_mb()
+
+        commits = commit_latency_ms(driver.kiosk, args.commits)
+        driver.app.stop()
+        driver.kiosk.close()
+
+    result = {
+        "cold_start_s_median": round(statistics.median(starts), 3),
+        "cold_start_s_runs": [round(s, 3) for s in starts],
+        "tap_to_frame_ms_median": round(statistics.median(taps), 1),
+        "tap_to_frame_ms_p95": round(percentile(taps, 95), 1),
+        "commit_ms_p50": round(percentile(commits, 50), 2),
+        "commit_ms_p99": round(percentile(commits, 99), 2),
+        "sessions": args.sessions,
+        "sessions_seconds": round(session_seconds, 1),
+        "rss_mb_start": round(rss_start, 1),
+        "rss_mb_after_sessions": round(rss_after_sessions, 1),
+        "rss_mb_after_cache_expiry": round(rss_end, 1),
+        "rss_growth_mb": round(rss_end - rss_start, 1),
+        "targets_met": {
+            "start_le_2s": statistics.median(starts) <= 2.0,
+            "tap_to_frame_median_le_50ms": statistics.median(taps) <= 50.0,
+            "commit_p99_le_20ms": percentile(commits, 99) <= 20.0,
+            "rss_growth_le_5mb": rss_end - rss_start <= 5.0,
+        },
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
