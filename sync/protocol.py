@@ -18,10 +18,10 @@ import secrets
 import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
 
@@ -29,7 +29,9 @@ PROTOCOL_VERSION = 1
 # Endpoints (all JSON). Kiosk routes need "Authorization: Bearer <kiosk token>" except PAIR.
 # ---------------------------------------------------------------------------------------
 API_PREFIX = "/api/kiosk/v1"
-PAIR_PATH = f"{API_PREFIX}/pair"  # POST PairRequest -> PairResponse (201)
+# POST PairRequest -> PairResponse (201); a wrong, expired or used code -> 400 (not 401:
+# the kiosk has no token yet, and retrying the same code cannot help).
+PAIR_PATH = f"{API_PREFIX}/pair"
 INGEST_PATH = f"{API_PREFIX}/records"  # POST IngestBatch -> IngestResponse (200)
 PULL_PATH = f"{API_PREFIX}/pull"  # GET, If-None-Match -> KioskPull (200) | 304
 HEARTBEAT_PATH = f"{API_PREFIX}/heartbeat"  # POST Heartbeat -> HeartbeatResponse (200)
@@ -111,6 +113,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# PostgreSQL cannot store NUL, and no patient types control characters: free text may hold
+# tabs and line breaks, one-line fields nothing below U+0020 (nor DEL).
+_FREE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+_ONE_LINE = r"^[^\x00-\x1F\x7F]*$"
+
+
+def _one_line(min_length: int, max_length: int) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=_ONE_LINE)
+
+
+def _free_text(min_length: int, max_length: int) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=_FREE_TEXT)
+
+
 Token = Annotated[
     str,
     Field(
@@ -121,10 +137,17 @@ Token = Annotated[
 ]
 Language = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")]
 Score5 = Annotated[int, Field(ge=1, le=5)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+Name = Annotated[str, _one_line(1, MAX_NAME_CHARS)]
+Ref = Annotated[str, _one_line(1, 64)]
+QueueNumber = Annotated[str, _one_line(1, 16)]
 Phone = Annotated[str, Field(min_length=4, max_length=MAX_PHONE_CHARS, pattern=r"^\+?[0-9 ()-]+$")]
 Email = Annotated[
-    str, Field(min_length=3, max_length=MAX_EMAIL_CHARS, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    Field(
+        min_length=3,
+        max_length=MAX_EMAIL_CHARS,
+        pattern=r"^[^@\s\x00-\x1F\x7F]+@[^@\s\x00-\x1F\x7F]+\.[^@\s\x00-\x1F\x7F]+$",
+    ),
 ]
 
 
@@ -140,9 +163,9 @@ class RecordKind(StrEnum):
 class CheckInBody(_Strict):
     """A patient with an appointment today says they have arrived (FHIR: status=arrived)."""
 
-    appointment_ref: Annotated[str, Field(min_length=1, max_length=64)]
+    appointment_ref: Ref
     checked_in_at: datetime
-    queue_number: Annotated[str, Field(min_length=1, max_length=16)]
+    queue_number: QueueNumber
     follow_up_token: Token
     language: Language
 
@@ -153,10 +176,10 @@ class WalkInBody(_Strict):
     first_name: Name
     last_name: Name
     date_of_birth: date
-    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS)]
+    reason: Annotated[str, _free_text(1, MAX_REASON_CHARS)]
     phone: Phone | None = None
     arrived_at: datetime
-    queue_number: Annotated[str, Field(min_length=1, max_length=16)]
+    queue_number: QueueNumber
     follow_up_token: Token
     language: Language
 
@@ -172,7 +195,7 @@ class ContactUpdateBody(_Strict):
 class QuestionBody(_Strict):
     """A question typed for the staff; the answer appears on the follow-up page."""
 
-    text: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    text: Annotated[str, _free_text(1, MAX_QUESTION_CHARS)]
     contact_name: Name | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
@@ -186,7 +209,7 @@ class RatingBody(_Strict):
     """The one-tap face rating (1 = very unhappy ... 5 = very happy), stored at the tap."""
 
     face: Score5
-    appointment_ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    appointment_ref: Ref | None = None
     rated_at: datetime
     follow_up_token: Token
     language: Language
@@ -202,7 +225,7 @@ class RatingDetailBody(_Strict):
     kept_informed: Score5 | None = None
     overall: Score5 | None = None
     would_recommend: Annotated[int, Field(ge=0, le=10)] | None = None
-    comment: Annotated[str, Field(min_length=1, max_length=MAX_COMMENT_CHARS)] | None = None
+    comment: Annotated[str, _free_text(1, MAX_COMMENT_CHARS)] | None = None
     consent_to_contact: bool = False
     contact_phone: Phone | None = None
 
@@ -263,7 +286,7 @@ class WireRecord(_Strict):
     """One outbox record as sent. The body is validated per record by `parse_body`."""
 
     id: UUID
-    kind: Annotated[str, Field(min_length=1, max_length=32)]
+    kind: Annotated[str, _one_line(1, 32)]
     created_at: datetime
     body: dict[str, Any]
 
@@ -309,9 +332,9 @@ class IngestResponse(_Strict):
 # Pairing and heartbeat.
 # ---------------------------------------------------------------------------------------
 class PairRequest(_Strict):
-    code: Annotated[str, Field(min_length=6, max_length=32)]
-    kiosk_name: Annotated[str, Field(min_length=1, max_length=64)]
-    app_version: Annotated[str, Field(min_length=1, max_length=32)]
+    code: Annotated[str, _one_line(6, 32)]
+    kiosk_name: Annotated[str, _one_line(1, 64)]
+    app_version: Annotated[str, _one_line(1, 32)]
 
 
 class PairResponse(_Strict):
@@ -320,10 +343,10 @@ class PairResponse(_Strict):
 
 
 class Heartbeat(_Strict):
-    app_version: Annotated[str, Field(min_length=1, max_length=32)]
-    backlog: Annotated[int, Field(ge=0)]  # outbox rows not yet acknowledged
-    failed: Annotated[int, Field(ge=0)]  # outbox rows parked as failed
-    last_error: Annotated[str, Field(max_length=500)] | None = None
+    app_version: Annotated[str, _one_line(1, 32)]
+    backlog: Annotated[int, Field(ge=0, le=2**31 - 1)]  # outbox rows not yet acknowledged
+    failed: Annotated[int, Field(ge=0, le=2**31 - 1)]  # outbox rows parked as failed
+    last_error: Annotated[str, _free_text(0, 500)] | None = None
 
 
 class HeartbeatResponse(_Strict):
