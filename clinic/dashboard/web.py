@@ -78,6 +78,15 @@ templates.env.filters.setdefault("datetime", _datetime)
 templates.env.filters.setdefault("iso", lambda dt: dt.isoformat() if dt else "")
 
 
+@pass_context
+def _localdate(ctx: Any, dt: datetime | None) -> str:
+    local = _local(ctx, dt)
+    return local.date().isoformat() if local else ""
+
+
+templates.env.filters.setdefault("localdate", _localdate)
+
+
 def csrf_field_for(token: str) -> Any:
     """Return a template callable rendering the hidden CSRF input."""
 

@@ -240,6 +240,9 @@ def test_alert_raised_and_acknowledged(server: Server, context: Any) -> None:
     page.click("nav >> text=Kiosks")
     assert page.locator(".alert-banner").count() == 1
     shoot(page, "dashboard-alert")
+    page.locator(".alert-banner a", has_text="See them").click()
+    faces = page.locator("#ratings .face").all_inner_texts()
+    assert len(faces) >= 2 and set(faces) <= {"1", "2"}  # the burst's unhappy responses
     page.locator(".alert-banner button", has_text="Acknowledge").click()
     page.wait_for_url("**ok=acknowledged")
     assert page.locator(".alert-banner").count() == 0
