@@ -13,15 +13,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from clinic.config import Settings
+from clinic.db import Database
 
 
 def _settings() -> Settings:
     return Settings.from_env()
 
 
-def _database(settings: Settings):  # type: ignore[no-untyped-def]
-    from clinic.db import Database
-
+def _database(settings: Settings) -> Database:
     return Database(settings)
 
 

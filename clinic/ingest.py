@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, select, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -107,9 +108,9 @@ def _insert(session: Session) -> Any:
 
 def _target_id(kind: RecordKind, body: Any) -> uuid.UUID | None:
     if kind == RecordKind.RATING_DETAIL:
-        return body.rating_id  # type: ignore[no-any-return]
+        return uuid.UUID(str(body.rating_id))
     if kind == RecordKind.CONTACT_UPDATE:
-        return body.check_in_id  # type: ignore[no-any-return]
+        return uuid.UUID(str(body.check_in_id))
     return None
 
 
@@ -240,6 +241,8 @@ def _store(
         }
         for item in items
     ]
+    # A fixed order: two batches holding the same ids cannot deadlock on PostgreSQL.
+    rows.sort(key=lambda row: str(row["id"]))
     insert = _insert(session)
     # One cached statement run as an executemany ("insertmanyvalues" batches it into
     # multi-row INSERTs); RETURNING gives exactly the ids this transaction inserted.
@@ -427,14 +430,14 @@ def _apply(
             batch.applied.append(item.record.id)
 
     connection = session.connection()
-    for table, rows in (
-        (Arrival.__table__, list(batch.arrivals.values())),
-        (Question.__table__, questions),
-        (Rating.__table__, list(batch.ratings.values())),
-        (FollowUpToken.__table__, tokens),
+    for model, rows in (
+        (Arrival, list(batch.arrivals.values())),
+        (Question, questions),
+        (Rating, list(batch.ratings.values())),
+        (FollowUpToken, tokens),
     ):
         if rows:
-            connection.execute(table.insert(), rows)
+            connection.execute(sa_insert(model), rows)
     if batch.applied:
         session.execute(
             update(ReceivedRecord)

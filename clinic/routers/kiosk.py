@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +28,7 @@ from sync.protocol import (
 
 router = APIRouter(tags=["kiosk"])
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or unknown kiosk token"},
     403: {"description": "Kiosk revoked"},
     413: {"description": "Body over 2 MiB or batch over MAX_BATCH_RECORDS"},
