@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 
 from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
-from clinic.ingest import contains_nul, ingest_batch
+from clinic.ingest import ingest_batch
 from clinic.kiosks import PairingError, build_pull, etag_matches, pair_kiosk, record_heartbeat
 from clinic.models import utcnow
 from clinic.security import RateLimiter, retry_after_header
@@ -58,7 +57,6 @@ def pair(request: Request, body: PairRequest, session: SessionDep) -> PairRespon
             "too many pairing attempts",
             headers={"Retry-After": retry_after_header(wait)},
         )
-    _refuse_nul(body.model_dump())
     try:
         kiosk, token = pair_kiosk(
             session=session,
@@ -106,17 +104,5 @@ def pull(
 @router.post(HEARTBEAT_PATH, response_model=HeartbeatResponse, responses=_ERRORS)
 def heartbeat(body: Heartbeat, session: SessionDep, kiosk: CurrentKiosk) -> HeartbeatResponse:
     """Record the kiosk's version, backlog and failures; return the server time."""
-    _refuse_nul(body.model_dump())
     record_heartbeat(session=session, kiosk=kiosk, heartbeat=body)
     return HeartbeatResponse(server_time=utcnow())
-
-
-def _refuse_nul(values: dict[str, object]) -> None:
-    """Answer 422 for a NUL character (PostgreSQL cannot store it; no real input has one)."""
-    errors = [
-        {"type": "value_error", "loc": ("body", name), "msg": "NUL character not allowed"}
-        for name, value in values.items()
-        if contains_nul(value)
-    ]
-    if errors:
-        raise RequestValidationError(errors)
