@@ -4,7 +4,8 @@
 
 Measures, in one run on one fresh SQLite server:
 - raw_insert_rps: the server's batched insert rate, records/s, when one client posts
-  pre-built batches back to back (no kiosk database involved): the ceiling;
+  pre-built batches back to back (no kiosk database involved): the ceiling. Measured
+  before and after the drain (half the records each) and averaged;
 - drain_rps: how fast the kiosk's worker drains a backlog of `--records` outbox rows to
   that server (claim, send, ack in the kiosk database), and drain_ratio = drain / raw;
 - frame_ms_p50/p99: intervals between frames of a minimal Kivy window (offscreen when no
@@ -249,18 +250,24 @@ def main() -> int:
     try:
         server.migrate()
         server.start()
-        raw = raw_insert_rate(server, args.records, args.batch)
-        print(f"raw batched insert: {raw:.0f} records/s", file=sys.stderr)
+        # Raw rate before and after the drain (half the records each), so a change in the
+        # machine's load during the run weighs on both sides of the ratio alike.
+        raw_before = raw_insert_rate(server, args.records // 2, args.batch)
         kiosk = open_kiosk(work / "kiosk", server_url=server.url)
         pair_kiosk(kiosk, server.url, server.pairing_code())
         fill_backlog(kiosk, args.records)
         drained = drain_with_window(kiosk, args.batch)
         kiosk.close()
+        raw_after = raw_insert_rate(server, args.records // 2, args.batch)
+        raw = (raw_before + raw_after) / 2
+        print(f"raw batched insert: {raw_before:.0f} / {raw_after:.0f} records/s",
+              file=sys.stderr)
         print(f"drain: {drained}", file=sys.stderr)
         report: dict[str, Any] = {
             "records": args.records,
             "batch": args.batch,
             "raw_insert_rps": round(raw, 1),
+            "raw_insert_rps_before_after": [round(raw_before, 1), round(raw_after, 1)],
             **drained,
             "drain_ratio": round(drained["drain_rps"] / raw, 3),
         }
