@@ -245,7 +245,9 @@ def request_pairing(
             state.set_flag(StateKey.REVOKED, False, session=session)
             state.set_state(StateKey.LAST_ERROR, None, session=session)
         log.info("paired with the clinic server as kiosk %s", paired.kiosk_id)
-        nudge(kiosk)
+        worker = _workers.get(kiosk)
+        if worker is not None:
+            worker.nudge_credentials()
         on_done(None)
 
     thread = threading.Thread(target=work, name="kiosk-pairing", daemon=True)

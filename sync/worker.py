@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,6 +87,8 @@ class WorkerSettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Timestamps like last_success_at are reported at most this often.
     status_min_interval: float = 1.0
+    #: The pairing (server URL, token) is read again at most this often while draining.
+    credentials_ttl: float = 1.0
 
 
 class SyncWorker:
@@ -124,6 +127,8 @@ class SyncWorker:
         self._last_error: str | None = None
         self._held: dict[str, Any] = {}
         self._prefetched: list[_Row] = []
+        self._creds_cache: Credentials | None = None
+        self._creds_read_at: float | None = None
 
     # --- life cycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -211,7 +216,7 @@ class SyncWorker:
 
     def _cycle(self) -> bool:
         """Do one round of work; return True if more work is likely due right away."""
-        creds = self._hooks.credentials()
+        creds = self._current_credentials()
         if creds is None:
             self._close_client()
             self._report(online=None)
@@ -235,6 +240,21 @@ class SyncWorker:
             return False
         sent, full = self._push(client)
         return full
+
+    def _current_credentials(self) -> Credentials | None:
+        """Return the pairing, read from the host at most every `credentials_ttl` seconds."""
+        now = time.monotonic()
+        if self._creds_read_at is None or now - self._creds_read_at >= (
+            self.settings.credentials_ttl
+        ):
+            self._creds_cache = self._hooks.credentials()
+            self._creds_read_at = now
+        return self._creds_cache
+
+    def nudge_credentials(self) -> None:
+        """Make the next cycle read the pairing again (after pairing or unpairing)."""
+        self._creds_read_at = None
+        self._wake.set()
 
     def _client_for(self, creds: Credentials) -> KioskClient:
         if self._client is None or creds != self._credentials:
