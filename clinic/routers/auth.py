@@ -31,6 +31,11 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _secure(request: Request, settings: SettingsDep) -> bool:
+    """Return whether cookies get the Secure flag: configured, or the request came by HTTPS."""
+    return settings.secure_cookies or request.url.scheme == "https"
+
+
 def safe_next(next_url: str | None) -> str:
     """Return a local path to go to after login (never another site)."""
     if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
@@ -62,7 +67,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="lax",
-        secure=settings.secure_cookies,
+        secure=_secure(request, settings),
         path="/login",
     )
     return response
@@ -130,7 +135,7 @@ def login(
         max_age=settings.session_absolute_seconds,
         httponly=True,
         samesite="lax",
-        secure=settings.secure_cookies,
+        secure=_secure(request, settings),
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -34,8 +34,11 @@ def test_login_sets_a_hardened_session_cookie_and_stores_only_its_hash(
     assert client.get("/api/session").json()["username"] == user
 
 
-def test_cookie_is_secure_when_served_over_https(database_url: str) -> None:
-    app = create_app(make_settings(database_url, public_base_url="https://clinic.example"))
+@pytest.mark.parametrize("public_base_url", ["https://clinic.example", "http://127.0.0.1:8000"])
+def test_cookie_is_secure_when_served_over_https(database_url: str, public_base_url: str) -> None:
+    # Secure when the configured public URL is https, or when the request itself came by
+    # HTTPS (behind a proxy: X-Forwarded-Proto from a trusted proxy).
+    app = create_app(make_settings(database_url, public_base_url=public_base_url))
     try:
         with TestClient(app, base_url="https://testserver") as client:
             user = new_user(app)
