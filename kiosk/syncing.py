@@ -139,7 +139,8 @@ class _PurgeLoop:
 def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:
     """Erase identifying fields that are due for purging; return how many rows."""
     hours = getattr(kiosk.settings, "retention_hours", None)
-    retention = None if hours is None else timedelta(hours=float(hours))
+    # None or 0: keep until the end of the clinic day on which the server acked the record.
+    retention = timedelta(hours=float(hours)) if hours else None
     report = purge(
         kiosk.db.engine, kiosk.db.sessions, tz=kiosk.settings.tz, retention=retention, now=now
     )
