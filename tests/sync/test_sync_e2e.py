@@ -89,6 +89,32 @@ def test_saved_records_reach_the_server_exactly_once(kiosk: Any, server: ServerP
         assert get_state(StateKey.PULL_ETAG, session=session)
 
 
+def test_heartbeat_reports_version_and_backlog_and_pull_is_cached(
+    kiosk: Any, server: ServerProcess
+) -> None:
+    from sync.client import KioskClient
+
+    submit_mixed(kiosk, 3, offset=4000)
+    start(kiosk)
+    wait_for(lambda: drained(kiosk), 30, "outbox drained")
+    with kiosk.db.read_session() as session:
+        kiosk_id = get_state(StateKey.KIOSK_ID, session=session)
+        token = get_state(StateKey.KIOSK_TOKEN, session=session)
+        etag = get_state(StateKey.PULL_ETAG, session=session)
+
+    def reported() -> bool:
+        line = next(ln for ln in server.cli("list-kiosks").splitlines() if kiosk_id in ln)
+        return f"v{syncing.app_version()}" in line and "backlog 0" in line
+    wait_for(reported, 20, "heartbeat on the server")
+    # An unchanged pull costs a 304 with no body; a changed one comes back whole.
+    assert etag
+    client = KioskClient(server.url, token)
+    fresh = client.pull("\"stale\"")
+    assert fresh is not None and fresh.etag
+    assert client.pull(fresh.etag) is None
+    client.close()
+
+
 def test_new_record_is_sent_promptly_while_running(kiosk: Any, server: ServerProcess) -> None:
     start(kiosk, poll_interval=5.0)  # only the commit nudge can make this fast
     wait_for(lambda: kiosk.sync_status().online is True, 20, "worker online")
