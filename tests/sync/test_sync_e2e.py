@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import string
 import time
 import uuid
@@ -122,7 +123,10 @@ def test_new_record_is_sent_promptly_while_running(kiosk: Any, server: ServerPro
     wait_for(lambda: uuid.UUID(record_id).hex in set(server.received_ids()), 3, "record sent")
 
 
-def test_conflict_and_invalid_are_parked_with_reason(kiosk: Any, server: ServerProcess) -> None:
+def test_conflict_and_invalid_are_parked_with_reason(
+    kiosk: Any, server: ServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     [conflicting, good] = submit_mixed(kiosk, 2, offset=6000)
     worker = start(kiosk)
     wait_for(lambda: drained(kiosk), 30, "first delivery")
@@ -163,6 +167,34 @@ def test_conflict_and_invalid_are_parked_with_reason(kiosk: Any, server: ServerP
     # The server kept the first version and never stored the invalid one.
     assert uuid.UUID(bad_id).hex not in set(server.received_ids())
     assert uuid.UUID(good).hex in set(server.received_ids())
+    # Every give-up is logged with its reason, and no patient data is.
+    give_ups = [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()]
+    assert any(conflicting in m and "conflict" in m for m in give_ups)
+    assert any(bad_id in m and "invalid" in m for m in give_ups)
+    assert "parking" not in caplog.text and "Zorblina" not in caplog.text
+
+
+def test_whole_batch_refused_is_narrowed_to_the_bad_record(
+    kiosk: Any, server: ServerProcess
+) -> None:
+    ids = submit_mixed(kiosk, 7, offset=6500)
+    with kiosk.db.write() as session:
+        # A kind no server accepts in the batch envelope: the whole request is a 422.
+        bad = OutboxRecord(
+            id=str(uuid.uuid4()), kind="x" * 40, payload={"text": "?"},
+            status=OutboxStatus.PENDING, attempts=0,
+            created_at=outbox.utcnow(), next_attempt_at=outbox.utcnow(),
+        )
+        session.add(bad)
+        bad_id = bad.id
+    start(kiosk)
+    wait_for(lambda: drained(kiosk), 30, "good records delivered")
+    with kiosk.db.read_session() as session:
+        row = session.get(OutboxRecord, bad_id)
+        assert row is not None and row.status == OutboxStatus.FAILED
+        assert "refused: HTTP 422" in (row.last_error or "")
+    assert {uuid.UUID(i).hex for i in ids} <= set(server.received_ids())
+    assert kiosk.sync_status().failed == 1
 
 
 def test_revoked_kiosk_says_so_and_keeps_its_records(kiosk: Any, server: ServerProcess) -> None:
