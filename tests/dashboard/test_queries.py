@@ -203,3 +203,41 @@ def test_feedback_pages_walk_every_rating_once_newest_first(dash_db: Database) -
     assert len(seen) == 120
     assert len(set(seen)) == 120
     assert seen == sorted(seen, reverse=True)
+
+
+def test_late_details_for_a_summed_day_are_folded_in(dash_db: Database) -> None:
+    """A rating_detail arriving days later (kiosk offline) updates that day's averages."""
+    kiosk = _kiosk(dash_db)
+    received = tick()
+    rid = uuid.uuid4()
+    rated_at = NOW - timedelta(days=3)
+    with dash_db.writer.begin() as s:
+        s.add(Rating(id=rid, kiosk_id=kiosk, face=5, rated_at=rated_at, received_at=received))
+        s.add(_received(rid, kiosk, rated_at, received))
+    flt = queries.FeedbackFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 19), kiosk=kiosk)
+
+    def politeness(now: datetime) -> list[float | None]:
+        with dash_db.reader() as s:
+            days = queries.daily_stats(flt, session=s, tz=TZ, db=dash_db, now=now)
+        return [d.dim_avgs["politeness"] for d in days]
+
+    assert politeness(received + timedelta(minutes=3)) == [None]
+    detail_received = tick()
+    with dash_db.writer.begin() as s:
+        rating = s.get(Rating, rid)
+        assert rating is not None
+        rating.politeness = 2
+        rating.would_recommend = 10
+        s.add(
+            ReceivedRecord(
+                id=uuid.uuid4(),
+                kiosk_id=kiosk,
+                kind="rating_detail",
+                body={},
+                body_hash="y",
+                created_at=rated_at,
+                received_at=detail_received,
+                target_id=rid,
+            )
+        )
+    assert politeness(detail_received + timedelta(minutes=1)) == [2.0]
