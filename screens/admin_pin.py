@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kivy.properties import StringProperty
+from kivy.properties import NumericProperty, StringProperty
 
 from kiosk.facade import KioskError, N_
 from screens.base import KioskScreen, load_kv
@@ -12,7 +12,8 @@ class AdminPinScreen(KioskScreen):
     """Ask for the staff PIN; a wrong one says so and clears the pad."""
 
     error_msgid = StringProperty("")
-    patient_fields = ("error_msgid",)
+    lockout_seconds = NumericProperty(0)
+    patient_fields = ("error_msgid", "lockout_seconds")
 
     def on_activate(self) -> None:
         self.error_msgid = ""
@@ -28,7 +29,12 @@ class AdminPinScreen(KioskScreen):
             self.error_msgid = self.explain(error)
             return
         if not ok:
-            self.error_msgid = N_("Wrong PIN.")
+            remaining = self.kiosk.admin_lockout_remaining()
+            if remaining > 0:  # locked after too many wrong tries: say for how long
+                self.lockout_seconds = remaining
+                self.error_msgid = N_("Too many wrong tries. Please wait {seconds} seconds.")
+            else:
+                self.error_msgid = N_("Wrong PIN.")
             return
         self.app.admin_unlocked = True
         self.go("admin")

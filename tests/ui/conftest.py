@@ -179,6 +179,8 @@ def kiosk_app(kiosk: Any) -> Iterator[Any]:
     runTouchApp(embedded=True)
     pump(3)
     yield app
+    time.sleep(0.1)  # let buttons finish their delayed release (min_state_time) first
+    pump(2)
     app.stop()
     pump(1)
 

@@ -95,13 +95,14 @@ def test_face_tap_is_stored_at_once_then_details_and_thanks(ui: Any, kiosk: Any)
     details.ids.scroll.scroll_to(details.ids.would_recommend, animate=False)
     ui.pump(2)
     ui.tap(list(reversed(details.ids.would_recommend.ids.buttons.children))[9])  # "9"
-    details.ids.scroll.scroll_to(details.ids.comment, animate=False)
-    ui.pump(2)
     ui.tap(details.ids.comment)
     ui.type_text("Friendly staff, long wait")
     ui.screenshot("rate_details")
-    details.ids.comment.focus = False  # the keyboard's close key
-    ui.pump(2)
+    ui.press_enter()  # closes the keyboard
+    ui.tap(details.ids.consent)
+    ui.tap(details.ids.contact_phone)
+    ui.type_text("555 0123")
+    ui.press_enter()
     ui.tap(details.ids.send)
 
     receipt = screen(ui, "receipt")
@@ -114,6 +115,8 @@ def test_face_tap_is_stored_at_once_then_details_and_thanks(ui: Any, kiosk: Any)
     assert outbox.payload["waiting_time"] == 2
     assert outbox.payload["would_recommend"] == 9
     assert outbox.payload["comment"] == "Friendly staff, long wait"
+    assert outbox.payload["consent_to_contact"] is True
+    assert outbox.payload["contact_phone"] == "555 0123"
     url = f"https://clinic.example.test/f/{rating.follow_up_token}"
     shot = ui.screenshot("receipt_rating")
     assert [r.text for r in zxingcpp.read_barcodes(Image.open(shot))] == [url]

@@ -166,3 +166,50 @@ def test_every_screen_renders(ui: Any) -> None:
         ui.app.show(name)
         ui.pump(2)
         ui.screenshot(f"screen_{name}")
+
+
+def open_admin(ui: Any) -> Any:
+    corner = ui.app.top_bar.ids.staff_corner
+    for _ in range(5):
+        ui.tap(corner)
+    pin = screen(ui, "admin_pin")
+    keys = {k.key: k for k in pin.ids.pad.walk(restrict=True) if hasattr(k, "key")}
+    for digit in "1234":
+        ui.tap(keys[digit])
+    ui.tap(pin.ids.ok)
+    return screen(ui, "admin")
+
+
+def test_admin_settings_are_validated_saved_and_applied(ui: Any) -> None:
+    admin = open_admin(ui)
+    field = admin.ids.idle_timeout
+    ui.tap(field)
+    field.select_all()
+    ui.type_text("5")  # input_filter int: only digits reach the field
+    ui.press_enter()
+    ui.tap(admin.ids.save)
+    assert admin.ids.message.text == "Please enter a number of seconds between 20 and 600."
+    assert ui.app.idle.timeout_seconds == 60  # nothing half-saved
+    ui.tap(field)
+    field.select_all()
+    ui.type_text("90")
+    ui.press_enter()
+    ui.tap(admin.ids.save)
+    assert admin.ids.message.text == "Settings saved."
+    assert ui.app.idle.timeout_seconds == 90
+    field.text = "60"
+    ui.tap(admin.ids.save)
+    assert ui.app.idle.timeout_seconds == 60
+
+
+def test_pairing_failure_comes_back_to_the_admin_screen(ui: Any) -> None:
+    admin = open_admin(ui)
+    admin.server_url = "http://127.0.0.1:9"  # nothing listens on the discard port
+    ui.tap(admin.ids.pairing_code)
+    ui.type_text("ABCDEF12")
+    ui.press_enter()
+    ui.tap(admin.ids.pair)  # runs in the background; the answer comes back on the main thread
+    ui.pump_until(lambda: not admin.pairing_busy, timeout=15)
+    assert admin.ids.message.text not in ("", "Pairing...", "Paired with the clinic server.")
+    assert admin.ids.pairing_code.text == ""  # a code is used once; never left on screen
+    admin.server_url = "https://clinic.example.test"
