@@ -29,11 +29,19 @@ from sync.protocol import IDENTIFYING_FIELDS, RecordKind
 
 log = logging.getLogger(__name__)
 
+#: How long compaction waits for other connections (ms) before giving up until next time.
+COMPACT_BUSY_TIMEOUT_MS = 250
+
 
 @dataclass(frozen=True)
 class PurgeReport:
     erased: int  # outbox rows whose identifying fields were erased now
     compacted: bool  # whether VACUUM + checkpoint ran
+
+    @property
+    def compaction_owed(self) -> bool:
+        """Return whether erased bytes may still be in the file (compaction failed)."""
+        return self.erased > 0 and not self.compacted
 
 
 def purge_cutoff(now: datetime, *, tz: ZoneInfo, retention: timedelta | None) -> datetime:
@@ -72,14 +80,22 @@ def erase_identifying_fields(*, session: Session, cutoff: datetime, now: datetim
     return erased
 
 
-def compact(engine: Engine) -> None:
-    """Rewrite the database file and truncate its WAL, so erased bytes are gone."""
+def compact(engine: Engine) -> bool:
+    """Rewrite the database file and truncate its WAL; False if a reader blocked the end.
+
+    In WAL mode VACUUM writes the new pages to the WAL; the old ones (with the erased
+    values) stay in the main file until a checkpoint copies the new ones over them.
+    """
     raw = engine.raw_connection()
     try:
         dbapi = raw.driver_connection
         assert dbapi is not None
         previous = dbapi.isolation_level
         dbapi.isolation_level = None  # VACUUM cannot run inside a transaction
+        old_timeout = dbapi.execute("PRAGMA busy_timeout").fetchone()[0]
+        # A waiting TRUNCATE checkpoint blocks new writers (the UI's commits): wait briefly,
+        # and rather retry at the next purge than hold a patient's "saved" back.
+        dbapi.execute(f"PRAGMA busy_timeout={COMPACT_BUSY_TIMEOUT_MS}")
         try:
             # Move committed pages home first, so VACUUM copies only current data.
             dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -87,7 +103,9 @@ def compact(engine: Engine) -> None:
             busy, _log_frames, _moved = dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if busy:
                 log.warning("purge: WAL checkpoint blocked by a reader; retried next time")
+            return not busy
         finally:
+            dbapi.execute(f"PRAGMA busy_timeout={int(old_timeout)}")
             dbapi.isolation_level = previous
     finally:
         raw.close()
@@ -110,8 +128,10 @@ def purge(
         erased = erase_identifying_fields(session=session, cutoff=cutoff, now=moment)
     compacted = False
     if erased or force_compact:
-        compact(engine)
-        compacted = True
+        try:
+            compacted = compact(engine)
+        except Exception as exc:  # e.g. SQLITE_BUSY: the caller owes a compaction
+            log.warning("purge: compaction failed (%s); will retry", type(exc).__name__)
     if erased:
         log.info("purge: erased identifying fields of %d acknowledged records", erased)
     return PurgeReport(erased=erased, compacted=compacted)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk import state
 from kiosk.facade import N_
-from kiosk.purge import purge
+from kiosk.purge import PurgeReport, purge
 from kiosk.state import StateKey
 from kiosk.store import apply_pull
 from sync.client import KioskClient, Refused, Retryable, Unauthorized
@@ -124,9 +124,11 @@ class _PurgeLoop:
         self._thread.start()
 
     def _run(self) -> None:
+        owed = False  # erased rows whose old bytes a failed compaction left in the file
         while not self._stop.is_set():
             try:
-                purge_now(self._kiosk)
+                report = _purge(self._kiosk, force_compact=owed)
+                owed = report.compaction_owed or (owed and not report.compacted)
             except Exception:
                 log.exception("purge failed; will try again")
             self._stop.wait(self._interval)
@@ -136,15 +138,19 @@ class _PurgeLoop:
         self._thread.join(timeout)
 
 
-def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:
-    """Erase identifying fields that are due for purging; return how many rows."""
+def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = False) -> PurgeReport:
     hours = getattr(kiosk.settings, "retention_hours", None)
     # None or 0: keep until the end of the clinic day on which the server acked the record.
     retention = timedelta(hours=float(hours)) if hours else None
-    report = purge(
-        kiosk.db.engine, kiosk.db.sessions, tz=kiosk.settings.tz, retention=retention, now=now
+    return purge(
+        kiosk.db.engine, kiosk.db.sessions, tz=kiosk.settings.tz, retention=retention, now=now,
+        force_compact=force_compact,
     )
-    return report.erased
+
+
+def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:
+    """Erase identifying fields that are due for purging; return how many rows."""
+    return _purge(kiosk, now).erased
 
 
 def start_sync(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -84,4 +85,24 @@ def test_purge_with_nothing_due_does_not_compact(tmp_path: Path) -> None:
     with db.write() as session:
         outbox.enqueue(RecordKind.WALK_IN, _walk_in(1), session=session)
     assert purge(db.engine, db.sessions, tz=TZ, now=NOW).erased == 0
+    db.close()
+
+
+def test_compaction_blocked_by_a_reader_is_owed_then_done(tmp_path: Path) -> None:
+    db = Database(tmp_path / "kiosk.sqlite3")
+    with db.write() as session:
+        ids = [outbox.enqueue(RecordKind.WALK_IN, _walk_in(i), session=session).id
+               for i in range(20)]
+    with db.write() as session:
+        outbox.mark_sent_many(ids, session=session, now=NOW - timedelta(days=1))
+    reader = sqlite3.connect(db.path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM outbox").fetchone()  # holds a read snapshot
+    report = purge(db.engine, db.sessions, tz=TZ, now=NOW)
+    assert report.erased == 20 and report.compaction_owed
+    reader.rollback()
+    reader.close()
+    again = purge(db.engine, db.sessions, tz=TZ, now=NOW, force_compact=True)
+    assert again.erased == 0 and again.compacted
+    assert b"Quaxtermont" not in _file_bytes(db.path)
     db.close()
