@@ -87,12 +87,11 @@ def _page(
     context: dict[str, Any],
     *,
     lang: str,
+    session: Session | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    config = (
-        queries.clinic_config(session=context.pop("_session")) if "_session" in context else None
-    )
+    config = queries.clinic_config(session=session) if session is not None else None
     if config is not None:
         request.state.clinic_name = config.name
     base = {
@@ -127,13 +126,12 @@ def _message(
         "body": t[f"{key}_body"],
         "refresh_seconds": refresh,
     }
-    if session is not None:
-        context["_session"] = session
     return _page(
         request,
         "followup/message.html",
         context,
         lang=lang,
+        session=session,
         status_code=status_code,
         headers=headers,
     )
@@ -206,12 +204,12 @@ def follow_up_page(
             request,
             "followup/question.html",
             {
-                "_session": session,
                 "text": question.text,
                 "answer": question.answer,
                 "refresh_seconds": 0 if question.answer else REFRESH_SECONDS * 3,
             },
             lang=lang,
+            session=session,
         )
     rating = session.get(Rating, row.target_id)
     if rating is None:
@@ -234,7 +232,6 @@ def _check_in_page(
         request,
         "followup/check_in.html",
         {
-            "_session": session,
             "queue_number": arrival.queue_number,
             "status": arrival.status,
             "ahead": ahead,
@@ -242,6 +239,7 @@ def _check_in_page(
             "refresh_seconds": refresh,
         },
         lang=lang,
+        session=session,
     )
 
 
@@ -266,7 +264,6 @@ def _rating_page(
         request,
         "followup/rating.html",
         {
-            "_session": session,
             "action": protocol.FOLLOW_UP_PATH.format(token=token),
             "dimensions": SURVEY_DIMENSIONS,
             "survey_done": ResponseKind.SURVEY in kinds,
@@ -278,6 +275,7 @@ def _rating_page(
             "max_phone": protocol.MAX_PHONE_CHARS,
         },
         lang=lang,
+        session=session,
         status_code=status_code,
     )
 
