@@ -238,7 +238,9 @@ def seed_named_appointments(kiosk: Any, count: int) -> list[tuple[str, date]]:
     from sync.protocol import match_key
 
     with kiosk.db.read_session() as session:
-        secret = bytes.fromhex(get_state(StateKey.HASH_KEY, session=session))
+        hash_key = get_state(StateKey.HASH_KEY, session=session)
+    assert hash_key, "the demo seed stores a hash key"
+    secret = bytes.fromhex(hash_key)
     now = kiosk.now().replace(microsecond=0)
     people = []
     with kiosk.db.write() as session:

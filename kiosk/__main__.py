@@ -42,9 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.config import ConfigError, KioskSettings
     from kiosk.services import Kiosk
 
-    overrides = {"demo": True} if args.demo else {}
     try:
-        settings = KioskSettings.load(args.config, **overrides)
+        settings = (
+            KioskSettings.load(args.config, demo=True)
+            if args.demo
+            else KioskSettings.load(args.config)
+        )
     except ConfigError as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return 2

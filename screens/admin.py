@@ -9,7 +9,7 @@ from babel.dates import format_datetime
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from kiosk.facade import KioskError, N_
+from kiosk.facade import N_, KioskError
 from screens.base import KioskScreen, load_kv
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kivy.properties import NumericProperty, StringProperty
 
-from kiosk.facade import KioskError, N_
+from kiosk.facade import N_, KioskError
 from screens.base import KioskScreen, load_kv
 
 

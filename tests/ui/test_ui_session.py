@@ -62,7 +62,6 @@ def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -
 
 
 def test_reset_clears_every_screen_property_and_field(ui: Any) -> None:
-    manager = ui.app.manager
     for name in SCREENS:
         holder = ui.app.screen(name)
         for field in holder.text_inputs():
