@@ -19,6 +19,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 
 from clinic.config import Settings
 from clinic.db import Database
@@ -29,6 +30,7 @@ from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
+DATABASE_RETRY_AFTER_SECONDS = 5
 OPTIONAL_ROUTERS = ("clinic.dashboard", "clinic.followup")
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -106,6 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         status_code=status.HTTP_413_CONTENT_TOO_LARGE,
                     )
         return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
+        # The database is down or locked for too long: tell clients to come back (kiosks
+        # retry 503 with Retry-After) instead of a bare 500.
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            {"detail": "database unavailable, try again shortly"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
 
     app.include_router(health.router)
     app.include_router(kiosk.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -119,5 +120,21 @@ def test_pairing_attempts_are_rate_limited_per_address(database_url: str) -> Non
         with TestClient(app) as client:
             statuses = [_pair(client, "WRONG-CODE1").status_code for _ in range(4)]
             assert statuses == [400, 400, 400, 429]
+    finally:
+        app.state.db.dispose()
+
+
+def test_database_down_means_503_with_retry_after(tmp_path: Path) -> None:
+    from server_helpers import make_settings
+
+    from clinic.app import create_app
+
+    # A directory where the database file should be: every connection attempt fails.
+    app = create_app(make_settings(f"sqlite:///{tmp_path}"))
+    try:
+        with TestClient(app) as client:
+            pull = client.get(PULL_PATH, headers=bearer("kt_whatever"))
+            assert pull.status_code == 503 and pull.headers["Retry-After"] == "5"
+            assert client.get("/healthz").status_code == 503
     finally:
         app.state.db.dispose()
