@@ -63,8 +63,14 @@ _purge_threads: weakref.WeakKeyDictionary[Any, _PurgeLoop] = weakref.WeakKeyDict
 _listening: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+def _reading(kiosk: _Kiosk) -> Any:
+    """Open a read-only session (BEGIN DEFERRED: it never takes the UI's write lock)."""
+    read_session = getattr(kiosk.db, "read_session", None)
+    return read_session() if read_session is not None else kiosk.db.sessions()
+
+
 def _credentials(kiosk: _Kiosk) -> Credentials | None:
-    with kiosk.db.sessions() as session:
+    with _reading(kiosk) as session:
         token = state.get_state(StateKey.KIOSK_TOKEN, session=session)
         url = state.get_state(StateKey.SERVER_URL, session=session)
     if not token:
@@ -79,7 +85,7 @@ def _on_pull(kiosk: _Kiosk, pull: KioskPull, etag: str | None) -> None:
 
 
 def _load_etag(kiosk: _Kiosk) -> str | None:
-    with kiosk.db.sessions() as session:
+    with _reading(kiosk) as session:
         return state.get_state(StateKey.PULL_ETAG, session=session)
 
 
