@@ -402,3 +402,45 @@ def test_admin_pairs_and_revokes_a_kiosk(server: Server, context: Any) -> None:
         httpx.post(server.base_url + protocol.HEARTBEAT_PATH, json=beat, headers=auth).status_code
         == 403
     )
+
+
+def test_admin_settings_reach_the_kiosk_pull(server: Server, context: Any) -> None:
+    """FAQ, clinic details and a staff user set on the admin page; bad input is refused."""
+    page = context.new_page()
+    login(page, server.base_url, ADMIN)
+    page.click("nav >> text=Admin")
+    faq = page.locator("form[action='/dashboard/admin/faq']")
+    faq.locator("input[name=language]").fill("es")
+    faq.locator("input[name=question]").fill("¿Dónde está la farmacia?")
+    faq.locator("textarea[name=answer]").fill("En la planta baja.")
+    faq.locator("button").click()
+    page.wait_for_url("**ok=faq")
+    assert "¿Dónde está la farmacia?" in page.content()
+
+    clinic = page.locator("form[action='/dashboard/admin/clinic']")
+    clinic.locator("input[name=languages]").fill("en, es, Klingon")
+    clinic.locator("button").click()
+    assert "Languages must be codes" in page.locator(".error").inner_text()
+    clinic = page.locator("form[action='/dashboard/admin/clinic']")
+    clinic.locator("input[name=languages]").fill("en, es, fr")
+    clinic.locator("input[name=phone]").fill("+1 555 0199")
+    clinic.locator("button").click()
+    page.wait_for_url("**ok=clinic")
+
+    staff = page.locator("form[action='/dashboard/admin/staff']")
+    staff.locator("input[name=username]").fill("frontdesk")
+    staff.locator("input[name=password]").fill("long enough secret")
+    staff.locator("button").click()
+    page.wait_for_url("**ok=staff")
+    assert "frontdesk" in page.locator("table", has_text="Role").first.inner_text()
+
+    pull = httpx.get(
+        server.base_url + protocol.PULL_PATH,
+        headers={"Authorization": f"Bearer {server.kiosk_token}"},
+        timeout=10,
+    )
+    assert pull.status_code == 200
+    body = pull.json()
+    assert body["clinic"]["languages"] == ["en", "es", "fr"]
+    assert body["clinic"]["phone"] == "+1 555 0199"
+    assert any(e["question"] == "¿Dónde está la farmacia?" for e in body["faq"])
