@@ -270,7 +270,6 @@ class SyncWorker:
             self._not_before = None
             self._next_pull_at = None
             self._next_heartbeat_at = None
-            self._report(revoked=False)
         return self._client
 
     def _close_client(self) -> None:
