@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 
 import httpx
-from server_helpers import LiveServer, bearer, new_kiosk, rating_record
+from fastapi import FastAPI
+from server_helpers import LiveServer, bearer, free_port, new_kiosk, rating_record
 from sqlalchemy import func, select
 
 from clinic.models import Rating, ReceivedRecord
@@ -86,3 +92,82 @@ def test_different_records_from_many_kiosks_at_once_are_all_stored(
     assert not errors, errors
     with live_server.app.state.db.reader() as session:
         assert session.scalar(select(func.count()).select_from(Rating)) == 100
+
+
+def _start_server(database_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "CLINIC_DATABASE_URL": database_url, "CLINIC_ENVIRONMENT": "test"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "clinic.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else b""
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"server at {url} did not start")
+
+
+def test_two_server_processes_on_one_database_store_a_record_once(
+    app: FastAPI, database_url: str
+) -> None:
+    """Several server processes behind a load balancer share one database."""
+    _, token = new_kiosk(app)
+    servers = [_start_server(database_url) for _ in range(2)]
+    try:
+        for process, url in servers:
+            _wait_healthy(url, process)
+        rec = rating_record(face=2)
+        barrier = threading.Barrier(SENDERS)
+        outcomes: list[str] = []
+
+        def send(url: str) -> None:
+            with httpx.Client(base_url=url, timeout=30) as http:
+                barrier.wait()
+                response = http.post(INGEST_PATH, json={"records": [rec]}, headers=bearer(token))
+                outcomes.append(response.json()["results"][0]["outcome"])
+
+        threads = [threading.Thread(target=send, args=(servers[i % 2][1],)) for i in range(SENDERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["duplicate"] * (SENDERS - 1) + ["stored"]
+        with app.state.db.reader() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(ReceivedRecord)
+                .where(ReceivedRecord.id == uuid.UUID(rec["id"]))
+            )
+        assert count == 1
+    finally:
+        for process, _url in servers:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process, _url in servers:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
