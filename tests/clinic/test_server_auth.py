@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -226,3 +227,22 @@ def test_production_refuses_the_default_secret(database_url: str) -> None:
         }
     )
     assert ok.session_idle_seconds == 60
+
+
+def test_settings_come_from_a_toml_file_and_the_environment_wins(tmp_path: Path) -> None:
+    from clinic.config import Settings
+
+    config = tmp_path / "clinic.toml"
+    config.write_text(
+        'timezone = "America/Chicago"\nsession_idle_seconds = 600\n'
+        'public_base_url = "https://clinic.example"\n'
+    )
+    settings = Settings.from_env(
+        {"CLINIC_CONFIG": str(config), "CLINIC_SESSION_IDLE_SECONDS": "300"}
+    )
+    assert settings.timezone == "America/Chicago" and settings.session_idle_seconds == 300
+    assert settings.secure_cookies is True
+    with pytest.raises(ValueError, match="unknown timezone"):
+        Settings.from_env({"CLINIC_TIMEZONE": "Mars/Olympus"})
+    with pytest.raises(ValueError, match="Extra inputs"):
+        Settings.from_env({"CLINIC_CONFIG": str(config)}, sesion_idle_seconds=1)
