@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,6 +24,16 @@ from browser_support import (
 from sync import protocol
 
 
+def _midday_timezone() -> str:
+    """Return a fixed-offset zone where it is about noon now.
+
+    "Today" on the arrivals page is the clinic's day; a check-in made 25 minutes ago must
+    fall on it whatever time the suite runs (a run at 00:10 UTC would split the day).
+    """
+    shift = max(-12, min(14, 12 - datetime.now(UTC).hour))
+    return "UTC" if shift == 0 else f"Etc/GMT{-shift:+d}"  # POSIX sign: Etc/GMT-5 is UTC+5
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Start `uvicorn clinic.app:create_app` on a fresh SQLite file; pair one kiosk."""
@@ -35,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CLINIC_DATABASE_URL": database_url,
         "CLINIC_ENVIRONMENT": "test",
         "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "CLINIC_TIMEZONE": "UTC",
+        "CLINIC_TIMEZONE": _midday_timezone(),
     }
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(
