@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+from clinic.app import OPTIONAL_ROUTERS, _optional_router
 from clinic.config import Settings
 from clinic.db import make_engine
-from clinic.app import OPTIONAL_ROUTERS, _optional_router
 from clinic.models import Base
 
 # Other areas (dashboard, follow-up) declare their own tables on Base in their packages;
