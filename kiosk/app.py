@@ -243,6 +243,12 @@ class KioskApp(App):
 
     def apply_settings(self) -> None:
         """Read clinic details, languages and idle timing from the kiosk."""
+        self.apply_clinic_info()
+        self.idle.timeout_seconds = self.kiosk.idle_timeout_seconds()
+        self.idle.countdown_seconds = self.kiosk.idle_countdown_seconds()
+
+    def apply_clinic_info(self) -> None:
+        """Read the clinic's name, logo and languages (the sync may have pulled new ones)."""
         info = self.kiosk.clinic_info()
         self.clinic_name = info.name
         available = set(i18n.available_languages()) | {i18n.FALLBACK_LANGUAGE}
@@ -252,8 +258,6 @@ class KioskApp(App):
         )
         logo = Path(info.logo_path) if info.logo_path else DEFAULT_LOGO
         self.logo_source = str(logo) if logo.is_file() else ""
-        self.idle.timeout_seconds = self.kiosk.idle_timeout_seconds()
-        self.idle.countdown_seconds = self.kiosk.idle_countdown_seconds()
 
     @property
     def clinic_tz(self) -> tzinfo | None:
@@ -385,8 +389,14 @@ class KioskApp(App):
 
     # --- sync mark ------------------------------------------------------------------------
     def refresh_sync(self) -> None:
-        """Read the outbox state for the small mark in the top bar."""
+        """Read the outbox state for the small mark in the top bar.
+
+        Between patients it also picks up clinic details the sync pulled meanwhile (name,
+        logo, languages), never in the middle of someone's session.
+        """
         try:
+            if self.manager.current == "welcome" and self.session.is_empty():
+                self.apply_clinic_info()
             status = self.kiosk.sync_status()
         except Exception:  # the mark must never take the kiosk down
             log.exception("sync status unavailable")

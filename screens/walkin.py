@@ -50,7 +50,8 @@ class WalkInScreen(KioskScreen):
         except KioskError as error:
             self.error_msgid = self.explain(error)
             return
-        self.app.show_receipt("check_in", receipt)
+        # Registering twice on one day gives back the first receipt: say so.
+        self.app.show_receipt("already" if receipt.already_checked_in else "check_in", receipt)
 
 
 load_kv(__file__)

@@ -19,10 +19,9 @@ def screen(ui: Any, name: str) -> Any:
 
 @pytest.fixture
 def short_idle(ui: Any) -> Iterator[Any]:
-    """Make the real idle timer short (1 s + 1 s countdown) for one test."""
+    """Give back the real idle timer's settings after a test shortened them."""
     idle = ui.app.idle
     saved = idle.timeout_seconds, idle.countdown_seconds
-    idle.timeout_seconds, idle.countdown_seconds = 1.0, 1.0
     yield ui
     idle.timeout_seconds, idle.countdown_seconds = saved
 
@@ -38,6 +37,9 @@ def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -
     ui.choose(checkin.ids.dob.ids.day, "12")
     ui.tap(ui.app.top_bar.ids.accessibility)  # larger text: must be undone for the next patient
     ui.app.session.last_name = "Okafor"  # as a lookup in progress would hold it
+    # Now a short timeout (1 s + 1 s countdown) on the real timer, counted from now.
+    ui.app.idle.timeout_seconds, ui.app.idle.countdown_seconds = 1.0, 1.0
+    ui.app.idle.touch()
 
     ui.pump_until(lambda: ui.app.still_there_visible, timeout=4)
     modal = ui.app._still_there
@@ -212,3 +214,31 @@ def test_pairing_failure_comes_back_to_the_admin_screen(ui: Any) -> None:
     assert admin.ids.message.text not in ("", "Pairing...", "Paired with the clinic server.")
     assert admin.ids.pairing_code.text == ""  # a code is used once; never left on screen
     admin.server_url = "https://clinic.example.test"
+
+
+def test_clinic_details_pulled_by_the_sync_show_between_patients(ui: Any, kiosk: Any) -> None:
+    from kiosk.demo import build_demo_pull
+    from kiosk.state import StateKey, get_state
+    from kiosk.store import apply_pull
+
+    def pull_clinic_name(name: str) -> None:
+        with kiosk.db.write() as session:
+            key = get_state(StateKey.HASH_KEY, session=session)
+            pull = build_demo_pull(kiosk, key)
+            clinic = pull.clinic.model_copy(update={"name": name})
+            apply_pull(pull.model_copy(update={"clinic": clinic}), session=session)
+
+    welcome = screen(ui, "welcome")
+    original = ui.app.clinic_name
+    try:
+        pull_clinic_name("Harbour Street Clinic")
+        ui.tap(welcome.ids.check_in)  # a patient is busy: nothing changes under them
+        ui.app.refresh_sync()
+        assert ui.app.clinic_name == original
+        ui.app.go_home()
+        ui.app.refresh_sync()
+        ui.pump(1)
+        assert welcome.ids.greeting.text == "Welcome to Harbour Street Clinic"
+    finally:
+        pull_clinic_name(original)
+        ui.app.refresh_sync()
