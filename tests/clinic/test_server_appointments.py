@@ -187,7 +187,13 @@ def test_pull_has_todays_appointments_as_keyed_hashes_and_honours_etag(
 def test_wait_estimate_follows_how_fast_patients_are_called(
     app: FastAPI, client: TestClient
 ) -> None:
-    from clinic.queue import current_pace, estimate_minutes, queue_state
+    from clinic.queue import (
+        current_pace,
+        estimate_minutes,
+        estimated_wait_for,
+        position_of,
+        queue_state,
+    )
 
     now = datetime.now(UTC)
     settings = app.state.settings
@@ -220,3 +226,10 @@ def test_wait_estimate_follows_how_fast_patients_are_called(
         assert estimate_minutes(pace, 1, now) == 4  # next call due 6 - 2 minutes from now
         state = queue_state(session=session, settings=settings, now=now)
         assert (state.waiting, state.estimated_wait_minutes) == (3, 4 + 3 * 6)
+        # The follow-up page's view: the last of the three waiting is third in line.
+        last = session.scalars(select(Arrival).where(Arrival.queue_number == "W2")).one()
+        assert position_of(session=session, settings=settings, arrival=last, now=now) == 3
+        assert (
+            estimated_wait_for(session=session, settings=settings, arrival=last, now=now)
+            == 4 + 2 * 6
+        )
