@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import secrets
 import threading
@@ -57,6 +58,28 @@ def new_session_id() -> str:
 def new_csrf_token() -> str:
     """Return a fresh CSRF synchronizer token."""
     return secrets.token_urlsafe(32)
+
+
+def new_login_csrf_token(secret_key: str) -> str:
+    """Return a signed token for the login form (signed double-submit cookie).
+
+    The signature, keyed with the server's secret, stops someone who can plant cookies
+    (e.g. from a sibling subdomain) from choosing a cookie/form pair that passes.
+    """
+    nonce = secrets.token_urlsafe(18)
+    return f"{nonce}.{_login_csrf_signature(secret_key, nonce)}"
+
+
+def login_csrf_token_valid(secret_key: str, token: str) -> bool:
+    """Return whether a login CSRF token carries this server's signature."""
+    nonce, _, signature = token.partition(".")
+    expected = _login_csrf_signature(secret_key, nonce)
+    return bool(nonce) and hmac.compare_digest(signature.encode(), expected.encode())
+
+
+def _login_csrf_signature(secret_key: str, nonce: str) -> str:
+    digest = hmac.new(secret_key.encode(), f"login-csrf|{nonce}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 def new_pairing_code() -> str:

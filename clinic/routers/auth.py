@@ -18,7 +18,7 @@ from clinic.deps import (
     SessionDep,
     SettingsDep,
 )
-from clinic.security import new_csrf_token, retry_after_header
+from clinic.security import login_csrf_token_valid, new_login_csrf_token, retry_after_header
 from clinic.templating import templates
 
 router = APIRouter(tags=["staff auth"])
@@ -53,7 +53,9 @@ def _login_page(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_csrf_token()
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not login_csrf_token_valid(settings.secret_key, token):
+        token = new_login_csrf_token(settings.secret_key)
     request.state.csrf_token = token
     response = templates.TemplateResponse(
         request,
@@ -92,7 +94,11 @@ def login(
     """Check credentials (rate-limited per account and address) and start a session."""
     next_url = safe_next(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not csrf_token or not hmac.compare_digest(expected, csrf_token):
+    if (
+        not csrf_token
+        or not hmac.compare_digest(expected.encode(), csrf_token.encode())
+        or not login_csrf_token_valid(settings.secret_key, csrf_token)
+    ):
         return _login_page(
             request,
             settings=settings,

@@ -120,6 +120,15 @@ def test_csrf_token_is_required_on_state_changing_requests(
 
 def test_login_form_is_csrf_protected(app: FastAPI, client: TestClient) -> None:
     user = new_user(app)
+    # A planted cookie/form pair without the server's signature does not pass either.
+    client.cookies.set("clinic_login_csrf", "attacker-chosen.0123", path="/login")
+    forged = client.post(
+        "/login",
+        data={"username": user, "password": PASSWORD, "csrf_token": "attacker-chosen.0123"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    client.cookies.clear()
     response = client.post(
         "/login", data={"username": user, "password": PASSWORD}, follow_redirects=False
     )
