@@ -144,7 +144,10 @@ def start_session(
 ) -> tuple[str, StaffSession]:
     """Create a server-side session; return the cookie value (only its hash is stored)."""
     now = utcnow()
-    # Housekeeping: drop sessions that can no longer be used.
+    # Housekeeping: drop sessions that can no longer be used, and login attempts too old to
+    # count for throttling (kept a day for the curious admin).
+    keep_attempts = max(timedelta(days=1), timedelta(seconds=settings.login_window_seconds))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - keep_attempts))
     session.execute(
         delete(StaffSession).where(
             (StaffSession.expires_at <= now)
