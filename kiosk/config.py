@@ -49,7 +49,8 @@ class KioskSettings:
     check_in_late_minutes: int = 15
     rating_dedupe_seconds: int = 10
     minutes_per_patient: int = 10
-    retention_hours: int = 24  # keep identifying fields this long after the server's ack
+    # hours identifying fields stay after the server's ack; 0: until the end of that clinic day
+    retention_hours: int = 0
     admin_pin_hash: str | None = None  # argon2 hash; None only in demo mode (PIN 1234)
     admin_max_attempts: int = 5
     admin_lockout_seconds: int = 60

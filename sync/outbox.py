@@ -113,7 +113,7 @@ def claim_due(*, session: Session, limit: int, now: datetime | None = None) -> l
                 OutboxRecord.status == OutboxStatus.PENDING,
                 OutboxRecord.next_attempt_at <= moment,
             )
-            .order_by(OutboxRecord.created_at, OutboxRecord.id)
+            .order_by(OutboxRecord.next_attempt_at, OutboxRecord.id)  # ix_outbox_due order: no sort
             .limit(limit)
         )
     )
