@@ -221,7 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="proxies trusted for X-Forwarded-For (login throttling by address)",
     )
     serve.add_argument("--log-level", default="info")
+    # Off by default: request lines carry follow-up tokens, which open a patient's page.
+    serve.add_argument("--access-log", dest="access_log", action="store_true")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve.set_defaults(access_log=False)
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema")

@@ -114,7 +114,7 @@ def create_pairing_code(
     return response
 
 
-@router.post("/dashboard/admin/appointments/import")
+@router.post("/dashboard/admin/appointments/import", max_body_size=MAX_CSV_BYTES)
 async def import_appointments(
     request: Request,
     session: SessionDep,
