@@ -94,6 +94,8 @@ class _Batch:
     arrivals: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # new rows
     ratings: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # new rows
     arrival_by_appointment: dict[int, uuid.UUID] = field(default_factory=dict)
+    # A second check-in for an appointment: its id -> the arrival it was merged into.
+    merged: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     applied: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -347,6 +349,8 @@ def _apply(
                     if appointment.status == AppointmentStatus.BOOKED:
                         appointment.status = AppointmentStatus.ARRIVED
                         appointment.arrived_at = body.checked_in_at
+            else:
+                batch.merged[rid] = target
             token(
                 body.follow_up_token,
                 FollowUpKind.CHECK_IN,
@@ -405,7 +409,7 @@ def _apply(
 
     # Amendments received earlier whose target arrives now (oldest first), then this batch's.
     this_batch = {item.record.id for item in items}
-    targets = list(batch.arrivals) + list(batch.ratings)
+    targets = list(batch.arrivals) + list(batch.merged) + list(batch.ratings)
     if targets:
         waiting = session.execute(
             select(
@@ -490,9 +494,14 @@ def _amend(*, session: Session, batch: _Batch, body: Any, created_at: datetime) 
         _set(rating, "detail_at", created_at)
         return True
     if isinstance(body, ContactUpdateBody):
-        arrival: dict[str, Any] | Arrival | None = batch.arrivals.get(
-            body.check_in_id
-        ) or session.get(Arrival, body.check_in_id)
+        arrival_id = body.check_in_id
+        if arrival_id not in batch.arrivals:
+            arrival_id = batch.merged.get(arrival_id) or _merged_into(
+                session=session, check_in_id=arrival_id
+            )
+        arrival: dict[str, Any] | Arrival | None = batch.arrivals.get(arrival_id) or session.get(
+            Arrival, arrival_id
+        )
         if arrival is None:
             return False
         if body.phone is not None:
@@ -501,3 +510,24 @@ def _amend(*, session: Session, batch: _Batch, body: Any, created_at: datetime) 
             _set(arrival, "email", body.email)
         return True
     return False
+
+
+def _merged_into(*, session: Session, check_in_id: uuid.UUID) -> uuid.UUID:
+    """Return the arrival a stored check-in became: itself, or the one it was merged into.
+
+    A second check-in for an appointment creates no arrival; its follow-up token points at
+    the first arrival, so its contact updates go there too.
+    """
+    if session.get(Arrival, check_in_id) is not None:
+        return check_in_id
+    raw = session.scalar(
+        select(ReceivedRecord.body).where(
+            ReceivedRecord.id == check_in_id, ReceivedRecord.kind == RecordKind.CHECK_IN.value
+        )
+    )
+    if not isinstance(raw, dict) or not isinstance(raw.get("follow_up_token"), str):
+        return check_in_id
+    target = session.scalar(
+        select(FollowUpToken.target_id).where(FollowUpToken.token == raw["follow_up_token"])
+    )
+    return target if target is not None else check_in_id

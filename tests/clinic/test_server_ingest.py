@@ -309,3 +309,63 @@ def test_nul_characters_are_refused_per_record(app: FastAPI, client: TestClient)
     )
     assert heartbeat.status_code == 422
     assert heartbeat.json()["detail"][0]["loc"] == ["body", "app_version"]
+
+
+def _check_in(ref: str, record_id: uuid.UUID, queue_number: str) -> dict[str, object]:
+    return record(
+        "check_in",
+        {
+            "appointment_ref": ref,
+            "checked_in_at": now_iso(),
+            "queue_number": queue_number,
+            "follow_up_token": new_follow_up_token(),
+            "language": "en",
+        },
+        record_id,
+    )
+
+
+def test_contact_update_for_a_merged_second_check_in_reaches_the_first_arrival(
+    app: FastAPI, client: TestClient
+) -> None:
+    _, token_a = new_kiosk(app, "kiosk-a")
+    _, token_b = new_kiosk(app, "kiosk-b")
+    _appointment(app, "appt-2")
+    first_id, second_id, third_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def send(token: str, *records: dict[str, object]) -> list[str]:
+        response = client.post(INGEST_PATH, json={"records": list(records)}, headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return [r["outcome"] for r in response.json()["results"]]
+
+    def stored_phone_email() -> tuple[object, object]:
+        with app.state.db.reader() as session:
+            assert session.get(Arrival, second_id) is None
+            assert session.get(Arrival, third_id) is None
+            arrival = session.get(Arrival, first_id)
+            return arrival.phone, arrival.email
+
+    def pending() -> int:
+        return _count(app, ReceivedRecord, ReceivedRecord.applied_at.is_(None))
+
+    assert send(token_a, _check_in("appt-2", first_id, "A001")) == ["stored"]
+    # Kiosk B checks the same patient in again (merged), then sends a contact update for it.
+    assert send(token_b, _check_in("appt-2", second_id, "B001")) == ["stored"]
+    update = record("contact_update", {"check_in_id": str(second_id), "phone": "555 0101"})
+    assert send(token_b, update) == ["stored"]
+    assert stored_phone_email() == ("555 0101", None)
+    assert pending() == 0
+    # A contact update that overtakes its merged check-in waits, then reaches the first arrival.
+    early = record("contact_update", {"check_in_id": str(third_id), "email": "t@example.org"})
+    assert send(token_b, early) == ["stored"]
+    assert pending() == 1
+    assert send(token_b, _check_in("appt-2", third_id, "B002")) == ["stored"]
+    assert stored_phone_email() == ("555 0101", "t@example.org")
+    assert pending() == 0
+    # Merged check-in and its update in one batch.
+    fourth_id = uuid.uuid4()
+    same_batch = record("contact_update", {"check_in_id": str(fourth_id), "phone": "555 0202"})
+    assert send(token_a, _check_in("appt-2", fourth_id, "A002"), same_batch) == ["stored"] * 2
+    assert stored_phone_email() == ("555 0202", "t@example.org")
+    assert pending() == 0
+    assert _count(app, Arrival) == 1
