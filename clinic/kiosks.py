@@ -29,6 +29,7 @@ from sync.protocol import (
     Heartbeat,
     KioskAppointment,
     KioskPull,
+    QueueState,
     canonical_json,
     match_key,
     phone_key,
@@ -119,6 +120,10 @@ def clinic_config(*, session: Session) -> ClinicConfig:
     return row
 
 
+#: The pull's wait estimate is rounded up to this many minutes ("about 15 minutes").
+PULL_WAIT_STEP_MINUTES = 5
+
+
 def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[KioskPull, str]:
     """Return today's kiosk payload and its ETag (which ignores generated_at)."""
     config = session.get(ClinicConfig, 1)
@@ -164,7 +169,15 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
             .order_by(Appointment.starts_at, Appointment.ref)
         )
     ]
-    queue = queue_state(session=session, settings=settings, now=now)
+    exact = queue_state(session=session, settings=settings, now=now)
+    # While the next call-in is due, the exact estimate drops every minute; kiosks pull
+    # every 30 s, so an exact figure would change the ETag on every other pull. Rounded up
+    # to PULL_WAIT_STEP_MINUTES, an idle pull stays a 304 for minutes at a time.
+    queue = QueueState(
+        waiting=exact.waiting,
+        estimated_wait_minutes=-(-exact.estimated_wait_minutes // PULL_WAIT_STEP_MINUTES)
+        * PULL_WAIT_STEP_MINUTES,
+    )
     pull = KioskPull(
         generated_at=now,
         hash_key=config.hash_key,

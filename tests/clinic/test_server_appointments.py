@@ -233,3 +233,51 @@ def test_wait_estimate_follows_how_fast_patients_are_called(
             estimated_wait_for(session=session, settings=settings, arrival=last, now=now)
             == 4 + 2 * 6
         )
+
+
+def test_pull_etag_holds_while_the_wait_counts_down_and_changes_with_the_queue(
+    app: FastAPI, client: TestClient
+) -> None:
+    import uuid
+
+    from clinic.kiosks import build_pull
+
+    settings = app.state.settings
+    now = datetime.now(UTC)
+    with app.state.db.writer.begin() as session:
+        # One patient called in 2 minutes ago, one waiting: the exact estimate for a new
+        # arrival counts down (18, 17, 16 ... minutes at 10 minutes per patient).
+        session.add(
+            Arrival(
+                id=uuid.uuid4(),
+                queue_number="C1",
+                status=ArrivalStatus.CALLED_IN,
+                arrived_at=now - timedelta(minutes=30),
+                called_at=now - timedelta(minutes=2),
+            )
+        )
+        session.add(
+            Arrival(
+                id=uuid.uuid4(),
+                queue_number="W1",
+                status=ArrivalStatus.WAITING,
+                arrived_at=now - timedelta(minutes=5),
+            )
+        )
+    with app.state.db.reader() as session:
+        pulls = [
+            build_pull(session=session, settings=settings, now=now + timedelta(seconds=s))
+            for s in (0, 30, 60, 90, 120)
+        ]
+        later, later_etag = build_pull(
+            session=session, settings=settings, now=now + timedelta(minutes=4)
+        )
+    assert {p.queue.estimated_wait_minutes for p, _ in pulls} == {20}
+    assert len({etag for _, etag in pulls}) == 1
+    assert later.queue.estimated_wait_minutes == 15 and later_etag != pulls[0][1]
+    # Over HTTP: the second pull with the first's ETag is a 304.
+    _, token = new_kiosk(app)
+    first = client.get(PULL_PATH, headers=bearer(token))
+    assert first.json()["queue"]["estimated_wait_minutes"] % 5 == 0
+    again = client.get(PULL_PATH, headers={**bearer(token), "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
