@@ -19,7 +19,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from clinic.config import Settings
 from clinic.db import Database
@@ -118,6 +118,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"detail": "database unavailable, try again shortly"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        # The driver's message can quote the stored values (PostgreSQL: "Failing row
+        # contains (...)"), and the URL can hold a follow-up token: log neither, only the
+        # route's template and the error's type and SQLSTATE.
+        route = request.scope.get("route")
+        log.error(
+            "database error in %s %s: %s (SQLSTATE %s)",
+            request.method,
+            getattr(route, "path", "?"),
+            type(exc.orig).__name__,
+            getattr(exc.orig, "sqlstate", None) or "-",
+        )
+        return JSONResponse(
+            {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
         )
 
     app.include_router(health.router)

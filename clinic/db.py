@@ -25,6 +25,9 @@ _HOLDS_WRITE_LOCK = "clinic_holds_write_lock"
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, busy_timeout, foreign keys and explicit BEGIN."""
     url = make_url(database_url)
+    # A database error's message (and SQL echo) would otherwise carry the bound values:
+    # patient names, comments, tokens. Keep them out of logs and tracebacks.
+    kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
