@@ -48,6 +48,8 @@ class Settings(BaseModel):
     kiosk_burst: int = Field(default=200, ge=1)
     pair_requests_per_minute: int = Field(default=10, ge=1)
     follow_up_requests_per_minute: int = Field(default=120, ge=1)
+    # How often the follow-up page reloads itself while something is still to come.
+    follow_up_refresh_seconds: int = Field(default=20, ge=1)
 
     # Kiosk pairing and follow-up
     pairing_code_minutes: int = Field(default=15, ge=1)

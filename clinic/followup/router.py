@@ -49,7 +49,6 @@ PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")
 SURVEY_DIMENSIONS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
 #: How long a well-formed but unknown token shows "we are recording your visit".
 PENDING_GRACE_SECONDS = 60 * 60
-REFRESH_SECONDS = 20
 _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -137,6 +136,12 @@ def _message(
     )
 
 
+def _refresh(request: Request) -> int:
+    """Return how often a page that is still waiting for something reloads itself."""
+    seconds: int = request.app.state.settings.follow_up_refresh_seconds
+    return seconds
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -168,7 +173,7 @@ def _resolve(
     if row is None:
         if _pending.age(token) < PENDING_GRACE_SECONDS:
             return None, _message(
-                request, session, lang, "pending", status.HTTP_200_OK, refresh=REFRESH_SECONDS
+                request, session, lang, "pending", status.HTTP_200_OK, refresh=_refresh(request)
             )
         return None, _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
     if row.expires_at <= utcnow():
@@ -194,26 +199,26 @@ def follow_up_page(
     if row.kind in (FollowUpKind.CHECK_IN, FollowUpKind.WALK_IN):
         arrival = session.get(Arrival, row.target_id)
         if arrival is None:
-            return _message(request, session, lang, "pending", 200, refresh=REFRESH_SECONDS)
+            return _message(request, session, lang, "pending", 200, refresh=_refresh(request))
         return _check_in_page(request, session, settings, arrival, lang)
     if row.kind == FollowUpKind.QUESTION:
         question = session.get(Question, row.target_id)
         if question is None:
-            return _message(request, session, lang, "pending", 200, refresh=REFRESH_SECONDS)
+            return _message(request, session, lang, "pending", 200, refresh=_refresh(request))
         return _page(
             request,
             "followup/question.html",
             {
                 "text": question.text,
                 "answer": question.answer,
-                "refresh_seconds": 0 if question.answer else REFRESH_SECONDS * 3,
+                "refresh_seconds": 0 if question.answer else _refresh(request) * 3,
             },
             lang=lang,
             session=session,
         )
     rating = session.get(Rating, row.target_id)
     if rating is None:
-        return _message(request, session, lang, "pending", 200, refresh=REFRESH_SECONDS)
+        return _message(request, session, lang, "pending", 200, refresh=_refresh(request))
     saved = request.query_params.get("saved", "")
     return _rating_page(request, session, rating, token, lang, saved=saved)
 
@@ -226,7 +231,9 @@ def _check_in_page(
     wait = queue.estimated_wait_for(session=session, settings=settings, arrival=arrival, now=now)
     ahead = (position - 1) if position is not None else 0
     refresh = (
-        REFRESH_SECONDS if arrival.status in (ArrivalStatus.WAITING, ArrivalStatus.CALLED_IN) else 0
+        _refresh(request)
+        if arrival.status in (ArrivalStatus.WAITING, ArrivalStatus.CALLED_IN)
+        else 0
     )
     return _page(
         request,

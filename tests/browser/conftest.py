@@ -47,6 +47,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CLINIC_ENVIRONMENT": "test",
         "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "CLINIC_TIMEZONE": _midday_timezone(),
+        # The follow-up page reloads itself this often (20 s in production), so a test can
+        # watch it change without waiting long.
+        "CLINIC_FOLLOW_UP_REFRESH_SECONDS": "2",
     }
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(

@@ -444,3 +444,64 @@ def test_admin_settings_reach_the_kiosk_pull(server: Server, context: Any) -> No
     assert body["clinic"]["languages"] == ["en", "es", "fr"]
     assert body["clinic"]["phone"] == "+1 555 0199"
     assert any(e["question"] == "¿Dónde está la farmacia?" for e in body["faq"])
+
+
+def _walk_in(queue_number: str, token: str, minutes_ago: float) -> dict[str, Any]:
+    return record(
+        RecordKind.WALK_IN,
+        protocol.WalkInBody(
+            first_name="Auto",
+            last_name=f"Refresh{queue_number}",
+            date_of_birth="1985-05-05",
+            reason="Check-up",
+            arrived_at=_now() - timedelta(minutes=minutes_ago),
+            queue_number=queue_number,
+            follow_up_token=token,
+            language="es",
+        ),
+    )
+
+
+def test_queue_place_and_waited_time_update_by_themselves(server: Server, context: Any) -> None:
+    """The patient's page moves up when someone ahead is called in, without a reload by
+    the patient; the dashboard's "waited" counters tick without a reload by staff."""
+    from playwright.sync_api import expect
+
+    ahead_token, behind_token = _token(), _token()
+    server.ingest(_walk_in("U01", ahead_token, 4), _walk_in("U02", behind_token, 2))
+    phone = context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(server.base_url + f"/f/{behind_token}")
+    assert phone.locator("meta[http-equiv=refresh]").get_attribute("content") == "2"
+    place = int(phone.locator("#queue-place").inner_text())
+    assert place >= 1  # U01 at least is ahead
+    assert re.search(r"\d+", phone.locator("#queue-wait").inner_text())
+    navigations: list[str] = []
+    phone.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+    page = context.new_page()
+    login(page, server.base_url, STAFF)
+    page.locator("#arrivals tbody tr", has_text="U01").locator("button", has_text="Call in").click()
+    page.wait_for_url("**/dashboard/arrivals?ok=status")
+    # The test never navigates the phone: the page's own refresh shows the new place.
+    expect(phone.locator("#queue-place")).to_have_text(str(place - 1), timeout=15_000)
+    assert navigations and all(url.endswith(f"/f/{behind_token}") for url in navigations)
+    phone.goto(server.base_url + f"/f/{ahead_token}")
+    assert "Es su turno" in phone.locator("#queue-status").inner_text()
+
+    # Staff: the waited counter follows the clock (fake clock moved 10 minutes ahead).
+    page.clock.install()
+    page.reload()
+    waited = page.locator("#arrivals tbody tr", has_text="U02").locator(".waited")
+    before = int(re.search(r"(\d+) min", waited.inner_text()).group(1))
+    assert 1 <= before <= 4
+    page.clock.fast_forward("10:00")
+    page.wait_for_function(
+        """([sel, at]) => {
+            const row = [...document.querySelectorAll('#arrivals tbody tr')]
+                .find(r => r.textContent.includes(sel));
+            return row && parseInt(row.querySelector('.waited').textContent) >= at;
+        }""",
+        arg=["U02", before + 10],
+        timeout=5_000,
+    )
