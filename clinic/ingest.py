@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, bindparam, select, text, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -407,6 +407,7 @@ def _apply(
             }
             token(body.follow_up_token, FollowUpKind.RATING, rid, body.language, body.rated_at)
 
+    _lock_targets(session=session, batch=batch, items=items)
     # Amendments received earlier whose target arrives now (oldest first), then this batch's.
     this_batch = {item.record.id for item in items}
     targets = list(batch.arrivals) + list(batch.merged) + list(batch.ratings)
@@ -449,6 +450,33 @@ def _apply(
             .values(applied_at=now)
         )
     session.flush()
+
+
+#: A target (check-in or rating id) and its amendments meet under this advisory lock.
+_ADVISORY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest(:keys) AS k ORDER BY k) s"
+).bindparams(bindparam("keys", type_=postgresql.ARRAY(postgresql.BIGINT)))
+
+
+def _lock_targets(*, session: Session, batch: _Batch, items: list[_Valid]) -> None:
+    """On PostgreSQL, serialize a target's arrival with its amendments' (transaction locks).
+
+    Under READ COMMITTED, a check-in and its contact update stored at the same moment by two
+    transactions would each miss the other (neither committed yet): the update would stay
+    pending for ever. Both now lock the target's id first, so the later one sees the other's
+    committed rows. SQLite needs nothing: its writers already take turns.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = set(batch.arrivals) | set(batch.merged) | set(batch.ratings)
+    for item in items:
+        target = _target_id(item.kind, item.body)
+        if target is not None:
+            ids.add(target)
+    if ids:
+        # Sorted keys: two batches locking overlapping targets cannot deadlock.
+        keys = sorted({(i.int >> 64) - (1 << 63) for i in ids})
+        session.execute(_ADVISORY_LOCKS, {"keys": keys})
 
 
 def _arrival_row(rid: uuid.UUID, kiosk: Kiosk, now: datetime, **values: Any) -> dict[str, Any]:

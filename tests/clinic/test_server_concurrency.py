@@ -9,14 +9,17 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
-from server_helpers import LiveServer, bearer, free_port, new_kiosk, rating_record
+from server_helpers import LiveServer, bearer, free_port, new_kiosk, rating_record, record
 from sqlalchemy import func, select
 
-from clinic.models import Rating, ReceivedRecord
-from sync.protocol import INGEST_PATH
+from clinic import ingest
+from clinic.ingest import ingest_batch
+from clinic.models import Arrival, Kiosk, Rating, ReceivedRecord
+from sync.protocol import INGEST_PATH, WireRecord, new_follow_up_token
 
 SENDERS = 10
 
@@ -171,3 +174,74 @@ def test_two_server_processes_on_one_database_store_a_record_once(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def test_contact_update_stored_while_its_check_in_is_being_stored_is_applied(
+    app: FastAPI,
+) -> None:
+    """The check-in's transaction is open (not committed) when its contact update comes in:
+    the update must not be left pending for ever because neither saw the other."""
+    kiosk_id, _ = new_kiosk(app)
+    settings = app.state.settings
+    check_in_id = uuid.uuid4()
+    now = datetime.now(UTC).isoformat()
+    walk_in = record(
+        "walk_in",
+        {
+            "first_name": "Race",
+            "last_name": "Condition",
+            "date_of_birth": "1980-01-01",
+            "reason": "Test",
+            "arrived_at": now,
+            "queue_number": "R01",
+            "follow_up_token": new_follow_up_token(),
+            "language": "en",
+        },
+        check_in_id,
+    )
+    update = record("contact_update", {"check_in_id": str(check_in_id), "phone": "555 0123"})
+
+    def wire(rec: dict) -> list[WireRecord]:
+        return [WireRecord.model_validate(rec)]
+
+    first = app.state.db.writer()
+    # Store the walk-in but hold its transaction open (ingest_batch would commit).
+    kiosk = first.get(Kiosk, kiosk_id)
+    items = []
+    for index, rec in enumerate(wire(walk_in)):
+        body = ingest.parse_body(rec.kind, rec.body)
+        items.append(
+            ingest._Valid(index, rec, ingest.RecordKind(rec.kind), body, ingest.body_hash(rec.body))
+        )
+    outcomes = ingest._store(
+        session=first, settings=settings, kiosk=kiosk, items=items, now=datetime.now(UTC)
+    )
+    assert outcomes[check_in_id].outcome == "stored"
+
+    results: list[str] = []
+
+    def second() -> None:
+        with app.state.db.writer() as session:
+            kiosk2 = session.get(Kiosk, kiosk_id)
+            results.extend(
+                r.outcome
+                for r in ingest_batch(
+                    session=session, settings=settings, kiosk=kiosk2, records=wire(update)
+                )
+            )
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)  # the update's transaction runs now, before the walk-in commits
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert results == ["stored"]
+    with app.state.db.reader() as session:
+        assert session.get(Arrival, check_in_id).phone == "555 0123"
+        pending = session.scalar(
+            select(func.count())
+            .select_from(ReceivedRecord)
+            .where(ReceivedRecord.applied_at.is_(None))
+        )
+    assert pending == 0
