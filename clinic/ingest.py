@@ -10,6 +10,7 @@ tables. A rating_detail or contact_update whose target has not arrived yet is ke
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -292,6 +293,7 @@ def _apply(
 ) -> None:
     if not items:
         return
+    _lock_targets(session=session, items=items)
     batch = _Batch()
     refs = {item.body.appointment_ref for item in items if item.kind == RecordKind.CHECK_IN}
     appointments: dict[str, Appointment] = {}
@@ -407,7 +409,6 @@ def _apply(
             }
             token(body.follow_up_token, FollowUpKind.RATING, rid, body.language, body.rated_at)
 
-    _lock_targets(session=session, batch=batch, items=items)
     # Amendments received earlier whose target arrives now (oldest first), then this batch's.
     this_batch = {item.record.id for item in items}
     targets = list(batch.arrivals) + list(batch.merged) + list(batch.ratings)
@@ -458,25 +459,36 @@ _ADVISORY_LOCKS = text(
 ).bindparams(bindparam("keys", type_=postgresql.ARRAY(postgresql.BIGINT)))
 
 
-def _lock_targets(*, session: Session, batch: _Batch, items: list[_Valid]) -> None:
-    """On PostgreSQL, serialize a target's arrival with its amendments' (transaction locks).
+def _lock_targets(*, session: Session, items: list[_Valid]) -> None:
+    """On PostgreSQL, serialize the transactions that touch one target (transaction locks).
 
-    Under READ COMMITTED, a check-in and its contact update stored at the same moment by two
-    transactions would each miss the other (neither committed yet): the update would stay
-    pending for ever. Both now lock the target's id first, so the later one sees the other's
-    committed rows. SQLite needs nothing: its writers already take turns.
+    Under READ COMMITTED two transactions that are both open do not see each other: a
+    check-in and its contact update stored at the same moment would each miss the other
+    (the update pending for ever), and two kiosks checking one appointment in at once would
+    both create an arrival. Each batch first locks every record id that amendments point at
+    (check-ins, walk-ins, ratings and the targets of its amendments) and every appointment
+    ref it checks in, so the later transaction waits and then sees the other's rows.
+    SQLite needs nothing: its writers already take turns.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    ids = set(batch.arrivals) | set(batch.merged) | set(batch.ratings)
+    keys: set[int] = set()
     for item in items:
         target = _target_id(item.kind, item.body)
         if target is not None:
-            ids.add(target)
-    if ids:
-        # Sorted keys: two batches locking overlapping targets cannot deadlock.
-        keys = sorted({(i.int >> 64) - (1 << 63) for i in ids})
-        session.execute(_ADVISORY_LOCKS, {"keys": keys})
+            keys.add(_lock_key(target.bytes))
+        elif item.kind in (RecordKind.CHECK_IN, RecordKind.WALK_IN, RecordKind.RATING):
+            keys.add(_lock_key(item.record.id.bytes))
+        if item.kind == RecordKind.CHECK_IN:
+            ref = item.body.appointment_ref
+            keys.add(_lock_key(hashlib.sha256(b"appointment|" + ref.encode()).digest()))
+    if keys:
+        # One statement, keys sorted: two batches locking overlapping keys cannot deadlock.
+        session.execute(_ADVISORY_LOCKS, {"keys": sorted(keys)})
+
+
+def _lock_key(raw: bytes) -> int:
+    return int.from_bytes(raw[:8], "big", signed=True)
 
 
 def _arrival_row(rid: uuid.UUID, kiosk: Kiosk, now: datetime, **values: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from clinic import ingest
 from clinic.ingest import ingest_batch
-from clinic.models import Arrival, Kiosk, Rating, ReceivedRecord
+from clinic.models import Appointment, Arrival, FollowUpToken, Kiosk, Rating, ReceivedRecord
 from sync.protocol import INGEST_PATH, WireRecord, new_follow_up_token
 
 SENDERS = 10
@@ -176,15 +176,48 @@ def test_two_server_processes_on_one_database_store_a_record_once(
                 process.wait()
 
 
+def _while_open(app: FastAPI, held: dict, meanwhile: dict, kiosks: tuple[uuid.UUID, ...]) -> str:
+    """Store `held` in a transaction kept open while `meanwhile` is ingested by another
+    thread; commit `held` half a second later; return `meanwhile`'s outcome."""
+    settings = app.state.settings
+    first = app.state.db.writer()
+    rec = WireRecord.model_validate(held)
+    body = ingest.parse_body(rec.kind, rec.body)
+    item = ingest._Valid(0, rec, ingest.RecordKind(rec.kind), body, ingest.body_hash(rec.body))
+    kiosk = first.get(Kiosk, kiosks[0])
+    outcomes = ingest._store(
+        session=first, settings=settings, kiosk=kiosk, items=[item], now=datetime.now(UTC)
+    )
+    assert outcomes[rec.id].outcome == "stored"
+    results: list[str] = []
+
+    def second() -> None:
+        with app.state.db.writer() as session:
+            other = session.get(Kiosk, kiosks[-1])
+            records = [WireRecord.model_validate(meanwhile)]
+            results.extend(
+                r.outcome
+                for r in ingest_batch(
+                    session=session, settings=settings, kiosk=other, records=records
+                )
+            )
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)  # the second transaction runs now, before the first commits
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert len(results) == 1
+    return results[0]
+
+
 def test_contact_update_stored_while_its_check_in_is_being_stored_is_applied(
     app: FastAPI,
 ) -> None:
-    """The check-in's transaction is open (not committed) when its contact update comes in:
-    the update must not be left pending for ever because neither saw the other."""
+    """Neither transaction may miss the other: the update must not stay pending for ever."""
     kiosk_id, _ = new_kiosk(app)
-    settings = app.state.settings
     check_in_id = uuid.uuid4()
-    now = datetime.now(UTC).isoformat()
     walk_in = record(
         "walk_in",
         {
@@ -192,7 +225,7 @@ def test_contact_update_stored_while_its_check_in_is_being_stored_is_applied(
             "last_name": "Condition",
             "date_of_birth": "1980-01-01",
             "reason": "Test",
-            "arrived_at": now,
+            "arrived_at": datetime.now(UTC).isoformat(),
             "queue_number": "R01",
             "follow_up_token": new_follow_up_token(),
             "language": "en",
@@ -200,43 +233,7 @@ def test_contact_update_stored_while_its_check_in_is_being_stored_is_applied(
         check_in_id,
     )
     update = record("contact_update", {"check_in_id": str(check_in_id), "phone": "555 0123"})
-
-    def wire(rec: dict) -> list[WireRecord]:
-        return [WireRecord.model_validate(rec)]
-
-    first = app.state.db.writer()
-    # Store the walk-in but hold its transaction open (ingest_batch would commit).
-    kiosk = first.get(Kiosk, kiosk_id)
-    items = []
-    for index, rec in enumerate(wire(walk_in)):
-        body = ingest.parse_body(rec.kind, rec.body)
-        items.append(
-            ingest._Valid(index, rec, ingest.RecordKind(rec.kind), body, ingest.body_hash(rec.body))
-        )
-    outcomes = ingest._store(
-        session=first, settings=settings, kiosk=kiosk, items=items, now=datetime.now(UTC)
-    )
-    assert outcomes[check_in_id].outcome == "stored"
-
-    results: list[str] = []
-
-    def second() -> None:
-        with app.state.db.writer() as session:
-            kiosk2 = session.get(Kiosk, kiosk_id)
-            results.extend(
-                r.outcome
-                for r in ingest_batch(
-                    session=session, settings=settings, kiosk=kiosk2, records=wire(update)
-                )
-            )
-
-    thread = threading.Thread(target=second)
-    thread.start()
-    time.sleep(0.5)  # the update's transaction runs now, before the walk-in commits
-    first.commit()
-    first.close()
-    thread.join(timeout=30)
-    assert results == ["stored"]
+    assert _while_open(app, walk_in, update, (kiosk_id,)) == "stored"
     with app.state.db.reader() as session:
         assert session.get(Arrival, check_in_id).phone == "555 0123"
         pending = session.scalar(
@@ -245,3 +242,40 @@ def test_contact_update_stored_while_its_check_in_is_being_stored_is_applied(
             .where(ReceivedRecord.applied_at.is_(None))
         )
     assert pending == 0
+
+
+def test_two_kiosks_checking_one_appointment_in_at_once_make_one_arrival(app: FastAPI) -> None:
+    """The second check-in, stored while the first is still open, joins the first arrival."""
+    kiosk_a, _ = new_kiosk(app, "a")
+    kiosk_b, _ = new_kiosk(app, "b")
+    with app.state.db.writer.begin() as session:
+        session.add(
+            Appointment(
+                ref="RACE-1",
+                first_name="Race",
+                last_name="Twice",
+                date_of_birth=date(1970, 1, 1),
+                starts_at=datetime.now(UTC) + timedelta(minutes=5),
+                clinician="Dr. Test",
+            )
+        )
+
+    def check_in(queue_number: str) -> dict:
+        return record(
+            "check_in",
+            {
+                "appointment_ref": "RACE-1",
+                "checked_in_at": datetime.now(UTC).isoformat(),
+                "queue_number": queue_number,
+                "follow_up_token": new_follow_up_token(),
+                "language": "en",
+            },
+        )
+
+    first, second = check_in("A001"), check_in("B001")
+    assert _while_open(app, first, second, (kiosk_a, kiosk_b)) == "stored"
+    with app.state.db.reader() as session:
+        arrivals = session.scalars(select(Arrival.id)).all()
+        targets = session.scalars(select(FollowUpToken.target_id)).all()
+    assert [str(a) for a in arrivals] == [first["id"]]
+    assert [str(t) for t in targets] == [first["id"]] * 2
