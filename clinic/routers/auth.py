@@ -43,6 +43,16 @@ def safe_next(next_url: str | None) -> str:
     return "/"
 
 
+#: The sign-in page must not be framed (clickjacking) or cached, nor leak its URL onwards.
+LOGIN_PAGE_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def _login_page(
     request: Request,
     *,
@@ -62,7 +72,7 @@ def _login_page(
         "login.html",
         {"error": error, "username": username, "next_url": next_url},
         status_code=status_code,
-        headers=headers,
+        headers={**LOGIN_PAGE_HEADERS, **(headers or {})},
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,

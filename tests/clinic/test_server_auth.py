@@ -35,6 +35,13 @@ def test_login_sets_a_hardened_session_cookie_and_stores_only_its_hash(
     assert client.get("/api/session").json()["username"] == user
 
 
+def test_login_page_cannot_be_framed_or_cached(client: TestClient) -> None:
+    page = client.get("/login")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+
+
 @pytest.mark.parametrize("public_base_url", ["https://clinic.example", "http://127.0.0.1:8000"])
 def test_cookie_is_secure_when_served_over_https(database_url: str, public_base_url: str) -> None:
     # Secure when the configured public URL is https, or when the request itself came by
