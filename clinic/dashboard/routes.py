@@ -95,6 +95,13 @@ def set_arrival_status(
     """Mark a patient called in, seen, no-show or back to waiting."""
     if queries.set_arrival_status(arrival_id, new_status, session=session, now=utcnow()) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such arrival")
+    audit(
+        session=session,
+        action="arrival.status",
+        user=staff,
+        target=f"arrival:{arrival_id}",
+        details={"status": new_status.value},
+    )
     return _back("/dashboard/arrivals", "status")
 
 
@@ -164,6 +171,8 @@ def answer_question(
     if done == "1":
         question.done = True
         question.done_at = now
+    # The answer's text stays in its table; the log says who answered which question.
+    audit(session=session, action="question.answer", user=staff, target=f"question:{question_id}")
     return _back("/dashboard/questions", "answered")
 
 
@@ -177,6 +186,7 @@ def mark_question_done(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such question")
     question.done = True
     question.done_at = utcnow()
+    audit(session=session, action="question.done", user=staff, target=f"question:{question_id}")
     return _back("/dashboard/questions", "done")
 
 
@@ -380,6 +390,13 @@ def review_feedback(
     )
     if done is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such feedback")
+    audit(
+        session=session,
+        action="feedback.review",
+        user=staff,
+        target=f"rating:{rating_id}",
+        details={"state": state.value},
+    )
     return _back(_safe_next(next_path, "/dashboard/feedback"), "reviewed")
 
 
@@ -392,7 +409,8 @@ def acknowledge_alert(
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> RedirectResponse:
     """Acknowledge an unhappy-feedback alert so it leaves every page's banner."""
-    queries.acknowledge_alert(alert_id, session=session, staff_id=staff.id, now=utcnow())
+    if queries.acknowledge_alert(alert_id, session=session, staff_id=staff.id, now=utcnow()):
+        audit(session=session, action="alert.acknowledge", user=staff, target=f"alert:{alert_id}")
     return _back(_safe_next(next_path, "/dashboard/feedback"), "acknowledged")
 
 

@@ -8,9 +8,19 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from server_helpers import bearer, csrf_of, login, new_kiosk, new_user, now_iso, record
+from server_helpers import (
+    bearer,
+    csrf_of,
+    login,
+    new_kiosk,
+    new_user,
+    now_iso,
+    rating_record,
+    record,
+)
+from sqlalchemy import select
 
-from clinic.models import Appointment, AppointmentStatus, Arrival
+from clinic.models import Alert, Appointment, AppointmentStatus, Arrival, AuditEvent
 from sync.protocol import INGEST_PATH, PULL_PATH, new_follow_up_token
 
 
@@ -74,3 +84,54 @@ def test_called_in_seen_no_show_and_back_to_waiting(app: FastAPI, client: TestCl
         assert shown in client.get(f"/f/{follow_up}").text, value
     assert set_status("teleported") == 422
     assert state()[0] == "waiting"
+    with app.state.db.reader() as session:
+        audited = session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == "arrival.status")
+        ).all()
+    assert [d["status"] for d in audited] == ["called_in", "seen", "no_show", "waiting"]
+
+
+def test_staff_actions_are_in_the_audit_log_without_patient_text(
+    app: FastAPI, client: TestClient
+) -> None:
+    _, token = new_kiosk(app)
+    question = record(
+        "question",
+        {
+            "text": "Secret question text",
+            "asked_at": now_iso(),
+            "follow_up_token": new_follow_up_token(),
+            "language": "en",
+        },
+    )
+    rating = rating_record(face=1)
+    client.post(INGEST_PATH, json={"records": [question, rating]}, headers=bearer(token))
+    with app.state.db.writer.begin() as session:
+        alert = Alert(details={})
+        session.add(alert)
+        session.flush()
+        alert_id = alert.id
+    user = new_user(app)
+    login(client, user)
+    csrf = csrf_of(client)
+    for path, data in (
+        (f"/dashboard/questions/{question['id']}/answer", {"answer": "Secret answer text"}),
+        (f"/dashboard/questions/{question['id']}/done", {}),
+        (f"/dashboard/feedback/{rating['id']}/review", {"state": "closed", "note": "Secret note"}),
+        (f"/dashboard/alerts/{alert_id}/acknowledge", {}),
+        (f"/dashboard/alerts/{alert_id}/acknowledge", {}),  # again: nothing happens, no row
+    ):
+        posted = client.post(path, data={**data, "csrf_token": csrf}, follow_redirects=False)
+        assert posted.status_code == 303, (path, posted.text)
+    with app.state.db.reader() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.actor == user).order_by(AuditEvent.id)
+        ).all()
+    actions = [(e.action, e.target) for e in events if e.action != "login"]
+    assert actions == [
+        ("question.answer", f"question:{question['id']}"),
+        ("question.done", f"question:{question['id']}"),
+        ("feedback.review", f"rating:{rating['id']}"),
+        ("alert.acknowledge", f"alert:{alert_id}"),
+    ]
+    assert "Secret" not in repr([(e.target, e.details) for e in events])
