@@ -47,7 +47,9 @@ class Settings(BaseModel):
     kiosk_requests_per_minute: int = Field(default=6000, ge=1)
     kiosk_burst: int = Field(default=200, ge=1)
     pair_requests_per_minute: int = Field(default=10, ge=1)
-    follow_up_requests_per_minute: int = Field(default=120, ge=1)
+    # Per address: phones on the clinic's guest Wi-Fi share one public address, and each open
+    # page reloads itself 3 times a minute, so 120 would refuse a full waiting room.
+    follow_up_requests_per_minute: int = Field(default=600, ge=1)
     # How often the follow-up page reloads itself while something is still to come.
     follow_up_refresh_seconds: int = Field(default=20, ge=1)
 
