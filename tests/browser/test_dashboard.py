@@ -506,3 +506,35 @@ def test_queue_place_and_waited_time_update_by_themselves(server: Server, contex
         arg=["U02", before + 10],
         timeout=5_000,
     )
+
+
+def test_core_actions_work_without_javascript(server: Server, browser: Any) -> None:
+    """Log in, call a patient in and answer a question with JavaScript switched off."""
+    token = _token()
+    server.ingest(
+        _walk_in("N01", _token(), 1),
+        record(
+            RecordKind.QUESTION,
+            protocol.QuestionBody(
+                text="No-script question", asked_at=_now(), follow_up_token=token, language="en"
+            ),
+        ),
+    )
+    ctx = browser.new_context(java_script_enabled=False, viewport={"width": 1024, "height": 768})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        login(page, server.base_url, STAFF)
+        row = page.locator("#arrivals tbody tr", has_text="N01")
+        row.locator("button", has_text="Call in").click()
+        page.wait_for_url("**/dashboard/arrivals?ok=status")
+        assert "Called in" in page.locator("#arrivals tbody tr", has_text="N01").inner_text()
+        page.goto(server.base_url + "/dashboard/questions")
+        card = page.locator("article", has_text="No-script question")
+        card.locator("textarea").fill("Answered without scripts.")
+        card.locator("button", has_text="Save answer").click()
+        page.wait_for_url("**/dashboard/questions?ok=answered")
+        page.goto(server.base_url + f"/f/{token}")
+        assert page.locator("#answer-text").inner_text() == "Answered without scripts."
+    finally:
+        ctx.close()
