@@ -20,7 +20,7 @@ DIMS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overa
 
 
 def upgrade() -> None:
-    columns = [
+    columns: list[sa.schema.SchemaItem] = [
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kiosk_id", sa.Uuid(), nullable=True),
