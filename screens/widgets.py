@@ -10,6 +10,7 @@ from pathlib import Path
 import qrcode
 from babel.dates import get_month_names
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
 from kivy.properties import (
@@ -22,6 +23,7 @@ from kivy.properties import (
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
 from kivy.uix.widget import Widget
 
@@ -31,7 +33,63 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 MAX_AGE_YEARS = 110
 
 
-class KButton(Button):
+class FitText:
+    """Shrink a label's font (down to `min_fit` of the size its rules ask for) to fit its box.
+
+    Used where the box cannot grow: the titles and buttons of the action row at the top of
+    a screen, which must stay one row high in every language with larger text.
+    The size the kv rules set is kept as the wanted size; fitting only ever lowers it.
+    """
+
+    fit = BooleanProperty(False)
+    min_fit = NumericProperty(0.6)
+    fit_margin = NumericProperty(0)  # room kept free above and below the text, in total
+    _wanted_font_size = 0.0
+    _fitting = False
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._fit_trigger = Clock.create_trigger(self.fit_text, -1)
+        for name in ("fit", "text", "size", "font_name", "text_size"):
+            self.fbind(name, self._fit_trigger)
+        self._fit_trigger()
+
+    def on_font_size(self, _instance: object, value: float) -> None:
+        if not self._fitting:  # a rule or the language changed it: the new wanted size
+            self._wanted_font_size = value
+            trigger = getattr(self, "_fit_trigger", None)  # None while kv rules apply
+            if trigger is not None:
+                trigger()
+
+    def fit_text(self, *_args: object) -> None:
+        """Set the largest font size (down to the floor) at which the text fits."""
+        wanted = self._wanted_font_size or self.font_size  # type: ignore[attr-defined]
+        if not self.fit or not wanted:
+            return
+        floor = wanted * self.min_fit
+        size = wanted
+        self._fitting = True
+        try:
+            while True:
+                self.font_size = size  # type: ignore[attr-defined]
+                self.texture_update()  # type: ignore[attr-defined]
+                text_w, text_h = self.texture_size  # type: ignore[attr-defined]
+                fits = (
+                    text_w <= self.width + 1  # type: ignore[attr-defined]
+                    and text_h + self.fit_margin <= self.height + 1  # type: ignore[attr-defined]
+                )
+                if fits or size <= floor:
+                    return
+                size = max(floor, size * 0.92)
+        finally:
+            self._fitting = False
+
+
+class FitLabel(FitText, Label):
+    """A label that shrinks its font to fit a fixed box."""
+
+
+class KButton(FitText, Button):
     """The main action button: large, high-contrast, sized in dp/sp."""
 
 
@@ -78,6 +136,16 @@ class StaffCorner(Widget):
             self._taps.clear()
             App.get_running_app().open_staff_corner()
         return True
+
+
+class ActionRow(BoxLayout):
+    """The row of actions at the top of a screen: its texts fit the row, never taller."""
+
+    def add_widget(self, widget: Widget, *args: object, **kwargs: object) -> None:
+        if isinstance(widget, FitText):
+            widget.size_hint_y = 1
+            widget.fit = True
+        super().add_widget(widget, *args, **kwargs)  # type: ignore[arg-type]
 
 
 class TopBar(BoxLayout):
