@@ -192,3 +192,47 @@ def test_every_screen_is_readable_at_800x480(ui_reset: Any, lang: str, large: bo
     if problems:
         found["still_there"] = problems
     assert not found, "\n".join(f"{k}: {p}" for k, v in found.items() for p in v)
+
+
+def keyboard_and_pan(window: Any) -> tuple[Any, float]:
+    """Return the docked keyboard and how far the window pans up to show the field."""
+    keyboard = next((w for w in window.children if w.__class__.__name__ == "VKeyboard"), None)
+    target = window._system_keyboard.target
+    target_top = max(0, target.to_window(0, target.y)[1]) if target else 0
+    # Where the window's pan animation ends (it starts half a second after the focus).
+    height = window.keyboard_height + window.keyboard_padding
+    return keyboard, 0 if height < target_top else height - target_top
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["normal", "large"])
+def test_docked_keyboard_never_covers_the_field_being_typed(ui_reset: Any, large: bool) -> None:
+    ui = ui_reset
+    ui.app.set_language("es")
+    ui.app.set_accessibility(large)
+    checked = 0
+    for name in SCREENS:
+        screen = fill(ui.app, name)
+        if name == "rate_details":
+            screen.consent = True  # the call-back phone field is enabled only then
+        ui.pump(3)
+        for field in screen.text_inputs():
+            if field.disabled:
+                continue
+            ui.tap(field)
+            ui.pump(3)
+            keyboard, pan = keyboard_and_pan(ui.window)
+            assert field.focus and keyboard is not None, (name, field.hint_text)
+            left, bottom, right, top = rect(field)
+            kb_top = keyboard.to_window(keyboard.x, keyboard.top)[1]
+            kb_bottom = keyboard.to_window(keyboard.x, keyboard.y)[1]
+            where = f"{name}: {field.hint_text or field.text!r}"
+            assert kb_top <= bottom + 1.5, f"{where}: the keyboard covers the field"
+            assert top + pan <= ui.window.height + 1.5, f"{where}: the field is pushed off the top"
+            assert kb_bottom + pan >= -1.5, f"{where}: the keyboard hangs below the window"
+            field.focus = False
+            ui.pump(2)
+            checked += 1
+        ui.app.end_session()
+        ui.app.set_language("es")
+        ui.app.set_accessibility(large)
+    assert checked >= 12
