@@ -120,3 +120,26 @@ def test_face_tap_is_stored_at_once_then_details_and_thanks(ui: Any, kiosk: Any)
     url = f"https://clinic.example.test/f/{rating.follow_up_token}"
     shot = ui.screenshot("receipt_rating")
     assert [r.text for r in zxingcpp.read_barcodes(Image.open(shot))] == [url]
+
+
+def test_repeated_face_taps_within_the_interval_count_once(ui: Any, kiosk: Any) -> None:
+    def ratings() -> int:
+        with kiosk.db.sessions() as session:
+            return len(session.scalars(select(Rating.id)).all())
+
+    ui.tap(screen(ui, "welcome").ids.rate)
+    ui.tap(screen(ui, "rate").ids.face5)
+    first = ui.app.session.rating_id
+    count = ratings()
+    with kiosk.db.sessions() as session:
+        face = session.get(Rating, first).face  # 5, or an earlier test's press seconds ago
+    ui.tap(screen(ui, "rate_details").ids.skip)
+    ui.tap(screen(ui, "receipt").ids.done)  # the session ends; the next press is anonymous
+    assert ui.app.session.rating_id is None
+    ui.tap(screen(ui, "welcome").ids.rate)
+    ui.tap(screen(ui, "rate").ids.face1)  # seconds later: the same press, counted once
+    screen(ui, "rate_details")
+    assert ui.app.session.rating_id == first
+    assert ratings() == count
+    with kiosk.db.sessions() as session:
+        assert session.get(Rating, first).face == face != 1  # the first face stands
