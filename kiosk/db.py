@@ -41,6 +41,9 @@ def make_engine(path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> 
         # The sync worker thread shares the pool; a pooled connection is used by one
         # thread at a time, so the same-thread check only gets in the way.
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        # A failed statement's message would carry its parameters (outbox payloads with
+        # names, phones...) into every log.exception; keep them out of errors and logs.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
