@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kiosk.app import SCREENS
+from screens.widgets import DatePicker, NumPad, ScoreRow
 
 
 def screen(ui: Any, name: str) -> Any:
@@ -75,17 +76,46 @@ def test_reset_clears_every_screen_property_and_field(ui: Any) -> None:
             field.text = "Zed"
         for prop in holder.patient_fields:
             value = holder.property(prop).defaultvalue
-            if isinstance(value, str):
+            if isinstance(value, bool):
+                setattr(holder, prop, not value)
+            elif isinstance(value, str):
                 setattr(holder, prop, "Zed")
-    ui.app.screen("walkin").ids.dob.set_value(date(1990, 1, 2))
+            elif isinstance(value, int | float):
+                setattr(holder, prop, 7)
+        for widget in holder.walk(restrict=True):
+            if isinstance(widget, NumPad):
+                widget.value = "1234"
+            elif isinstance(widget, ScoreRow):
+                widget.score = 3
+            elif isinstance(widget, DatePicker):
+                widget.set_value(date(1990, 1, 2))
+    ui.app.session.last_name = "Zed"
+    ui.app.session.date_of_birth = date(1990, 1, 2)
     ui.app.end_session()
     ui.pump(2)
+    assert ui.app.session.is_empty()
     for name in SCREENS:
         holder = ui.app.screen(name)
         assert all(f.text == "" for f in holder.text_inputs()), name
         for prop in holder.patient_fields:
             assert getattr(holder, prop) == holder.property(prop).defaultvalue, (name, prop)
-    assert ui.app.screen("walkin").ids.dob.value() is None
+        for widget in holder.walk(restrict=True):
+            if isinstance(widget, NumPad):
+                assert widget.value == "" and widget.ids.display.text == "", name
+            elif isinstance(widget, ScoreRow):
+                assert widget.score == -1, name
+            elif isinstance(widget, DatePicker):
+                assert widget.value() is None, name
+    # Every screen holding patient input says so in patient_fields (PIN pad: its NumPad).
+    for name, props in {
+        "walkin": {"first_name", "last_name", "reason", "phone"},
+        "contact": {"phone", "email"},
+        "ask": {"question", "contact_name", "contact_phone", "contact_email"},
+        "rate_details": {"comment", "consent", "contact_phone"},
+        "admin": {"pairing_code"},
+        "checkin": {"last_name"},
+    }.items():
+        assert props <= set(ui.app.screen(name).patient_fields), name
 
 
 def test_language_switch_rerenders_visible_text_at_once(ui: Any) -> None:
