@@ -3,9 +3,10 @@
     python -m scripts.demo [--port 8000] [--fresh] [--fullscreen] [--no-kiosk]
 
 (scripts/demo.sh calls this after setting up the machine.) Everything lives under
-./var/demo: the server's SQLite database, the kiosk's database and its config file. The
-kiosk is paired through the real pairing endpoint with a one-time code from the admin CLI,
-so a check-in made on the kiosk shows up on the dashboard within a second or two.
+./var/demo (or $DEMO_DATA_DIR): the server's SQLite database, the kiosk's database and its
+config file. The kiosk is paired through the real pairing endpoint with a one-time code from
+the admin CLI, so a check-in made on the kiosk shows up on the dashboard within a second or
+two.
 Ctrl-C (or closing the kiosk window) stops both.
 """
 
@@ -20,7 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_DIR = ROOT / "var" / "demo"
+#: Where the demo's databases and kiosk config live (DEMO_DATA_DIR moves them, e.g. in tests).
+DEMO_DIR = Path(os.environ.get("DEMO_DATA_DIR") or ROOT / "var" / "demo")
 
 
 def _server_env(port: int) -> dict[str, str]:
