@@ -99,6 +99,8 @@ class SyncStatus:
     paired: bool
     revoked: bool = False
     last_error: str | None = None
+    #: Why the newest record parked as failed was refused (kind and the server's reason).
+    last_failure: str | None = None
 
 
 @dataclass(frozen=True)

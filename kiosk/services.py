@@ -796,7 +796,19 @@ class Kiosk(KioskFacade):
                 paired=bool(get_state(StateKey.KIOSK_TOKEN, session=session)),
                 revoked=bool(get_flag(StateKey.REVOKED, session=session)),
                 last_error=get_state(StateKey.LAST_ERROR, session=session),
+                last_failure=self._last_failure(session) if numbers["failed"] else None,
             )
+
+    @staticmethod
+    def _last_failure(session: Session) -> str | None:
+        """Return the kind and reason of the newest record parked as failed."""
+        row = session.execute(
+            select(outbox.OutboxRecord.kind, outbox.OutboxRecord.last_error)
+            .where(outbox.OutboxRecord.status == outbox.OutboxStatus.FAILED)
+            .order_by(outbox.OutboxRecord.next_attempt_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else f"{row.kind}: {row.last_error or '?'}"
 
     def admin_settings(self) -> dict[str, str]:
         """Return the settings staff may change: server_url, default_language, idle timeout."""

@@ -10,6 +10,7 @@ from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from kiosk.facade import N_, KioskError
+from kiosk.i18n import _
 from screens.base import KioskScreen, load_kv
 
 
@@ -26,6 +27,8 @@ class AdminScreen(KioskScreen):
     failed = NumericProperty(0)
     last_success = StringProperty("")
     paired = BooleanProperty(False)
+    revoked = BooleanProperty(False)
+    last_failure = StringProperty("")
     patient_fields = ("pairing_code", "message_msgid")
 
     def on_activate(self) -> None:
@@ -51,7 +54,28 @@ class AdminScreen(KioskScreen):
         """Show the outbox counts and the last successful sync."""
         status = self.kiosk.sync_status()
         self.pending, self.failed, self.paired = status.pending, status.failed, status.paired
+        self.revoked = status.revoked
+        self.last_failure = status.last_failure or ""
         self.last_success = self._when(status.last_success_at)
+
+    def status_text(self, lang: str) -> str:
+        """Return the sync details for staff: pairing, counts, last success, last refusal."""
+        if self.revoked:
+            state = _("Revoked by the clinic server: pair again", lang)
+        else:
+            state = _("Paired", lang) if self.paired else _("Not paired", lang)
+        counts = "  ·  ".join((
+            state,
+            _("Waiting: {pending}", lang).format(pending=self.pending),
+            _("Failed: {failed}", lang).format(failed=self.failed),
+        ))
+        lines = [
+            counts,
+            _("Last success: {when}", lang).format(when=self.last_success or _("never", lang)),
+        ]
+        if self.last_failure:
+            lines.append(_("Last refused: {reason}", lang).format(reason=self.last_failure))
+        return "\n".join(lines)
 
     def _when(self, moment: datetime | None) -> str:
         if moment is None:

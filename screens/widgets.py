@@ -18,6 +18,7 @@ from kivy.properties import (
     ListProperty,
     NumericProperty,
     ObjectProperty,
+    OptionProperty,
     StringProperty,
 )
 from kivy.uix.behaviors import ButtonBehavior
@@ -91,6 +92,9 @@ class FitLabel(FitText, Label):
 
 class KButton(FitText, Button):
     """The main action button: large, high-contrast, sized in dp/sp."""
+
+    #: main (accent colours), quiet (panel colours) or alert (red); the theme gives colours.
+    role = OptionProperty("main", options=("main", "quiet", "alert"))
 
 
 class KQuietButton(KButton):

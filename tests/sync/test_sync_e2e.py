@@ -164,6 +164,9 @@ def test_conflict_and_invalid_are_parked_with_reason(
         assert rows[conflicting].attempts == 2 and rows[bad_id].attempts == 1
     status = kiosk.sync_status()
     assert status.pending == 0 and status.failed == 2 and status.last_error
+    # What the staff corner shows: the newest refusal, with its kind and the server's reason.
+    shown = status.last_failure or ""
+    assert "conflict (HTTP 409)" in shown or "invalid" in shown
     # The server kept the first version and never stored the invalid one.
     assert uuid.UUID(bad_id).hex not in set(server.received_ids())
     assert uuid.UUID(good).hex in set(server.received_ids())

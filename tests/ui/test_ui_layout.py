@@ -70,6 +70,9 @@ def fill(app: Any, name: str) -> Any:
         screen.emergency = True  # after on_activate
     if name == "admin":
         screen.message_msgid = "Please enter a number of seconds between 20 and 600."
+        screen.revoked, screen.failed, screen.pending = True, 12, 4321
+        screen.last_success = "28/11/26, 14:05"
+        screen.last_failure = "question: conflict (HTTP 409): record id already stored"
     if name == "questions":
         entries = screen.entries
         longest = max(entries, key=lambda e: len(e.answer))
@@ -96,6 +99,17 @@ def overlaps(a: tuple[float, ...], b: tuple[float, ...], slack: float = 1.5) -> 
     return min(a[2], b[2]) - max(a[0], b[0]) > slack and min(a[3], b[3]) - max(a[1], b[1]) > slack
 
 
+def contrast(fg: Any, bg: Any) -> float:
+    """Return the WCAG contrast ratio of two RGB(A) colours."""
+
+    def luminance(colour: Any) -> float:
+        channels = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in colour[:3]]
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
 def scrolled(widget: Any) -> bool:
     """Tell whether a widget sits inside a scrolling view (it may extend past the view)."""
     from kivy.uix.scrollview import ScrollView
@@ -110,6 +124,7 @@ def scrolled(widget: Any) -> bool:
 
 def layout_problems(root: Any, window_box: tuple[float, ...]) -> list[str]:
     """List texts cut or pushed out of place under `root`."""
+    from kivy.uix.button import Button
     from kivy.uix.label import Label
     from kivy.uix.layout import Layout
     from kivy.uix.textinput import TextInput
@@ -138,6 +153,10 @@ def layout_problems(root: Any, window_box: tuple[float, ...]) -> list[str]:
                 problems.append(
                     f"{label} cut: text {tw:.0f}x{th:.0f} in {widget.width:.0f}x{widget.height:.0f}"
                 )
+        if isinstance(widget, Button) and widget.text and not widget.disabled:
+            ratio = contrast(widget.color, widget.background_color)
+            if ratio < 4.5:
+                problems.append(f"{label} text contrast {ratio:.1f}:1 (under 4.5:1)")
         if isinstance(widget, TextInput) and widget.hint_text and not widget.text:
             # A hint longer than a one-line field is cut without a word.
             lines = widget._lines if widget.text else [widget.hint_text]

@@ -277,3 +277,38 @@ def test_clinic_details_pulled_by_the_sync_show_between_patients(ui: Any, kiosk:
     finally:
         pull_clinic_name(original)
         ui.app.refresh_sync()
+
+
+def test_admin_shows_a_revoked_kiosk_and_the_last_refusal(ui: Any, kiosk: Any) -> None:
+    import uuid
+
+    from kiosk.state import StateKey, set_flag
+    from sync import outbox
+    from sync.outbox import OutboxRecord, OutboxStatus
+
+    record_id = str(uuid.uuid4())
+    with kiosk.db.write() as session:
+        set_flag(StateKey.REVOKED, True, session=session)
+        session.add(
+            OutboxRecord(
+                id=record_id,
+                kind="question",
+                payload={},
+                status=OutboxStatus.FAILED,
+                attempts=1,
+                created_at=outbox.utcnow(),
+                next_attempt_at=outbox.utcnow(),
+                last_error="invalid (HTTP 422): text too long",
+            )
+        )
+    try:
+        admin = open_admin(ui)
+        status = admin.ids.sync_status.text
+        assert status.startswith("Revoked by the clinic server: pair again")
+        assert "Failed: " in status and "Last refused: question: invalid (HTTP 422)" in status
+        ui.tap(ui.app.top_bar.ids.languages.children[0])  # ES (the buttons are right to left)
+        assert "Revocado por el servidor" in admin.ids.sync_status.text
+    finally:
+        with kiosk.db.write() as session:
+            set_flag(StateKey.REVOKED, False, session=session)
+            session.delete(session.get(OutboxRecord, record_id))
