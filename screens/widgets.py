@@ -34,7 +34,7 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 MAX_AGE_YEARS = 110
 
 
-class FitText:
+class FitText(Label):
     """Shrink a label's font (down to `min_fit` of the size its rules ask for) to fit its box.
 
     Used where the box cannot grow: the titles and buttons of the action row at the top of
@@ -64,7 +64,7 @@ class FitText:
 
     def fit_text(self, *_args: object) -> None:
         """Set the largest font size (down to the floor) at which the text fits."""
-        wanted = self._wanted_font_size or self.font_size  # type: ignore[attr-defined]
+        wanted: float = self._wanted_font_size or float(self.font_size)  # type: ignore[has-type]
         if not self.fit or not wanted:
             return
         floor = wanted * self.min_fit
@@ -72,13 +72,10 @@ class FitText:
         self._fitting = True
         try:
             while True:
-                self.font_size = size  # type: ignore[attr-defined]
-                self.texture_update()  # type: ignore[attr-defined]
-                text_w, text_h = self.texture_size  # type: ignore[attr-defined]
-                fits = (
-                    text_w <= self.width + 1  # type: ignore[attr-defined]
-                    and text_h + self.fit_margin <= self.height + 1  # type: ignore[attr-defined]
-                )
+                self.font_size = size
+                self.texture_update()
+                text_w, text_h = self.texture_size
+                fits = text_w <= self.width + 1 and text_h + self.fit_margin <= self.height + 1
                 if fits or size <= floor:
                     return
                 size = max(floor, size * 0.92)
@@ -86,7 +83,7 @@ class FitText:
             self._fitting = False
 
 
-class FitLabel(FitText, Label):
+class FitLabel(FitText):
     """A label that shrinks its font to fit a fixed box."""
 
 
@@ -149,7 +146,7 @@ class ActionRow(BoxLayout):
         if isinstance(widget, FitText):
             widget.size_hint_y = 1
             widget.fit = True
-        super().add_widget(widget, *args, **kwargs)  # type: ignore[arg-type]
+        super().add_widget(widget, *args, **kwargs)
 
 
 class TopBar(BoxLayout):
