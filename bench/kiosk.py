@@ -294,8 +294,12 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--commits", type=int, default=500)
-    parser.add_argument("--cache-wait", type=float, default=65.0,
-                        help="seconds to let TextInput's 60 s label cache expire")
+    parser.add_argument(
+        "--cache-wait",
+        type=float,
+        default=65.0,
+        help="seconds to let TextInput's 60 s label cache expire",
+    )
     args = parser.parse_args()
     if args.child_start:
         child_start(args.child_start)

@@ -68,8 +68,14 @@ def question_bodies(count: int) -> list[dict[str, Any]]:
 
     now = datetime.now(UTC)
     return [
-        dump_body(QuestionBody(text=f"Synthetic question {i}", asked_at=now,
-                               follow_up_token=new_follow_up_token(), language="en"))
+        dump_body(
+            QuestionBody(
+                text=f"Synthetic question {i}",
+                asked_at=now,
+                follow_up_token=new_follow_up_token(),
+                language="en",
+            )
+        )
         for i in range(count)
     ]
 
@@ -88,7 +94,7 @@ def raw_insert_rate(server: Any, records: int, batch: int) -> float:
     ]
     started = time.perf_counter()
     for i in range(0, len(wires), batch):
-        results = client.send_batch(wires[i:i + batch])
+        results = client.send_batch(wires[i : i + batch])
         assert all(r.outcome == "stored" for r in results), results[:1]
     elapsed = time.perf_counter() - started
     client.close()
@@ -132,8 +138,13 @@ def drain_with_window(kiosk: Any, batch: int) -> dict[str, Any]:
 
     class DrainApp(App):
         def build(self) -> Label:
-            label = Label(text="Draining...", font_size="32sp", size_hint=(None, None),
-                          size=(400, 100), pos=(0, 190))
+            label = Label(
+                text="Draining...",
+                font_size="32sp",
+                size_hint=(None, None),
+                size=(400, 100),
+                pos=(0, 190),
+            )
             anim = Animation(x=400, duration=0.5) + Animation(x=0, duration=0.5)
             anim.repeat = True
             anim.start(label)
@@ -206,7 +217,8 @@ def faults_run(work: Path, records: int) -> dict[str, Any]:
         set_state(StateKey.SERVER_URL, proxy.url, session=session)
     started = time.perf_counter()
     syncing.start_sync(
-        kiosk, settings=syncing.worker_settings(kiosk, **{**FAST_WORKER, "timeout": (1.0, 1.0)}),
+        kiosk,
+        settings=syncing.worker_settings(kiosk, **{**FAST_WORKER, "timeout": (1.0, 1.0)}),
         purge_interval=None,
     )
     for kill in (True, False, True):
@@ -260,8 +272,7 @@ def main() -> int:
         kiosk.close()
         raw_after = raw_insert_rate(server, args.records // 2, args.batch)
         raw = (raw_before + raw_after) / 2
-        print(f"raw batched insert: {raw_before:.0f} / {raw_after:.0f} records/s",
-              file=sys.stderr)
+        print(f"raw batched insert: {raw_before:.0f} / {raw_after:.0f} records/s", file=sys.stderr)
         print(f"drain: {drained}", file=sys.stderr)
         report: dict[str, Any] = {
             "records": args.records,

@@ -77,8 +77,12 @@ class KioskSettings:
 
     # ---------------------------------------------------------------------------------
     def _check(self) -> None:
-        if not (len(self.kiosk_letter) == 1 and self.kiosk_letter.isascii()
-                and self.kiosk_letter.isalpha() and self.kiosk_letter.isupper()):
+        if not (
+            len(self.kiosk_letter) == 1
+            and self.kiosk_letter.isascii()
+            and self.kiosk_letter.isalpha()
+            and self.kiosk_letter.isupper()
+        ):
             raise ConfigError("kiosk_letter must be one upper-case letter A-Z")
         if not self.languages:
             raise ConfigError("languages must list at least one language")
@@ -162,8 +166,16 @@ def _field_types() -> dict[str, str]:
     return {f.name: str(f.type) for f in dataclasses.fields(KioskSettings)}
 
 
-_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
-               "0": False, "false": False, "no": False, "off": False}
+_BOOL_WORDS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:

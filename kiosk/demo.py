@@ -53,29 +53,116 @@ class DemoPerson:
 
 
 DEMO_PEOPLE: tuple[DemoPerson, ...] = (
-    DemoPerson("okafor", "Ada", "Okafor", date(1984, 3, 12), "0101", 5, "Dr. Rivera",
-               MatchStatus.MATCHED, "inside the window: the plain check-in"),
-    DemoPerson("munoz", "Benjamín", "Muñoz", date(1990, 7, 4), "0202", 20, "Dr. Chen",
-               MatchStatus.MATCHED, "inside the window; accents optional (type Munoz)"),
-    DemoPerson("dubois", "Chloé", "Dubois", date(1975, 11, 30), None, -10, "Dr. Rivera",
-               MatchStatus.MATCHED, "inside the window, 10 minutes late"),
-    DemoPerson("obrien", "Iris", "O'Brien-Walsh", date(1988, 8, 8), "0303", 12, "Dr. Adeyemi",
-               MatchStatus.MATCHED, "inside the window; apostrophe and hyphen in the name"),
-    DemoPerson("kim", "Daniel", "Kim", date(2001, 1, 15), "0404", 0, "Dr. Chen",
-               MatchStatus.MATCHED, "inside the window; also good for rating a known visit"),
-    DemoPerson("petrova", "Elena", "Petrova", date(1968, 5, 22), "0505", 180, "Dr. Adeyemi",
-               MatchStatus.TOO_EARLY, "appointment in 3 hours: too early, see the front desk"),
-    DemoPerson("haddad", "Farid", "Haddad", date(1959, 9, 9), "0606", -120, "Dr. Rivera",
-               MatchStatus.TOO_LATE, "appointment 2 hours ago: too late, see the front desk"),
-    DemoPerson("lindqvist", "Grace", "Lindqvist", date(1992, 2, 29), "0707", -5, "Dr. Chen",
-               MatchStatus.ALREADY_CHECKED_IN,
-               "already checked in (seeded): shows the earlier queue number; leap-day birth"),
-    DemoPerson("smith-h", "Henry", "Smith", date(1980, 6, 1), "0142", 10, "Dr. Rivera",
-               MatchStatus.MATCHED,
-               "shares last name + birth date with Hannah: AMBIGUOUS, then phone 0142"),
-    DemoPerson("smith-a", "Hannah", "Smith", date(1980, 6, 1), "0199", 15, "Dr. Adeyemi",
-               MatchStatus.MATCHED,
-               "shares last name + birth date with Henry: AMBIGUOUS, then phone 0199"),
+    DemoPerson(
+        "okafor",
+        "Ada",
+        "Okafor",
+        date(1984, 3, 12),
+        "0101",
+        5,
+        "Dr. Rivera",
+        MatchStatus.MATCHED,
+        "inside the window: the plain check-in",
+    ),
+    DemoPerson(
+        "munoz",
+        "Benjamín",
+        "Muñoz",
+        date(1990, 7, 4),
+        "0202",
+        20,
+        "Dr. Chen",
+        MatchStatus.MATCHED,
+        "inside the window; accents optional (type Munoz)",
+    ),
+    DemoPerson(
+        "dubois",
+        "Chloé",
+        "Dubois",
+        date(1975, 11, 30),
+        None,
+        -10,
+        "Dr. Rivera",
+        MatchStatus.MATCHED,
+        "inside the window, 10 minutes late",
+    ),
+    DemoPerson(
+        "obrien",
+        "Iris",
+        "O'Brien-Walsh",
+        date(1988, 8, 8),
+        "0303",
+        12,
+        "Dr. Adeyemi",
+        MatchStatus.MATCHED,
+        "inside the window; apostrophe and hyphen in the name",
+    ),
+    DemoPerson(
+        "kim",
+        "Daniel",
+        "Kim",
+        date(2001, 1, 15),
+        "0404",
+        0,
+        "Dr. Chen",
+        MatchStatus.MATCHED,
+        "inside the window; also good for rating a known visit",
+    ),
+    DemoPerson(
+        "petrova",
+        "Elena",
+        "Petrova",
+        date(1968, 5, 22),
+        "0505",
+        180,
+        "Dr. Adeyemi",
+        MatchStatus.TOO_EARLY,
+        "appointment in 3 hours: too early, see the front desk",
+    ),
+    DemoPerson(
+        "haddad",
+        "Farid",
+        "Haddad",
+        date(1959, 9, 9),
+        "0606",
+        -120,
+        "Dr. Rivera",
+        MatchStatus.TOO_LATE,
+        "appointment 2 hours ago: too late, see the front desk",
+    ),
+    DemoPerson(
+        "lindqvist",
+        "Grace",
+        "Lindqvist",
+        date(1992, 2, 29),
+        "0707",
+        -5,
+        "Dr. Chen",
+        MatchStatus.ALREADY_CHECKED_IN,
+        "already checked in (seeded): shows the earlier queue number; leap-day birth",
+    ),
+    DemoPerson(
+        "smith-h",
+        "Henry",
+        "Smith",
+        date(1980, 6, 1),
+        "0142",
+        10,
+        "Dr. Rivera",
+        MatchStatus.MATCHED,
+        "shares last name + birth date with Hannah: AMBIGUOUS, then phone 0142",
+    ),
+    DemoPerson(
+        "smith-a",
+        "Hannah",
+        "Smith",
+        date(1980, 6, 1),
+        "0199",
+        15,
+        "Dr. Adeyemi",
+        MatchStatus.MATCHED,
+        "shares last name + birth date with Henry: AMBIGUOUS, then phone 0199",
+    ),
 )
 
 #: People with NO appointment today, for the no-match and walk-in flows.
@@ -85,42 +172,78 @@ DEMO_CLINIC_NAME_DEFAULT = "Demo Clinic"
 
 DEMO_FAQ: dict[str, list[tuple[str, str, str]]] = {
     "en": [
-        ("hours", "When are you open?",
-         "Monday to Friday 8:00-18:00, Saturday 9:00-13:00. Closed on public holidays."),
-        ("parking", "Where can I park?",
-         "Free parking behind the building (entrance on Elm Street). Two accessible spaces "
-         "are next to the main door."),
-        ("billing", "How do I pay or ask about a bill?",
-         "Ask at the front desk or call the billing office on weekdays 9:00-16:00. "
-         "We accept cards and most insurance plans."),
-        ("prescriptions", "How do I renew a prescription?",
-         "Ask your clinician during the visit, or use the follow-up page from your QR code. "
-         "Allow two working days."),
-        ("accessibility", "Is the clinic accessible?",
-         "Yes: step-free entrance, lift to all floors, accessible toilets, and a hearing loop "
-         "at the front desk. Ask us for a wheelchair."),
-        ("interpreter", "Can I have an interpreter?",
-         "Yes, free of charge. Tell the front desk which language you need."),
+        (
+            "hours",
+            "When are you open?",
+            "Monday to Friday 8:00-18:00, Saturday 9:00-13:00. Closed on public holidays.",
+        ),
+        (
+            "parking",
+            "Where can I park?",
+            "Free parking behind the building (entrance on Elm Street). Two accessible spaces "
+            "are next to the main door.",
+        ),
+        (
+            "billing",
+            "How do I pay or ask about a bill?",
+            "Ask at the front desk or call the billing office on weekdays 9:00-16:00. "
+            "We accept cards and most insurance plans.",
+        ),
+        (
+            "prescriptions",
+            "How do I renew a prescription?",
+            "Ask your clinician during the visit, or use the follow-up page from your QR code. "
+            "Allow two working days.",
+        ),
+        (
+            "accessibility",
+            "Is the clinic accessible?",
+            "Yes: step-free entrance, lift to all floors, accessible toilets, and a hearing loop "
+            "at the front desk. Ask us for a wheelchair.",
+        ),
+        (
+            "interpreter",
+            "Can I have an interpreter?",
+            "Yes, free of charge. Tell the front desk which language you need.",
+        ),
         ("wifi", "Is there Wi-Fi?", "Yes: network 'Clinic-Guest', no password."),
     ],
     "es": [
-        ("hours", "¿Cuál es el horario?",
-         "De lunes a viernes de 8:00 a 18:00 y sábados de 9:00 a 13:00. Cerrado los "
-         "días festivos."),
-        ("parking", "¿Dónde puedo estacionar?",
-         "Estacionamiento gratuito detrás del edificio (entrada por la calle Elm). Hay dos "
-         "plazas accesibles junto a la puerta principal."),
-        ("billing", "¿Cómo pago o pregunto por una factura?",
-         "Pregunte en recepción o llame a facturación de lunes a viernes de 9:00 a 16:00. "
-         "Aceptamos tarjetas y la mayoría de los seguros."),
-        ("prescriptions", "¿Cómo renuevo una receta?",
-         "Pídalo a su médico durante la consulta o use la página de seguimiento del código "
-         "QR. Cuente con dos días hábiles."),
-        ("accessibility", "¿La clínica es accesible?",
-         "Sí: entrada sin escalones, ascensor a todas las plantas, baños accesibles y bucle "
-         "magnético en recepción. Pídanos una silla de ruedas."),
-        ("interpreter", "¿Puedo tener un intérprete?",
-         "Sí, sin costo. Diga en recepción qué idioma necesita."),
+        (
+            "hours",
+            "¿Cuál es el horario?",
+            "De lunes a viernes de 8:00 a 18:00 y sábados de 9:00 a 13:00. Cerrado los "
+            "días festivos.",
+        ),
+        (
+            "parking",
+            "¿Dónde puedo estacionar?",
+            "Estacionamiento gratuito detrás del edificio (entrada por la calle Elm). Hay dos "
+            "plazas accesibles junto a la puerta principal.",
+        ),
+        (
+            "billing",
+            "¿Cómo pago o pregunto por una factura?",
+            "Pregunte en recepción o llame a facturación de lunes a viernes de 9:00 a 16:00. "
+            "Aceptamos tarjetas y la mayoría de los seguros.",
+        ),
+        (
+            "prescriptions",
+            "¿Cómo renuevo una receta?",
+            "Pídalo a su médico durante la consulta o use la página de seguimiento del código "
+            "QR. Cuente con dos días hábiles.",
+        ),
+        (
+            "accessibility",
+            "¿La clínica es accesible?",
+            "Sí: entrada sin escalones, ascensor a todas las plantas, baños accesibles y bucle "
+            "magnético en recepción. Pídanos una silla de ruedas.",
+        ),
+        (
+            "interpreter",
+            "¿Puedo tener un intérprete?",
+            "Sí, sin costo. Diga en recepción qué idioma necesita.",
+        ),
         ("wifi", "¿Hay Wi-Fi?", "Sí: red 'Clinic-Guest', sin contraseña."),
     ],
 }
@@ -131,8 +254,9 @@ def demo_ref(person: DemoPerson, day: date) -> str:
     return f"demo-{day.isoformat()}-{person.key}"
 
 
-def _starts_at(now: datetime, offset_minutes: int, day_start: datetime,
-               day_end: datetime) -> datetime:
+def _starts_at(
+    now: datetime, offset_minutes: int, day_start: datetime, day_end: datetime
+) -> datetime:
     """Return now + offset, kept inside today (so a near-midnight demo still has people)."""
     moment = now + timedelta(minutes=offset_minutes)
     last = day_end - timedelta(seconds=1)
@@ -146,9 +270,9 @@ def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
     day = kiosk.today()
     tz = settings.tz
     day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-    day_end = datetime.combine(
-        day + timedelta(days=1), datetime.min.time(), tzinfo=tz
-    ).astimezone(UTC)
+    day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(
+        UTC
+    )
     secret = bytes.fromhex(hash_key_hex)
     appointments = [
         KioskAppointment(
@@ -162,8 +286,9 @@ def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
         for person in DEMO_PEOPLE
     ]
     faq = [
-        FaqEntry(id=entry_id, language=language, question=question, answer=answer,
-                 position=position)
+        FaqEntry(
+            id=entry_id, language=language, question=question, answer=answer, position=position
+        )
         for language in settings.languages
         for position, (entry_id, question, answer) in enumerate(DEMO_FAQ.get(language, []))
     ]
@@ -219,7 +344,13 @@ def seed_bench_appointments(kiosk: Kiosk, count: int, *, prefix: str = "bench") 
         for ref in refs:
             if session.get(Appointment, ref) is None:
                 session.add(
-                    Appointment(ref=ref, match_key=secrets.token_hex(32), phone_key=None,
-                                starts_at=now, first_initial="B", clinician="Dr. Bench")
+                    Appointment(
+                        ref=ref,
+                        match_key=secrets.token_hex(32),
+                        phone_key=None,
+                        starts_at=now,
+                        first_initial="B",
+                        clinician="Dr. Bench",
+                    )
                 )
     return refs

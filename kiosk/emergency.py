@@ -17,8 +17,7 @@ from pathlib import Path
 
 DEFAULT_WORDS_PATH = Path(__file__).resolve().parent.parent / "assets" / "emergency_words.json"
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'",
-                              "\u00b4": "'"})
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 
 
 def fold(text: str) -> str:

@@ -150,9 +150,7 @@ class KioskFacade:
     def check_in(self, appointment_ref: str, language: str) -> CheckInReceipt:
         raise NotImplementedError
 
-    def update_contact(
-        self, check_in_id: str, phone: str | None, email: str | None
-    ) -> None:
+    def update_contact(self, check_in_id: str, phone: str | None, email: str | None) -> None:
         raise NotImplementedError
 
     def register_walk_in(

@@ -388,8 +388,10 @@ class Kiosk(KioskFacade):
             if appointment.checked_in:  # arrived per the server (front desk, other kiosk)
                 raise KioskError(MSG_ALREADY_CHECKED_IN)
             early, late = self._window(session)
-            inside = appointment.starts_at - early <= now <= (
-                appointment.starts_at + late + CONFIRM_GRACE
+            inside = (
+                appointment.starts_at - early
+                <= now
+                <= (appointment.starts_at + late + CONFIRM_GRACE)
             )
             if enforce_window and not inside:
                 raise KioskError(MSG_SEE_FRONT_DESK)
@@ -414,7 +416,10 @@ class Kiosk(KioskFacade):
                 language=lang,
             )
             outbox.enqueue(
-                RecordKind.CHECK_IN, dump_body(body), session=session, record_id=record_id,
+                RecordKind.CHECK_IN,
+                dump_body(body),
+                session=session,
+                record_id=record_id,
                 now=now,
             )
             return self._receipt(row, server_url, already=False)
@@ -435,8 +440,11 @@ class Kiosk(KioskFacade):
         """Estimate minutes of waiting for someone arriving now (before adding them)."""
         per_patient = self.settings.minutes_per_patient
         values = get_many(
-            (StateKey.QUEUE_UPDATED_AT, StateKey.QUEUE_WAITING,
-             StateKey.QUEUE_ESTIMATED_WAIT_MINUTES),
+            (
+                StateKey.QUEUE_UPDATED_AT,
+                StateKey.QUEUE_WAITING,
+                StateKey.QUEUE_ESTIMATED_WAIT_MINUTES,
+            ),
             session=session,
         )
         pulled_at = parse_datetime(values.get(StateKey.QUEUE_UPDATED_AT))
@@ -478,9 +486,10 @@ class Kiosk(KioskFacade):
             raise InvalidInput(MSG_UNKNOWN_VISIT, "check_in_id") from None
 
         def action(session: Session) -> None:
-            if session.get(CheckIn, str(target)) is None and session.get(
-                WalkIn, str(target)
-            ) is None:
+            if (
+                session.get(CheckIn, str(target)) is None
+                and session.get(WalkIn, str(target)) is None
+            ):
                 raise InvalidInput(MSG_UNKNOWN_VISIT, "check_in_id")
             now = self.now()
             record_id = uuid.uuid4()
@@ -495,8 +504,11 @@ class Kiosk(KioskFacade):
             )
             body = ContactUpdateBody(check_in_id=target, phone=clean_phone, email=clean_email)
             outbox.enqueue(
-                RecordKind.CONTACT_UPDATE, dump_body(body), session=session,
-                record_id=record_id, now=now,
+                RecordKind.CONTACT_UPDATE,
+                dump_body(body),
+                session=session,
+                record_id=record_id,
+                now=now,
             )
 
         self._write(action)
@@ -558,7 +570,10 @@ class Kiosk(KioskFacade):
                 language=lang,
             )
             outbox.enqueue(
-                RecordKind.WALK_IN, dump_body(body), session=session, record_id=record_id,
+                RecordKind.WALK_IN,
+                dump_body(body),
+                session=session,
+                record_id=record_id,
                 now=now,
             )
             return self._receipt(row, self._server_url(session), already=False)
@@ -622,7 +637,10 @@ class Kiosk(KioskFacade):
                 language=lang,
             )
             outbox.enqueue(
-                RecordKind.QUESTION, dump_body(body), session=session, record_id=record_id,
+                RecordKind.QUESTION,
+                dump_body(body),
+                session=session,
+                record_id=record_id,
                 now=now,
             )
             return QuestionReceipt(
@@ -650,9 +668,11 @@ class Kiosk(KioskFacade):
             server_url = self._server_url(session)
             if ref is not None:
                 earlier = session.scalar(select(Rating).where(Rating.appointment_ref == ref))
-                known = session.get(Appointment, ref) is not None or session.scalar(
-                    select(CheckIn.id).where(CheckIn.appointment_ref == ref)
-                ) is not None
+                known = (
+                    session.get(Appointment, ref) is not None
+                    or session.scalar(select(CheckIn.id).where(CheckIn.appointment_ref == ref))
+                    is not None
+                )
                 if earlier is None and not known:
                     raise InvalidInput(MSG_UNKNOWN_VISIT, "appointment_ref")
             else:
@@ -687,7 +707,10 @@ class Kiosk(KioskFacade):
                 language=lang,
             )
             outbox.enqueue(
-                RecordKind.RATING, dump_body(body), session=session, record_id=record_id,
+                RecordKind.RATING,
+                dump_body(body),
+                session=session,
+                record_id=record_id,
                 now=now,
             )
             return RatingReceipt(
@@ -714,7 +737,8 @@ class Kiosk(KioskFacade):
             scores[name] = value
         recommend = details.would_recommend
         if recommend is not None and (
-            isinstance(recommend, bool) or not isinstance(recommend, int)
+            isinstance(recommend, bool)
+            or not isinstance(recommend, int)
             or not 0 <= recommend <= 10
         ):
             raise InvalidInput(validation.MSG_SCORE, "would_recommend")
@@ -876,9 +900,12 @@ def check_server_url(text: str) -> str:
         parts = urlsplit(text)
     except ValueError:
         raise InvalidInput(MSG_SERVER_URL, "server_url") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(
-        ch.isspace() for ch in text
-    ) or parts.query or parts.fragment:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() for ch in text)
+        or parts.query
+        or parts.fragment
+    ):
         raise InvalidInput(MSG_SERVER_URL, "server_url")
     return text.rstrip("/")
-

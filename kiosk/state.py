@@ -62,9 +62,9 @@ def get_all_state(*, session: Session) -> dict[str, str]:
 def get_many(keys: tuple[str, ...], *, session: Session) -> dict[str, str]:
     """Return the stored values of several keys in one query (missing keys left out)."""
     names = [str(key) for key in keys]
-    rows = session.execute(select(StateEntry.key, StateEntry.value).where(
-        StateEntry.key.in_(names)
-    ))
+    rows = session.execute(
+        select(StateEntry.key, StateEntry.value).where(StateEntry.key.in_(names))
+    )
     return {key: value for key, value in rows}
 
 

@@ -149,7 +149,11 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
     # None or 0: keep until the end of the clinic day on which the server acked the record.
     retention = timedelta(hours=float(hours)) if hours else None
     return purge(
-        kiosk.db.engine, kiosk.db.sessions, tz=kiosk.settings.tz, retention=retention, now=now,
+        kiosk.db.engine,
+        kiosk.db.sessions,
+        tz=kiosk.settings.tz,
+        retention=retention,
+        now=now,
         force_compact=force_compact,
     )
 

@@ -30,12 +30,33 @@ from sync.protocol import (
 )
 
 __all__ = [
-    "MSG_REQUIRED", "MSG_TOO_LONG", "MSG_CONTROL", "MSG_NAME_CHARS", "MSG_DATE_INVALID",
-    "MSG_DATE_FUTURE", "MSG_DATE_TOO_OLD", "MSG_PHONE", "MSG_PHONE_LAST4", "MSG_EMAIL",
-    "MSG_FACE", "MSG_SCORE", "MSG_LANGUAGE", "MSG_CONTACT_REQUIRED",
-    "strip_invisible", "clean_name", "clean_text", "clean_optional_text", "clean_phone",
-    "clean_email", "clean_phone_last4", "parse_date_of_birth", "check_date_of_birth",
-    "MAX_NAME_CHARS", "MAX_REASON_CHARS", "MAX_QUESTION_CHARS", "MAX_COMMENT_CHARS",
+    "MSG_REQUIRED",
+    "MSG_TOO_LONG",
+    "MSG_CONTROL",
+    "MSG_NAME_CHARS",
+    "MSG_DATE_INVALID",
+    "MSG_DATE_FUTURE",
+    "MSG_DATE_TOO_OLD",
+    "MSG_PHONE",
+    "MSG_PHONE_LAST4",
+    "MSG_EMAIL",
+    "MSG_FACE",
+    "MSG_SCORE",
+    "MSG_LANGUAGE",
+    "MSG_CONTACT_REQUIRED",
+    "strip_invisible",
+    "clean_name",
+    "clean_text",
+    "clean_optional_text",
+    "clean_phone",
+    "clean_email",
+    "clean_phone_last4",
+    "parse_date_of_birth",
+    "check_date_of_birth",
+    "MAX_NAME_CHARS",
+    "MAX_REASON_CHARS",
+    "MAX_QUESTION_CHARS",
+    "MAX_COMMENT_CHARS",
 ]
 
 MSG_REQUIRED = N_("Please fill in this field.")
@@ -76,7 +97,8 @@ def strip_invisible(value: str, *, keep_joiners: bool) -> str:
         cleaned = cleaned.translate(_STRIP_JOINERS)
     # Any other invisible "format" character (tag characters, deprecated bidi marks...).
     return "".join(
-        ch for ch in cleaned
+        ch
+        for ch in cleaned
         if unicodedata.category(ch) != "Cf" or (keep_joiners and ch in _JOINERS)
     )
 
@@ -165,8 +187,7 @@ def clean_optional_name(value: str | None, field_name: str = "name") -> str | No
 def _ascii_digits(value: str) -> str:
     """Turn any script's decimal digits (e.g. Arabic-Indic) into ASCII digits."""
     return "".join(
-        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch
-        for ch in value
+        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in value
     )
 
 

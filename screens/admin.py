@@ -64,11 +64,13 @@ class AdminScreen(KioskScreen):
             state = _("Revoked by the clinic server: pair again", lang)
         else:
             state = _("Paired", lang) if self.paired else _("Not paired", lang)
-        counts = "  ·  ".join((
-            state,
-            _("Waiting: {pending}", lang).format(pending=self.pending),
-            _("Failed: {failed}", lang).format(failed=self.failed),
-        ))
+        counts = "  ·  ".join(
+            (
+                state,
+                _("Waiting: {pending}", lang).format(pending=self.pending),
+                _("Failed: {failed}", lang).format(failed=self.failed),
+            )
+        )
         lines = [
             counts,
             _("Last success: {when}", lang).format(when=self.last_success or _("never", lang)),
@@ -103,9 +105,7 @@ class AdminScreen(KioskScreen):
             return
         self.pairing_busy = True
         self.message_msgid = N_("Pairing...")
-        self.kiosk.request_pairing(
-            self.server_url.strip(), self.pairing_code.strip(), self._paired
-        )
+        self.kiosk.request_pairing(self.server_url.strip(), self.pairing_code.strip(), self._paired)
 
     @mainthread
     def _paired(self, error_msgid: str | None) -> None:

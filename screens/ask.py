@@ -21,7 +21,12 @@ class AskScreen(KioskScreen):
     emergency = BooleanProperty(False)
     error_msgid = StringProperty("")
     patient_fields = (
-        "question", "contact_name", "contact_phone", "contact_email", "emergency", "error_msgid",
+        "question",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "emergency",
+        "error_msgid",
     )
 
     def __init__(self, **kwargs: Any) -> None:

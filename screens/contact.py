@@ -34,8 +34,7 @@ class ContactScreen(KioskScreen):
     def skip(self) -> None:
         """Go on to the receipt without changing anything."""
         self.phone = self.email = ""
-        self.app.show_receipt(self.app.session.receipt_kind or "check_in",
-                              self.app.session.receipt)
+        self.app.show_receipt(self.app.session.receipt_kind or "check_in", self.app.session.receipt)
 
 
 load_kv(__file__)

@@ -40,7 +40,11 @@ def _server_env(port: int) -> dict[str, str]:
 def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "clinic.cli", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         sys.exit(f"demo: clinic-server {' '.join(args)} failed:\n{done.stderr}")
@@ -152,9 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     kiosk: subprocess.Popen[bytes] | None = None
     try:
         server = subprocess.Popen(
-            [sys.executable, "-m", "clinic.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(args.port), "--log-level", "warning", "--no-access-log"],
-            env=env, cwd=ROOT, start_new_session=True,  # Ctrl-C reaches only this script
+            [
+                sys.executable,
+                "-m",
+                "clinic.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,  # Ctrl-C reaches only this script
         )
         _wait_healthy(server_url, server)
         config_path = DEMO_DIR / "kiosk.toml"

@@ -87,8 +87,11 @@ def _detail(response: requests.Response) -> str:
     if isinstance(detail, str):
         return detail[:300]
     if isinstance(detail, list):  # FastAPI validation errors: keep the locations, not inputs
-        locs = [".".join(str(p) for p in item.get("loc", [])) for item in detail[:5]
-                if isinstance(item, dict)]
+        locs = [
+            ".".join(str(p) for p in item.get("loc", []))
+            for item in detail[:5]
+            if isinstance(item, dict)
+        ]
         return "invalid request: " + ", ".join(locs)
     return response.reason or f"HTTP {response.status_code}"
 

@@ -190,9 +190,7 @@ def mark_sent(record_id: str, *, session: Session, now: datetime | None = None) 
     )
 
 
-def mark_sent_many(
-    record_ids: list[str], *, session: Session, now: datetime | None = None
-) -> None:
+def mark_sent_many(record_ids: list[str], *, session: Session, now: datetime | None = None) -> None:
     """Record the server's acknowledgement of several rows in one statement."""
     if not record_ids:
         return
@@ -203,9 +201,7 @@ def mark_sent_many(
     )
 
 
-def reschedule(
-    record_id: str, *, session: Session, next_attempt_at: datetime, reason: str
-) -> None:
+def reschedule(record_id: str, *, session: Session, next_attempt_at: datetime, reason: str) -> None:
     """Put a row back to pending, due again at `next_attempt_at` (a retryable failure)."""
     session.execute(
         update(OutboxRecord)

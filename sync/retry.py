@@ -60,8 +60,10 @@ class RetryPolicy:
         """Return a jittered delay after `attempts` consecutive failures (attempts >= 1)."""
         exponent = max(0, attempts - 1)
         # min() before ** would overflow for large attempt counts; compare exponents instead.
-        ceiling = self.cap_seconds if exponent >= 63 else min(
-            self.cap_seconds, self.base_seconds * (2**exponent)
+        ceiling = (
+            self.cap_seconds
+            if exponent >= 63
+            else min(self.cap_seconds, self.base_seconds * (2**exponent))
         )
         return max(self.floor_seconds, rng.uniform(0.0, ceiling))
 

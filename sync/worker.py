@@ -225,16 +225,16 @@ class SyncWorker:
         now = self._clock()
         if self._auth_refused:
             # Ask again now and then (cheaply) whether the server takes the token again.
-            if self._may_send() and self._next_heartbeat_at is not None and (
-                now >= self._next_heartbeat_at
+            if (
+                self._may_send()
+                and self._next_heartbeat_at is not None
+                and (now >= self._next_heartbeat_at)
             ):
                 self._heartbeat(client)
             return False
         if self._may_send() and (self._next_pull_at is None or now >= self._next_pull_at):
             self._pull(client)
-        if self._may_send() and (
-            self._next_heartbeat_at is None or now >= self._next_heartbeat_at
-        ):
+        if self._may_send() and (self._next_heartbeat_at is None or now >= self._next_heartbeat_at):
             self._heartbeat(client)
         if not self._may_send() or self._auth_refused:
             return False
@@ -284,15 +284,22 @@ class SyncWorker:
         now = self._clock()
         policy = self.settings.policy
         if exc.retry_after is not None and exc.retry_after > policy.retry_after_cap_seconds:
-            log.warning("sync: Retry-After %.0fs capped to %.0fs", exc.retry_after,
-                        policy.retry_after_cap_seconds)
+            log.warning(
+                "sync: Retry-After %.0fs capped to %.0fs",
+                exc.retry_after,
+                policy.retry_after_cap_seconds,
+            )
         until = policy.next_attempt_at(
             attempts=self._failures, now=now, rng=self._rng, retry_after=exc.retry_after
         )
         if self._not_before is None or until > self._not_before:
             self._not_before = until
-        log.info("sync: %s failed (%s); next request in %.2fs", what, exc.reason,
-                 (until - now).total_seconds())
+        log.info(
+            "sync: %s failed (%s); next request in %.2fs",
+            what,
+            exc.reason,
+            (until - now).total_seconds(),
+        )
         self._report_error(exc.reason, online=False)
         return until
 
@@ -398,9 +405,7 @@ class SyncWorker:
             self._report_error(parked[-1])
         return len(batch), len(batch) >= limit
 
-    def _reschedule_all(
-        self, batch: list[_Row], until: datetime, reason: str
-    ) -> None:
+    def _reschedule_all(self, batch: list[_Row], until: datetime, reason: str) -> None:
         with self._session_factory() as session, session.begin():
             for record_id, _kind, _attempts, _wire in batch:
                 outbox.reschedule(
@@ -411,8 +416,12 @@ class SyncWorker:
         """Whole request refused (413, 422...): halve the batch to find the culprit, then park."""
         if len(batch) > 1:
             self._batch_limit = max(1, len(batch) // 2)
-            log.info("sync: batch of %d refused (HTTP %d); retrying in batches of %d",
-                     len(batch), exc.status, self._batch_limit)
+            log.info(
+                "sync: batch of %d refused (HTTP %d); retrying in batches of %d",
+                len(batch),
+                exc.status,
+                self._batch_limit,
+            )
             self._reschedule_all(batch, self._clock(), f"batch refused: HTTP {exc.status}")
             return
         record_id, kind, _attempts, _wire = batch[0]
@@ -435,7 +444,9 @@ class SyncWorker:
             with self._session_factory() as session, session.begin():
                 for record_id, _kind, _attempts, _wire in batch:
                     outbox.reschedule(
-                        record_id, session=session, next_attempt_at=self._clock(),
+                        record_id,
+                        session=session,
+                        next_attempt_at=self._clock(),
                         reason="not sent: worker stopped",
                     )
 
@@ -471,7 +482,9 @@ class SyncWorker:
                 else:  # RETRY: the server could not store this one now
                     until = policy.next_attempt_at(attempts=attempts, now=now, rng=self._rng)
                     outbox.reschedule(
-                        record_id, session=session, next_attempt_at=until,
+                        record_id,
+                        session=session,
+                        next_attempt_at=until,
                         reason=f"retry (HTTP {result.status})",
                     )
             if prefetch and not self._stop.is_set():
@@ -497,9 +510,12 @@ class SyncWorker:
             self._held.pop(key, None)
             if key in self._reported and self._reported[key] == value:
                 continue
-            if isinstance(value, datetime) and key in self._reported_at and (
-                now - self._reported_at[key]
-            ).total_seconds() < self.settings.status_min_interval:
+            if (
+                isinstance(value, datetime)
+                and key in self._reported_at
+                and (now - self._reported_at[key]).total_seconds()
+                < self.settings.status_min_interval
+            ):
                 self._held[key] = value  # reported when the worker next goes idle
                 continue
             fresh[key] = value

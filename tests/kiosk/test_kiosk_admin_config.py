@@ -41,8 +41,13 @@ def test_settings_from_toml_then_environment(tmp_path: Path) -> None:
     config = tmp_path / "kiosk.toml"
     config.write_text(SAMPLE.format(data=tmp_path / "data"), "utf-8")
     settings = KioskSettings.load(
-        config, environ={"KIOSK_KIOSK_LETTER": "C", "KIOSK_IDLE_TIMEOUT_SECONDS": "120",
-                         "KIOSK_LANGUAGES": "en, es", "KIOSK_DEMO": "yes"},
+        config,
+        environ={
+            "KIOSK_KIOSK_LETTER": "C",
+            "KIOSK_IDLE_TIMEOUT_SECONDS": "120",
+            "KIOSK_LANGUAGES": "en, es",
+            "KIOSK_DEMO": "yes",
+        },
     )
     assert settings.clinic_name == "Riverside Family Practice"
     assert settings.kiosk_letter == "C" and settings.idle_timeout_seconds == 120
@@ -102,10 +107,12 @@ def test_unknown_key_and_bad_toml_are_refused(tmp_path: Path) -> None:
 
 def test_demo_pin_is_refused_outside_demo() -> None:
     with pytest.raises(ConfigError, match="demo PIN"):
-        KioskSettings.load(environ={"KIOSK_DEMO": "false",
-                                    "KIOSK_ADMIN_PIN_HASH": hash_pin(DEMO_ADMIN_PIN)})
-    real = KioskSettings.load(environ={"KIOSK_DEMO": "false",
-                                       "KIOSK_ADMIN_PIN_HASH": hash_pin("839201")})
+        KioskSettings.load(
+            environ={"KIOSK_DEMO": "false", "KIOSK_ADMIN_PIN_HASH": hash_pin(DEMO_ADMIN_PIN)}
+        )
+    real = KioskSettings.load(
+        environ={"KIOSK_DEMO": "false", "KIOSK_ADMIN_PIN_HASH": hash_pin("839201")}
+    )
     assert real.demo is False
 
 
@@ -144,8 +151,13 @@ def test_admin_settings_round_trip(kiosk: Kiosk) -> None:
         "default_language": "en",
         "idle_timeout_seconds": "60",
     }
-    kiosk.save_admin_settings({"server_url": "https://clinic.example.org/",
-                               "default_language": "es", "idle_timeout_seconds": "90"})
+    kiosk.save_admin_settings(
+        {
+            "server_url": "https://clinic.example.org/",
+            "default_language": "es",
+            "idle_timeout_seconds": "90",
+        }
+    )
     assert kiosk.admin_settings() == {
         "server_url": "https://clinic.example.org",
         "default_language": "es",
@@ -185,8 +197,12 @@ def test_sync_status_reads_outbox_and_state(kiosk: Kiosk, clock: Clock) -> None:
     with kiosk.db.write() as session:
         row = outbox.enqueue(
             RecordKind.RATING,
-            {"face": 3, "rated_at": clock.now.isoformat(), "follow_up_token": "a" * 24,
-             "language": "en"},
+            {
+                "face": 3,
+                "rated_at": clock.now.isoformat(),
+                "follow_up_token": "a" * 24,
+                "language": "en",
+            },
             session=session,
         )
         session.flush()

@@ -105,7 +105,9 @@ def test_duplicate_check_in_creates_nothing_twice(kiosk: Kiosk) -> None:
     assert row_counts(kiosk) == counts
     assert second.already_checked_in is True
     assert (second.check_in_id, second.queue_number, second.follow_up_url) == (
-        first.check_in_id, first.queue_number, first.follow_up_url,
+        first.check_in_id,
+        first.queue_number,
+        first.follow_up_url,
     )
     again = kiosk.find_appointment("okafor", DOB)
     assert again.status is MatchStatus.ALREADY_CHECKED_IN
@@ -161,8 +163,9 @@ def test_window_comes_from_settings(tmp_path, clock: Clock) -> None:
     kiosk.close()
 
 
-def test_check_in_outside_window_is_refused_and_writes_nothing(empty_kiosk: Kiosk,
-                                                               clock: Clock) -> None:
+def test_check_in_outside_window_is_refused_and_writes_nothing(
+    empty_kiosk: Kiosk, clock: Clock
+) -> None:
     load_people(empty_kiosk, [Person("r1", "Edge", DOB, NOON + timedelta(minutes=10))])
     ref = empty_kiosk.find_appointment("Edge", DOB).appointment_ref
     clock.advance(minutes=45)  # the patient walked away and came back much later
@@ -201,15 +204,21 @@ def test_today_is_the_clinic_local_date(tmp_path, clock: Clock) -> None:
     clock.now = NOON.replace(hour=3)  # 22:00 the evening before in New York
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic, seed_demo=False)
     assert kiosk.today() == date(2026, 3, 9)
-    load_people(kiosk, [Person("late", "Evening", DOB, clock.now + timedelta(minutes=5)),
-                        Person("next", "Morning", DOB, clock.now + timedelta(hours=6))])
+    load_people(
+        kiosk,
+        [
+            Person("late", "Evening", DOB, clock.now + timedelta(minutes=5)),
+            Person("next", "Morning", DOB, clock.now + timedelta(hours=6)),
+        ],
+    )
     assert kiosk.find_appointment("Evening", DOB).status is MatchStatus.MATCHED
     assert kiosk.find_appointment("Morning", DOB).status is MatchStatus.NO_MATCH  # tomorrow
     kiosk.close()
 
 
-def test_queue_numbers_follow_the_day_and_restart_tomorrow(empty_kiosk: Kiosk,
-                                                           clock: Clock) -> None:
+def test_queue_numbers_follow_the_day_and_restart_tomorrow(
+    empty_kiosk: Kiosk, clock: Clock
+) -> None:
     people = [Person(f"r{i}", f"Person{chr(65 + i)}", DOB, NOON) for i in range(3)]
     load_people(empty_kiosk, people)
     numbers = [empty_kiosk.check_in(p.ref, "en").queue_number for p in people]
@@ -229,16 +238,16 @@ def test_kiosk_letter_prefixes_queue_numbers(tmp_path, clock: Clock) -> None:
     kiosk.close()
 
 
-def test_estimated_wait_uses_pulled_queue_plus_local_arrivals(empty_kiosk: Kiosk,
-                                                              clock: Clock) -> None:
+def test_estimated_wait_uses_pulled_queue_plus_local_arrivals(
+    empty_kiosk: Kiosk, clock: Clock
+) -> None:
     people = [Person(f"r{i}", f"Wait{chr(65 + i)}", DOB, NOON) for i in range(3)]
     load_people(empty_kiosk, people, waiting=4, wait=20)  # server: 4 waiting, 20 min
     waits = [empty_kiosk.check_in(p.ref, "en").estimated_wait_minutes for p in people]
     assert waits == [20, 25, 30]  # 5 min per patient, from the server's figures
 
 
-def test_estimated_wait_falls_back_to_minutes_per_patient(empty_kiosk: Kiosk,
-                                                          clock: Clock) -> None:
+def test_estimated_wait_falls_back_to_minutes_per_patient(empty_kiosk: Kiosk, clock: Clock) -> None:
     people = [Person(f"r{i}", f"Wait{chr(65 + i)}", DOB, NOON) for i in range(2)]
     load_people(empty_kiosk, people, waiting=4, wait=20)
     clock.advance(hours=3)  # the pulled queue state is stale now
@@ -334,8 +343,7 @@ def test_same_walk_in_twice_a_day_gets_the_first_receipt(kiosk: Kiosk, clock: Cl
     first = kiosk.register_walk_in("Jonas", "Weber", date(1970, 4, 1), "Rash", None, "en")
     counts = row_counts(kiosk)
     clock.advance(minutes=20)
-    again = kiosk.register_walk_in(" jonas ", "WEBER", date(1970, 4, 1), "Still a rash", None,
-                                   "es")
+    again = kiosk.register_walk_in(" jonas ", "WEBER", date(1970, 4, 1), "Still a rash", None, "es")
     assert row_counts(kiosk) == counts
     assert again.already_checked_in is True
     assert (again.check_in_id, again.queue_number) == (first.check_in_id, first.queue_number)

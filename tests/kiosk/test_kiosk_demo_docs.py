@@ -85,8 +85,9 @@ def test_kiosk_core_imports_without_kivy() -> None:
         "import kiosk.services, kiosk.demo, kiosk.store, kiosk.benchmarks, kiosk.validation\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'kivy'], 'kivy imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 

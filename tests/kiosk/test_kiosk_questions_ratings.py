@@ -85,8 +85,11 @@ def test_question_is_stored_with_the_emergency_flag(kiosk: Kiosk) -> None:
     before = row_counts(kiosk)
     calm = kiosk.ask_question("Where can I park? 🚗", "en")
     urgent = kiosk.ask_question(
-        "Mi esposo tiene dolor de pecho", "es", contact_name="Ana María",
-        contact_phone="+34 600 000 000", contact_email="ana@example.org",
+        "Mi esposo tiene dolor de pecho",
+        "es",
+        contact_name="Ana María",
+        contact_phone="+34 600 000 000",
+        contact_email="ana@example.org",
     )
     after = row_counts(kiosk)
     assert after["questions"] == before["questions"] + 2
@@ -101,10 +104,15 @@ def test_question_is_stored_with_the_emergency_flag(kiosk: Kiosk) -> None:
 
 
 def test_blank_optional_contacts_are_left_out(kiosk: Kiosk) -> None:
-    receipt = kiosk.ask_question("Hours?", "en", contact_name=" ", contact_phone="",
-                                 contact_email=None)
+    receipt = kiosk.ask_question(
+        "Hours?", "en", contact_name=" ", contact_phone="", contact_email=None
+    )
     assert set(payload(kiosk, receipt.question_id)) == {
-        "text", "emergency_flag", "asked_at", "follow_up_token", "language",
+        "text",
+        "emergency_flag",
+        "asked_at",
+        "follow_up_token",
+        "language",
     }
 
 
@@ -165,8 +173,14 @@ def test_dedupe_interval_is_configurable(tmp_path, clock: Clock) -> None:
 def test_rating_details_reference_the_rating(kiosk: Kiosk) -> None:
     rating = kiosk.rate_visit(2, "en")
     details = RatingDetails(
-        ease_of_contact=3, waiting_time=1, politeness=5, kept_informed=4, overall=2,
-        would_recommend=0, comment="Long wait 😕 but kind staff", consent_to_contact=True,
+        ease_of_contact=3,
+        waiting_time=1,
+        politeness=5,
+        kept_informed=4,
+        overall=2,
+        would_recommend=0,
+        comment="Long wait 😕 but kind staff",
+        consent_to_contact=True,
         contact_phone="+1 555 010 9999",
     )
     before = row_counts(kiosk)

@@ -201,8 +201,13 @@ def test_a_returned_check_in_survives_kill_9(tmp_path) -> None:
         "print(r.check_in_id, r.queue_number, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=root,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr
     check_in_id, queue_number = result.stdout.split()
     assert os.path.exists(tmp_path / "kiosk.sqlite3-wal")  # killed: no clean checkpoint

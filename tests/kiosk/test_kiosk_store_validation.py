@@ -16,12 +16,20 @@ DOB = date(1984, 3, 12)
 
 
 def test_apply_pull_replaces_appointments_but_keeps_local_check_ins(empty_kiosk: Kiosk) -> None:
-    load_people(empty_kiosk, [Person("r1", "First", DOB, NOON), Person("r2", "Second", DOB, NOON)],
-                waiting=3, wait=25)
+    load_people(
+        empty_kiosk,
+        [Person("r1", "First", DOB, NOON), Person("r2", "Second", DOB, NOON)],
+        waiting=3,
+        wait=25,
+    )
     receipt = empty_kiosk.check_in("r1", "en")
     # The next pull does not know about the check-in yet, and r2 was cancelled.
-    load_people(empty_kiosk, [Person("r1", "First", DOB, NOON), Person("r3", "Third", DOB, NOON)],
-                waiting=5, wait=40)
+    load_people(
+        empty_kiosk,
+        [Person("r1", "First", DOB, NOON), Person("r3", "Third", DOB, NOON)],
+        waiting=5,
+        wait=40,
+    )
     assert row_counts(empty_kiosk)["appointments"] == 2
     again = empty_kiosk.find_appointment("First", DOB)
     assert again.status is MatchStatus.ALREADY_CHECKED_IN

@@ -83,8 +83,16 @@ def _reset(conn: socket.socket) -> None:
     conn.close()
 
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te",
-               "trailer", "upgrade", "proxy-connection"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+}
 
 
 class FaultProxy:
@@ -193,7 +201,11 @@ class FaultProxy:
         conn.sendall("\r\n".join(lines).encode("latin-1") + body)
 
     def _handle(
-        self, conn: socket.socket, method: str, path: str, headers: list[tuple[str, str]],
+        self,
+        conn: socket.socket,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]],
         body: bytes,
     ) -> bool:
         """Answer one request; return whether the connection stays open."""
@@ -251,7 +263,7 @@ def retry_after_violations(events: list[Event]) -> list[tuple[Event, Event]]:
     for i, limit in enumerate(ordered):
         if limit.retry_after_deadline is None:
             continue
-        for later in ordered[i + 1:]:
+        for later in ordered[i + 1 :]:
             if later.at >= limit.retry_after_deadline:
                 break
             violations.append((limit, later))

@@ -61,7 +61,11 @@ class ServerProcess:
         """Run `clinic-server <args>` against this database and return its stdout."""
         done = subprocess.run(
             [sys.executable, "-m", "clinic.cli", *args],
-            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if done.returncode != 0:
             raise RuntimeError(f"clinic-server {' '.join(args)} failed: {done.stderr[-2000:]}")
@@ -83,10 +87,24 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         """Start uvicorn and wait until /healthz answers."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "clinic.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             "--no-access-log"],
-            env=self.env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "clinic.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -21,14 +21,30 @@ SUBMISSIONS = 1000
 MIN_KILLS = 20
 
 
-def _spawn(data_dir: Path, server: ServerProcess, offset: int, count: int, drain: bool
-           ) -> subprocess.Popen[str]:
-    cmd = [sys.executable, str(CHILD), "--data-dir", str(data_dir), "--server-url", server.url,
-           "--offset", str(offset), "--count", str(count)]
+def _spawn(
+    data_dir: Path, server: ServerProcess, offset: int, count: int, drain: bool
+) -> subprocess.Popen[str]:
+    cmd = [
+        sys.executable,
+        str(CHILD),
+        "--data-dir",
+        str(data_dir),
+        "--server-url",
+        server.url,
+        "--offset",
+        str(offset),
+        "--count",
+        str(count),
+    ]
     if drain:
         cmd.append("--drain")
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def test_kill_9_during_submissions_loses_and_doubles_nothing(

@@ -44,9 +44,12 @@ def submit_mixed(kiosk: Any, count: int, offset: int = 0) -> list[str]:
         first, last = synthetic_name(i)
         if i % 2:
             receipt = kiosk.register_walk_in(
-                first, last, date(1940, 1, 1) + timedelta(days=i % 20000),
+                first,
+                last,
+                date(1940, 1, 1) + timedelta(days=i % 20000),
                 f"Vexilloid {letters(i)}",
-                "+1 555 0100", "en",
+                "+1 555 0100",
+                "en",
             )
             ids.append(receipt.check_in_id)
         else:
@@ -106,11 +109,12 @@ def test_heartbeat_reports_version_and_backlog_and_pull_is_cached(
     def reported() -> bool:
         line = next(ln for ln in server.cli("list-kiosks").splitlines() if kiosk_id in ln)
         return f"v{syncing.app_version()}" in line and "backlog 0" in line
+
     wait_for(reported, 20, "heartbeat on the server")
     # An unchanged pull costs a 304 with no body; a changed one comes back whole.
     assert etag
     client = KioskClient(server.url, token)
-    fresh = client.pull("\"stale\"")
+    fresh = client.pull('"stale"')
     assert fresh is not None and fresh.etag
     assert client.pull(fresh.etag) is None
     client.close()
@@ -136,16 +140,24 @@ def test_conflict_and_invalid_are_parked_with_reason(
         row = session.get(OutboxRecord, conflicting)
         changed = {**row.payload, "text": row.payload["text"] + " (edited)"}
         session.execute(
-            update(OutboxRecord).where(OutboxRecord.id == conflicting)
+            update(OutboxRecord)
+            .where(OutboxRecord.id == conflicting)
             .values(payload=changed, status=OutboxStatus.PENDING)
         )
         # A body that passes no server check (face 9), slipped past the kiosk's validation.
         bad = OutboxRecord(
-            id=str(uuid.uuid4()), kind="rating",
-            payload={"face": 9, "rated_at": "2026-11-28T09:00:00+00:00",
-                     "follow_up_token": "B" * 24, "language": "en"},
-            status=OutboxStatus.PENDING, attempts=0,
-            created_at=outbox.utcnow(), next_attempt_at=outbox.utcnow(),
+            id=str(uuid.uuid4()),
+            kind="rating",
+            payload={
+                "face": 9,
+                "rated_at": "2026-11-28T09:00:00+00:00",
+                "follow_up_token": "B" * 24,
+                "language": "en",
+            },
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=outbox.utcnow(),
+            next_attempt_at=outbox.utcnow(),
         )
         session.add(bad)
         bad_id = bad.id
@@ -154,8 +166,12 @@ def test_conflict_and_invalid_are_parked_with_reason(
     wait_for(lambda: kiosk.sync_status().failed == 2, 30, "two rows parked")
     time.sleep(1.0)  # several worker cycles: parked rows must not be tried again
     with kiosk.db.read_session() as session:
-        rows = {r.id: r for r in session.scalars(select(OutboxRecord).where(
-            OutboxRecord.id.in_([conflicting, bad_id])))}
+        rows = {
+            r.id: r
+            for r in session.scalars(
+                select(OutboxRecord).where(OutboxRecord.id.in_([conflicting, bad_id]))
+            )
+        }
         assert rows[conflicting].status == OutboxStatus.FAILED
         assert "conflict" in (rows[conflicting].last_error or "")
         assert "409" in (rows[conflicting].last_error or "")
@@ -184,9 +200,13 @@ def test_whole_batch_refused_is_narrowed_to_the_bad_record(
     with kiosk.db.write() as session:
         # A kind no server accepts in the batch envelope: the whole request is a 422.
         bad = OutboxRecord(
-            id=str(uuid.uuid4()), kind="x" * 40, payload={"text": "?"},
-            status=OutboxStatus.PENDING, attempts=0,
-            created_at=outbox.utcnow(), next_attempt_at=outbox.utcnow(),
+            id=str(uuid.uuid4()),
+            kind="x" * 40,
+            payload={"text": "?"},
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=outbox.utcnow(),
+            next_attempt_at=outbox.utcnow(),
         )
         session.add(bad)
         bad_id = bad.id

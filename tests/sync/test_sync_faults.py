@@ -47,8 +47,10 @@ def fill_backlog(kiosk: Any, count: int) -> set[str]:
     with kiosk.db.write() as session:
         for i in range(count):
             body = QuestionBody(
-                text=f"Synthetic question {i}", asked_at=now,
-                follow_up_token=new_follow_up_token(), language="en",
+                text=f"Synthetic question {i}",
+                asked_at=now,
+                follow_up_token=new_follow_up_token(),
+                language="en",
             )
             row = outbox.enqueue(RecordKind.QUESTION, dump_body(body), session=session, now=now)
             ids.add(uuid.UUID(row.id).hex)

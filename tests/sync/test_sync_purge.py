@@ -91,8 +91,9 @@ def test_purge_with_nothing_due_does_not_compact(tmp_path: Path) -> None:
 def test_compaction_blocked_by_a_reader_is_owed_then_done(tmp_path: Path) -> None:
     db = Database(tmp_path / "kiosk.sqlite3")
     with db.write() as session:
-        ids = [outbox.enqueue(RecordKind.WALK_IN, _walk_in(i), session=session).id
-               for i in range(20)]
+        ids = [
+            outbox.enqueue(RecordKind.WALK_IN, _walk_in(i), session=session).id for i in range(20)
+        ]
     with db.write() as session:
         outbox.mark_sent_many(ids, session=session, now=NOW - timedelta(days=1))
     reader = sqlite3.connect(db.path)

@@ -107,9 +107,11 @@ def test_stop_abandons_a_stalled_request_within_bound(
         statuses = set(session.scalars(select(OutboxRecord.status)))
     assert OutboxStatus.SENT not in statuses
     with factory.begin() as session:
-        assert outbox.reset_in_flight(session=session) + outbox.counts(session=session)[
-            OutboxStatus.PENDING
-        ] == 3
+        assert (
+            outbox.reset_in_flight(session=session)
+            + outbox.counts(session=session)[OutboxStatus.PENDING]
+            == 3
+        )
 
 
 def test_idle_worker_stops_promptly(factory: sessionmaker[Session]) -> None:
