@@ -9,10 +9,12 @@ Without a paired server the demo kiosk makes its own random hash key.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -170,83 +172,20 @@ DEMO_NO_APPOINTMENT = (("Jonas", "Weber", date(1970, 4, 1)),)
 
 DEMO_CLINIC_NAME_DEFAULT = "Demo Clinic"
 
-DEMO_FAQ: dict[str, list[tuple[str, str, str]]] = {
-    "en": [
-        (
-            "hours",
-            "When are you open?",
-            "Monday to Friday 8:00-18:00, Saturday 9:00-13:00. Closed on public holidays.",
-        ),
-        (
-            "parking",
-            "Where can I park?",
-            "Free parking behind the building (entrance on Elm Street). Two accessible spaces "
-            "are next to the main door.",
-        ),
-        (
-            "billing",
-            "How do I pay or ask about a bill?",
-            "Ask at the front desk or call the billing office on weekdays 9:00-16:00. "
-            "We accept cards and most insurance plans.",
-        ),
-        (
-            "prescriptions",
-            "How do I renew a prescription?",
-            "Ask your clinician during the visit, or use the follow-up page from your QR code. "
-            "Allow two working days.",
-        ),
-        (
-            "accessibility",
-            "Is the clinic accessible?",
-            "Yes: step-free entrance, lift to all floors, accessible toilets, and a hearing loop "
-            "at the front desk. Ask us for a wheelchair.",
-        ),
-        (
-            "interpreter",
-            "Can I have an interpreter?",
-            "Yes, free of charge. Tell the front desk which language you need.",
-        ),
-        ("wifi", "Is there Wi-Fi?", "Yes: network 'Clinic-Guest', no password."),
-    ],
-    "es": [
-        (
-            "hours",
-            "¿Cuál es el horario?",
-            "De lunes a viernes de 8:00 a 18:00 y sábados de 9:00 a 13:00. Cerrado los "
-            "días festivos.",
-        ),
-        (
-            "parking",
-            "¿Dónde puedo estacionar?",
-            "Estacionamiento gratuito detrás del edificio (entrada por la calle Elm). Hay dos "
-            "plazas accesibles junto a la puerta principal.",
-        ),
-        (
-            "billing",
-            "¿Cómo pago o pregunto por una factura?",
-            "Pregunte en recepción o llame a facturación de lunes a viernes de 9:00 a 16:00. "
-            "Aceptamos tarjetas y la mayoría de los seguros.",
-        ),
-        (
-            "prescriptions",
-            "¿Cómo renuevo una receta?",
-            "Pídalo a su médico durante la consulta o use la página de seguimiento del código "
-            "QR. Cuente con dos días hábiles.",
-        ),
-        (
-            "accessibility",
-            "¿La clínica es accesible?",
-            "Sí: entrada sin escalones, ascensor a todas las plantas, baños accesibles y bucle "
-            "magnético en recepción. Pídanos una silla de ruedas.",
-        ),
-        (
-            "interpreter",
-            "¿Puedo tener un intérprete?",
-            "Sí, sin costo. Diga en recepción qué idioma necesita.",
-        ),
-        ("wifi", "¿Hay Wi-Fi?", "Sí: red 'Clinic-Guest', sin contraseña."),
-    ],
-}
+DEMO_FAQ_PATH = Path(__file__).resolve().parents[1] / "assets" / "demo_faq.json"
+
+
+def _load_demo_faq() -> dict[str, list[tuple[str, str, str]]]:
+    """Read the demo FAQ (English and Spanish) that the demo kiosk and server both seed."""
+    raw = json.loads(DEMO_FAQ_PATH.read_text(encoding="utf-8"))
+    return {
+        lang: [(e["id"], e["question"], e["answer"]) for e in items] for lang, items in raw.items()
+    }
+
+
+#: Demo FAQ entries per language: (id, question, answer). One file, assets/demo_faq.json,
+#: feeds both the offline demo kiosk and the demo server, so they show the same answers.
+DEMO_FAQ: dict[str, list[tuple[str, str, str]]] = _load_demo_faq()
 
 
 def demo_ref(person: DemoPerson, day: date) -> str:
