@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile, status
@@ -330,6 +330,16 @@ def _export_range(date_from: str, date_to: str, today: date) -> tuple[date, date
     return start, end
 
 
+def _export_window(
+    date_from: str, date_to: str, settings: Any
+) -> tuple[date, date, datetime, datetime]:
+    """Return the export's first and last clinic day and their UTC bounds."""
+    start, end = _export_range(date_from, date_to, utcnow().astimezone(settings.tz).date())
+    lo, _ = queries.day_bounds(start, settings.tz)
+    _, hi = queries.day_bounds(end, settings.tz)
+    return start, end, lo, hi
+
+
 def _export(
     request: Request,
     admin: StaffUser,
@@ -388,9 +398,7 @@ def export_feedback(
     date_to: Annotated[str, Query(max_length=10)] = "",
 ) -> StreamingResponse:
     """Download feedback in a date range as CSV."""
-    start, end = _export_range(date_from, date_to, utcnow().astimezone(settings.tz).date())
-    lo, _ = queries.day_bounds(start, settings.tz)
-    _, hi = queries.day_bounds(end, settings.tz)
+    start, end, lo, hi = _export_window(date_from, date_to, settings)
     db = request.app.state.db
 
     def rows() -> Iterator[list[Any]]:
@@ -469,9 +477,7 @@ def export_questions(
     date_to: Annotated[str, Query(max_length=10)] = "",
 ) -> StreamingResponse:
     """Download questions in a date range as CSV."""
-    start, end = _export_range(date_from, date_to, utcnow().astimezone(settings.tz).date())
-    lo, _ = queries.day_bounds(start, settings.tz)
-    _, hi = queries.day_bounds(end, settings.tz)
+    start, end, lo, hi = _export_window(date_from, date_to, settings)
     db = request.app.state.db
 
     def rows() -> Iterator[list[Any]]:
