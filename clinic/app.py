@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -20,10 +21,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from clinic.config import Settings
 from clinic.db import Database
-from clinic.deps import NotAuthenticated
+from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.routers import admin, auth, health, kiosk
 from clinic.security import RateLimiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -54,18 +57,71 @@ def _optional_router(module_name: str) -> APIRouter | None:
     return router
 
 
+#: One year, the minimum browsers' preload lists accept.
+HSTS_VALUE = "max-age=31536000; includeSubDomains"
+
+
+class SecurityHeaders:
+    """Add nosniff (and HSTS for an https public URL) to every response, errors included."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        extra = [(b"x-content-type-options", b"nosniff")]
+        if hsts:
+            extra.append((b"strict-transport-security", HSTS_VALUE.encode()))
+        self.extra = extra
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                headers.extend(item for item in self.extra if item[0] not in names)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ClinicApp(FastAPI):
+    """FastAPI whose outermost layers set the client address and the security headers.
+
+    They wrap even Starlette's error middleware, so a 500 carries nosniff too, and the
+    throttles see the address X-Forwarded-For gives only when a trusted proxy sent it.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        inner = super().build_middleware_stack()
+        # No trusted proxy: the middleware trusts nobody, so forwarded headers are ignored.
+        proxied: Any = ProxyHeadersMiddleware(
+            inner,  # type: ignore[arg-type]
+            trusted_hosts=list(settings.trusted_proxies),
+        )
+        return SecurityHeaders(proxied, hsts=settings.https)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the clinic server application."""
     settings = settings or Settings.from_env()
     db = Database(settings)
+    docs = settings.api_docs_enabled
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         db.dispose()
 
-    app = FastAPI(
+    app = ClinicApp(
         title="Clinic server",
+        # Off in production: the schema maps every route for a stranger on the network.
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         version="1",
         summary="Kiosk API (pairing, ingest, pull, heartbeat), staff dashboard, follow-up pages.",
         lifespan=lifespan,
@@ -93,6 +149,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse(
             f"/login?next={_quote(target)}", status_code=status.HTTP_303_SEE_OTHER
         )
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change_required(request: Request, _exc: PasswordChangeRequired) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith("/api/") or not wants_html:
+            return JSONResponse(
+                {"detail": "password change required"}, status_code=status.HTTP_403_FORBIDDEN
+            )
+        return RedirectResponse(PASSWORD_CHANGE_PATH, status_code=status.HTTP_303_SEE_OTHER)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -39,8 +39,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        # The app itself believes X-Forwarded-* only from CLINIC_TRUSTED_PROXIES.
+        proxy_headers=False,
         log_level=args.log_level,
         access_log=args.access_log,
     )
@@ -85,6 +85,85 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"created {role} {args.username}")
+    return 0
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    """Disable, enable, unlock, reset the password/TOTP of, or end the sessions of a user."""
+    from clinic import accounts
+    from clinic.audit import audit
+
+    password = _read_password(args) if getattr(args, "password_stdin", False) else None
+    db = _database(_settings())
+    try:
+        with db.writer.begin() as session:
+            user = accounts.find_user(session=session, username=args.username)
+            if user is None and args.command != "unlock":
+                print(f"error: no user {args.username!r}", file=sys.stderr)
+                return 1
+            details: dict[str, object] = {}
+            if args.command == "unlock":
+                details["failures_forgotten"] = accounts.unlock(
+                    session=session, username=args.username
+                )
+                forgotten = details["failures_forgotten"]
+                message = f"unlocked {args.username}: {forgotten} failed sign-ins forgotten"
+            elif user is None:
+                return 1
+            elif args.command == "disable":
+                accounts.disable_user(session=session, user=user)
+                message = f"disabled {user.username}; their sessions ended"
+            elif args.command == "enable":
+                accounts.enable_user(session=session, user=user)
+                message = f"enabled {user.username}"
+            elif args.command == "end-sessions":
+                details["sessions"] = accounts.end_user_sessions(session=session, user=user)
+                message = f"ended {details['sessions']} session(s) of {user.username}"
+            elif args.command == "reset-totp":
+                accounts.remove_totp(session=session, user=user)
+                message = f"two-step sign-in turned off for {user.username}"
+            else:
+                temporary = accounts.reset_password(session=session, user=user, password=password)
+                message = (
+                    f"temporary password for {user.username} (they must change it at sign-in): "
+                    + (temporary if password is None else "as given")
+                )
+            target = f"staff:{user.id}" if user is not None else f"username:{args.username}"
+            audit(
+                session=session,
+                action=f"staff.{args.command.replace('-', '_')}",
+                actor="cli",
+                target=target[:200],
+                details=details or None,
+            )
+    except accounts.AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
+
+
+def cmd_list_users(_args: argparse.Namespace) -> int:
+    """List staff users with status, last sign-in and recent failed sign-ins."""
+    from clinic.accounts import recent_failures
+    from clinic.models import StaffUser, utcnow
+
+    settings = _settings()
+    db = _database(settings)
+    with db.reader() as session:
+        failures = recent_failures(session=session, settings=settings, now=utcnow())
+        for u in session.scalars(select(StaffUser).order_by(StaffUser.username)):
+            state = "active" if u.active else "disabled"
+            seen = f"{u.last_login_at:%Y-%m-%d %H:%M} UTC" if u.last_login_at else "never"
+            flags = []
+            if u.must_change_password:
+                flags.append("must-change-password")
+            if u.totp_enabled:
+                flags.append("totp")
+            print(
+                f"{u.username:<24} {u.role:<6} {state:<8} last sign-in {seen:<20} "
+                f"failed {failures.get(u.username, 0)}  {' '.join(flags)}".rstrip()
+            )
     return 0
 
 
@@ -215,11 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("CLINIC_PORT", "8000")))
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
-    serve.add_argument(
-        "--forwarded-allow-ips",
-        default="127.0.0.1",
-        help="proxies trusted for X-Forwarded-For (login throttling by address)",
-    )
     serve.add_argument("--log-level", default="info")
     # Off by default: request lines carry follow-up tokens, which open a patient's page.
     serve.add_argument("--access-log", dest="access_log", action="store_true")
@@ -245,6 +319,27 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "create-user":
             p.add_argument("--role", choices=["staff", "admin"], default="staff")
         p.set_defaults(func=cmd_create_user)
+
+    for name, helptext in (
+        ("unlock", "forget an account's failed sign-ins (all addresses)"),
+        ("disable", "disable an account; its sessions end at once"),
+        ("enable", "enable a disabled account"),
+        ("end-sessions", "sign a user out everywhere"),
+        ("reset-password", "set a temporary password the user must change at sign-in"),
+        ("reset-totp", "turn off a user's two-step sign-in (lost phone)"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("username")
+        if name == "reset-password":
+            p.add_argument(
+                "--password-stdin",
+                action="store_true",
+                help="read the temporary password from stdin instead of printing a random one",
+            )
+        p.set_defaults(func=cmd_account)
+    sub.add_parser("list-users", help="list staff users and their last sign-in").set_defaults(
+        func=cmd_list_users
+    )
 
     pairing = sub.add_parser("create-pairing-code", help="print a one-time kiosk pairing code")
     pairing.add_argument("--quiet", action="store_true", help="print only the code")

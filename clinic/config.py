@@ -7,6 +7,7 @@ Outside the dev/demo/test environments a default or short secret key is refused.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -38,10 +39,23 @@ class Settings(BaseModel):
     #: None: Secure cookies exactly when public_base_url is https.
     cookie_secure: bool | None = None
 
-    # Login throttling (stored in the database, so all server processes agree)
+    # Login throttling (stored in the database, so all server processes agree). See
+    # docs/security.md: no rule lets failures from one address refuse another address.
     login_window_seconds: int = Field(default=15 * 60, ge=1)
+    #: Failures on one account from one address before that address waits for the window.
     login_max_failures_per_account: int = Field(default=5, ge=1)
+    #: Failures from one address (any accounts) before that address waits for the window.
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    #: Failures on one account (all addresses) before addresses that failed on it slow down.
+    login_slowdown_after_failures: int = Field(default=3, ge=1)
+    #: The slow-down doubles with each further failure up to this many seconds per attempt.
+    login_slowdown_max_seconds: int = Field(default=60, ge=1)
+    #: Proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed;
+    #: from anyone else those headers are ignored. Environment: comma-separated.
+    trusted_proxies: tuple[str, ...] = ()
+
+    #: Interactive API docs (/docs, /redoc, /openapi.json); None: on except in production.
+    api_docs: bool | None = None
 
     # Request rate limits (per process, token bucket)
     kiosk_requests_per_minute: int = Field(default=6000, ge=1)
@@ -68,6 +82,26 @@ class Settings(BaseModel):
             raise ValueError(f"unknown timezone {value!r}") from None
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        normalized = []
+        for item in value:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {item!r} is not an address or CIDR") from None
+            single = network.num_addresses == 1 and "/" not in item
+            normalized.append(str(network.network_address) if single else str(network))
+        return tuple(normalized)
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         unsafe_key = self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32
@@ -92,6 +126,18 @@ class Settings(BaseModel):
         return self.public_base_url.startswith("https://")
 
     @property
+    def https(self) -> bool:
+        """Return whether the public URL is https (then responses carry HSTS)."""
+        return self.public_base_url.startswith("https://")
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """Return whether /docs, /redoc and /openapi.json are served."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.environment != "production"
+
+    @property
     def is_sqlite(self) -> bool:
         """Return whether the database is SQLite."""
         return self.database_url.startswith("sqlite")
@@ -108,6 +154,7 @@ class Settings(BaseModel):
         for name in cls.model_fields:
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is not None:
-                values[name] = None if raw == "" and name == "cookie_secure" else raw
+                nullable = name in ("cookie_secure", "api_docs")
+                values[name] = None if raw == "" and nullable else raw
         values.update(overrides)
         return cls.model_validate(values)

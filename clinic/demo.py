@@ -31,8 +31,8 @@ from clinic.models import (
 )
 from clinic.queue import today_bounds
 
-DEMO_ADMIN = ("admin", "demo-admin-pw")
-DEMO_STAFF = ("staff", "demo-staff-pw")
+DEMO_ADMIN = ("admin", "waiting-room-demo")
+DEMO_STAFF = ("staff", "front-desk-demo")
 
 
 @dataclass(frozen=True)

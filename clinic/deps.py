@@ -6,7 +6,9 @@
 - `SettingsDep`, `DatabaseDep`: the app's Settings and Database.
 - `CurrentStaff` / `CurrentAdmin`: the logged-in StaffUser (anonymous -> 401 for /api/...
   and non-HTML clients, else a 303 redirect to /login; staff on an admin route -> 403).
-- `CurrentStaffSession`: the StaffSession row (csrf token, timestamps).
+- `CurrentStaffSession`: the StaffSession row (csrf token, timestamps). A disabled user's
+  session, or one still waiting for its TOTP code, counts as none; a user whose password was
+  reset reaches only the password change page (PasswordChangeRequired elsewhere).
 - `CsrfProtected`: put on every state-changing staff route; checks the `csrf_token` form
   field or the `X-CSRF-Token` header against the session's token (403 when missing/wrong).
 - `CurrentKiosk`: the Kiosk whose bearer token came with the request (401 unknown token,
@@ -40,8 +42,17 @@ SESSION_TOUCH_SECONDS = 15
 KIOSK_TOUCH_SECONDS = 30
 
 
+#: Where a user whose password was reset may go before choosing a new one.
+PASSWORD_CHANGE_PATH = "/account/password"
+PASSWORD_CHANGE_ALLOWED = frozenset({PASSWORD_CHANGE_PATH, "/logout", "/api/session"})
+
+
 class NotAuthenticated(Exception):
     """No valid staff session; the app turns this into 401 or a redirect to /login."""
+
+
+class PasswordChangeRequired(Exception):
+    """The user must choose a new password first; the app answers 403 or redirects there."""
 
 
 def get_settings(request: Request) -> Settings:
@@ -92,8 +103,11 @@ def current_staff_session(
         or row.expires_at <= now
         or row.last_seen_at + timedelta(seconds=settings.session_idle_seconds) <= now
         or not row.user.active
+        or row.awaiting_second_factor
     ):
         raise NotAuthenticated()
+    if row.user.must_change_password and request.url.path not in PASSWORD_CHANGE_ALLOWED:
+        raise PasswordChangeRequired()
     if (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
         _touch(request, session, row, StaffSession.id_hash == row.id_hash, now)
     request.state.staff_session = row

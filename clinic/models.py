@@ -164,11 +164,38 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: Set by an admin's password reset: the user must choose a new password before anything.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    #: Base32 TOTP secret; in force once totp_enabled_at is set (enrolment confirmed a code).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    #: The last accepted TOTP time step, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def is_admin(self) -> bool:
         """Return whether the user has the admin role."""
         return self.role == StaffRole.ADMIN
+
+    @property
+    def totp_enabled(self) -> bool:
+        """Return whether sign-in asks for a TOTP code after the password."""
+        return self.totp_enabled_at is not None and self.totp_secret is not None
+
+
+class RecoveryCode(Base):
+    """A one-time TOTP recovery code (only its hash is stored)."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_staff_recovery_codes_user_id", "user_id"),)
 
 
 class StaffSession(Base):
@@ -183,6 +210,8 @@ class StaffSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]  # absolute timeout
     address: Mapped[str | None] = mapped_column(String(64))
+    #: The password was right but the TOTP code is still to come: the session opens nothing.
+    awaiting_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
 
     user: Mapped[StaffUser] = relationship(lazy="joined")
 

@@ -4,8 +4,13 @@ from fastapi import APIRouter
 
 from clinic.dashboard import admin, routes
 
+# isort: split
+# After admin: importing web first would close the web -> followup -> web import cycle early.
+from clinic.dashboard import account
+
 router = APIRouter(include_in_schema=False)
 router.include_router(routes.router)
 router.include_router(admin.router)
+router.include_router(account.router)
 
 __all__ = ["router"]

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
-from clinic import appointments, kiosks
+from clinic import accounts, appointments, kiosks
 from clinic.accounts import AccountError, create_user
 from clinic.audit import audit
 from clinic.dashboard import queries
@@ -73,6 +73,13 @@ def _admin_page(
         "rule": queries.alert_rule(session=session),
         "clinic": clinic,
         "staff_users": session.scalars(select(StaffUser).order_by(StaffUser.username)).all(),
+        "failed_sign_ins": accounts.recent_failures(
+            session=session, settings=settings, now=utcnow()
+        ),
+        "login_window_minutes": max(1, settings.login_window_seconds // 60),
+        "min_password_chars": accounts.MIN_PASSWORD_CHARS,
+        "temporary_password": None,
+        "admin_id": admin.id,
         "faq": session.scalars(
             select(FaqEntryRow).order_by(FaqEntryRow.language, FaqEntryRow.position)
         ).all(),
@@ -258,6 +265,80 @@ def add_staff_user(
         details={"role": str(role)},
     )
     return _back("staff")
+
+
+STAFF_ACTIONS = ("disable", "enable", "end-sessions", "unlock", "reset-totp", "reset-password")
+
+
+@router.post("/dashboard/admin/staff/{user_id}/{action}")
+def staff_action(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+    user_id: int,
+    action: str,
+) -> Response:
+    """Disable, enable, end sessions of, unlock, reset the password or TOTP of an account."""
+    if action not in STAFF_ACTIONS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such action")
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such user")
+    if user.id == admin.id and action in ("disable", "reset-password", "reset-totp"):
+        return _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            error="Change your own account on the My account page; another admin can reset it.",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    details: dict[str, Any] = {}
+    temporary: str | None = None
+    try:
+        if action == "disable":
+            accounts.disable_user(session=session, user=user)
+        elif action == "enable":
+            accounts.enable_user(session=session, user=user)
+        elif action == "end-sessions":
+            details["sessions"] = accounts.end_user_sessions(session=session, user=user)
+        elif action == "unlock":
+            details["failures_forgotten"] = accounts.unlock(session=session, username=user.username)
+        elif action == "reset-totp":
+            accounts.remove_totp(session=session, user=user)
+        else:
+            temporary = accounts.reset_password(session=session, user=user)
+    except AccountError as exc:
+        return _admin_page(
+            request, session, admin, settings, error=str(exc), status_code=status.HTTP_409_CONFLICT
+        )
+    audit(
+        session=session,
+        action=f"staff.{action.replace('-', '_')}",
+        user=admin,
+        target=f"staff:{user.id}",
+        details=details or None,
+    )
+    if temporary is not None:
+        response = _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            temporary_password={"username": user.username, "password": temporary},
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    notice = {
+        "disable": "staff-disabled",
+        "enable": "staff-enabled",
+        "end-sessions": "staff-sessions",
+        "unlock": "staff-unlocked",
+        "reset-totp": "staff-totp",
+    }[action]
+    return _back(notice)
 
 
 @router.post("/dashboard/admin/faq")

@@ -50,6 +50,13 @@ NOTICES = {
     "revoked": "Kiosk revoked: its token no longer works.",
     "clinic": "Clinic details saved.",
     "staff": "Staff user added.",
+    "staff-disabled": "Account disabled: its sessions ended.",
+    "staff-enabled": "Account enabled.",
+    "staff-sessions": "All sessions of that account ended.",
+    "staff-unlocked": "Failed sign-ins of that account forgotten.",
+    "staff-totp": "Two-step sign-in turned off for that account.",
+    "password": "Password changed. Your other sessions ended.",
+    "totp-off": "Two-step sign-in turned off.",
     "faq": "FAQ saved.",
     "rule": "Alert rule saved.",
 }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from clinic.accounts import authenticate, end_session, start_session
+from clinic.accounts import authenticate, end_session, start_session, verify_second_factor
 from clinic.audit import audit
 from clinic.deps import (
     SESSION_COOKIE,
@@ -18,7 +19,13 @@ from clinic.deps import (
     SessionDep,
     SettingsDep,
 )
-from clinic.security import login_csrf_token_valid, new_login_csrf_token, retry_after_header
+from clinic.models import StaffSession, StaffUser, utcnow
+from clinic.security import (
+    hash_token,
+    login_csrf_token_valid,
+    new_login_csrf_token,
+    retry_after_header,
+)
 from clinic.templating import templates
 
 router = APIRouter(tags=["staff auth"])
@@ -26,8 +33,11 @@ router = APIRouter(tags=["staff auth"])
 LOGIN_CSRF_COOKIE = "clinic_login_csrf"
 
 
+SECOND_FACTOR_PATH = "/login/second-factor"
+
+
 def client_address(request: Request) -> str:
-    """Return the client's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    """Return the client's address (X-Forwarded-For counts only from trusted proxies)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -142,9 +152,24 @@ def login(
             next_url=next_url,
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
+    if result.needs_second_factor:
+        raw, _row = start_session(
+            session=session,
+            settings=settings,
+            user=result.user,
+            address=address,
+            awaiting_second_factor=True,
+        )
+        audit(session=session, action="login.password_ok", user=result.user)
+        target = f"{SECOND_FACTOR_PATH}?next={quote(next_url, safe='/')}"
+        return _signed_in(request, settings, raw, target)
     raw, _row = start_session(session=session, settings=settings, user=result.user, address=address)
     audit(session=session, action="login", user=result.user)
-    response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
+    return _signed_in(request, settings, raw, next_url)
+
+
+def _signed_in(request: Request, settings: SettingsDep, raw: str, target: str) -> Response:
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
         raw,
@@ -156,6 +181,99 @@ def login(
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
+
+
+def _pending_session(request: Request, session: SessionDep) -> StaffSession | None:
+    """Return the session waiting for its TOTP code, if the cookie names a live one."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    row = session.get(StaffSession, hash_token(raw))
+    if row is None or not row.awaiting_second_factor or row.expires_at <= utcnow():
+        return None
+    if not row.user.active:
+        return None
+    return row
+
+
+def _second_factor_page(
+    request: Request,
+    pending: StaffSession,
+    *,
+    next_url: str,
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    request.state.csrf_token = pending.csrf_token
+    return templates.TemplateResponse(
+        request,
+        "login_second_factor.html",
+        {"error": error, "next_url": next_url},
+        status_code=status_code,
+        headers={**LOGIN_PAGE_HEADERS, **(headers or {})},
+    )
+
+
+@router.get(SECOND_FACTOR_PATH, response_class=HTMLResponse)
+def second_factor_form(request: Request, session: SessionDep, next: str = "/") -> Response:
+    """Ask for the code of the authenticator app (or a recovery code)."""
+    pending = _pending_session(request, session)
+    if pending is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return _second_factor_page(request, pending, next_url=safe_next(next))
+
+
+@router.post(SECOND_FACTOR_PATH, response_class=HTMLResponse)
+def second_factor(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    code: Annotated[str, Form(max_length=40)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the TOTP or recovery code; on success replace the pending session by a full one."""
+    next_url = safe_next(next)
+    pending = _pending_session(request, session)
+    if pending is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    if not csrf_token or not hmac.compare_digest(csrf_token.encode(), pending.csrf_token.encode()):
+        return _second_factor_page(
+            request,
+            pending,
+            next_url=next_url,
+            error="Your sign-in form expired. Please try again.",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    address = client_address(request)
+    user: StaffUser = pending.user
+    result = verify_second_factor(
+        session=session, settings=settings, staff_session=pending, code=code, address=address
+    )
+    if result.retry_after > 0:
+        minutes = max(1, round(result.retry_after / 60))
+        return _second_factor_page(
+            request,
+            pending,
+            next_url=next_url,
+            error=f"Too many sign-in attempts. Try again in about {minutes} minute(s).",
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": retry_after_header(result.retry_after)},
+        )
+    if result.user is None:
+        audit(session=session, action="login.second_factor_failed", user=user)
+        return _second_factor_page(
+            request,
+            pending,
+            next_url=next_url,
+            error="That code is not right.",
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    end_session(session=session, staff_session=pending)
+    raw, _row = start_session(session=session, settings=settings, user=user, address=address)
+    audit(session=session, action="login", user=user, details={"second_factor": True})
+    return _signed_in(request, settings, raw, next_url)
 
 
 @router.post("/logout")

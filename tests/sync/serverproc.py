@@ -100,6 +100,9 @@ class ServerProcess:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                # As `clinic-server serve`: the app alone decides whom X-Forwarded-For
+                # is believed from (CLINIC_TRUSTED_PROXIES).
+                "--no-proxy-headers",
             ],
             env=self.env,
             cwd=ROOT,
