@@ -9,7 +9,7 @@ get 403; authorized POSTs with an empty body end in 422 (form fields missing) or
 
 from __future__ import annotations
 
-DASHBOARD_PATH_VALUES: dict[str, str] = {}
+DASHBOARD_PATH_VALUES: dict[str, str] = {"user_id": "999999", "action": "unlock"}
 
 STAFF_PAGE = (303, 303, 200, 200)
 ADMIN_PAGE = (303, 303, 403, 200)
@@ -37,6 +37,14 @@ DASHBOARD_EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/dashboard/admin/faq/{entry_id}/delete"): (303, 303, 403, 404),
     ("GET", "/dashboard/admin/export/feedback.csv"): ADMIN_PAGE,
     ("GET", "/dashboard/admin/export/questions.csv"): ADMIN_PAGE,
+    ("POST", "/dashboard/admin/staff/{user_id}/{action}"): (303, 303, 403, 404),
+    # The signed-in user's own account (password change, two-step sign-in).
+    ("GET", "/account"): STAFF_PAGE,
+    ("GET", "/account/password"): STAFF_PAGE,
+    ("POST", "/account/password"): (303, 303, 422, 422),
+    ("POST", "/account/totp/start"): STAFF_PAGE,
+    ("POST", "/account/totp/confirm"): (303, 303, 422, 422),
+    ("POST", "/account/totp/disable"): (303, 303, 422, 422),
     # Patient follow-up page: open to anyone holding the token (rate-limited per address).
     ("GET", "/f/{token}"): (200, 200, 200, 200),
     ("POST", "/f/{token}"): (422, 422, 422, 422),

@@ -47,6 +47,9 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
     # Staff login.
     ("GET", "/login"): (200, 200, 200, 200),
     ("POST", "/login"): (422, 422, 422, 422),
+    # Second step of sign-in: without a session waiting for its code, back to /login.
+    ("GET", "/login/second-factor"): (303, 303, 303, 303),
+    ("POST", "/login/second-factor"): (422, 422, 422, 422),
     ("POST", "/logout"): (303, 303, 303, 303),  # anonymous: to /login; staff: logged out
     ("GET", "/api/session"): (401, 401, 200, 200),
     # Admin API.
