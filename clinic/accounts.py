@@ -252,7 +252,10 @@ def login_retry_after(
         )
         excess = account_failures - settings.login_slowdown_after_failures
         if excess >= 0:
-            delay = min(float(settings.login_slowdown_max_seconds), 2.0 ** min(excess, 30))
+            delay = min(
+                float(settings.login_slowdown_max_seconds),
+                settings.login_slowdown_base_seconds * 2.0 ** min(excess, 30),
+            )
             waits.append((last_pair_failure + timedelta(seconds=delay) - now).total_seconds())
     return max(0.0, *waits)
 

@@ -48,7 +48,9 @@ class Settings(BaseModel):
     login_max_failures_per_address: int = Field(default=20, ge=1)
     #: Failures on one account (all addresses) before addresses that failed on it slow down.
     login_slowdown_after_failures: int = Field(default=3, ge=1)
-    #: The slow-down doubles with each further failure up to this many seconds per attempt.
+    #: First delay of the slow-down; it doubles with each further failure on the account...
+    login_slowdown_base_seconds: int = Field(default=2, ge=1)
+    #: ...up to this many seconds between attempts.
     login_slowdown_max_seconds: int = Field(default=60, ge=1)
     #: Proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed;
     #: from anyone else those headers are ignored. Environment: comma-separated.

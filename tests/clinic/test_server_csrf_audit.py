@@ -19,7 +19,15 @@ from sync.protocol import HEARTBEAT_PATH, INGEST_PATH, PAIR_PATH
 #: POST routes without a staff session: the kiosk API (bearer token), the login form
 #: (signed double-submit cookie, tested in test_server_auth) and the patient follow-up page
 #: (the unguessable token in its URL is the credential; no cookie is involved).
-NOT_STAFF_POSTS = {PAIR_PATH, INGEST_PATH, HEARTBEAT_PATH, "/login", "/f/{token}"}
+# The second sign-in step checks its own CSRF token (of the session awaiting the code).
+NOT_STAFF_POSTS = {
+    PAIR_PATH,
+    INGEST_PATH,
+    HEARTBEAT_PATH,
+    "/login",
+    "/login/second-factor",
+    "/f/{token}",
+}
 #: GET routes of the dashboard that show no data: redirects to the arrivals page.
 REDIRECTS = {"/dashboard"}
 

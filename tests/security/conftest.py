@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,3 +69,31 @@ def clinic_server(security_db_url: str, tmp_path: Path) -> Iterator[ServerProces
     proc.start()
     yield proc
     proc.close()
+
+
+@pytest.fixture
+def start_clinic_server(
+    security_db_url: str, tmp_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Return a function starting a migrated server over `security_db_url` with settings.
+
+    Keyword arguments become CLINIC_<NAME> environment variables of the process, e.g.
+    `start_clinic_server(trusted_proxies="127.0.0.1/32")`. Servers started this way share
+    the database and are stopped after the test.
+    """
+    started: list[ServerProcess] = []
+
+    def start(**settings: str) -> ServerProcess:
+        proc = ServerProcess(
+            tmp_path / f"server-{len(started)}", database_url=security_db_url, **settings
+        )
+        proc.database_url = security_db_url
+        if not started:
+            proc.migrate()
+        started.append(proc)
+        proc.start()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.close()
