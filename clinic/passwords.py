@@ -46,8 +46,9 @@ def password_problem(password: str, *, username: str) -> str | None:
     parts = _username_parts(username)
     result = _estimate(password, parts)
     from_username = [m for m in result["sequence"] if m.get("dictionary_name") == "user_inputs"]
-    if from_username or (parts and parts[0] in password.lower()):
-        rest = _without_tokens(password[:_ESTIMATE_CHARS], from_username, parts[0] if parts else "")
+    lowered = password.lower()
+    if from_username or any(p in lowered or p[::-1] in lowered for p in parts):
+        rest = _without_username(password[:_ESTIMATE_CHARS], from_username, parts)
         if len(rest) < 4 or _estimate(rest, parts)["score"] < MIN_SCORE:
             return (
                 "The password is derived from the user name: "
@@ -64,13 +65,14 @@ def password_problem(password: str, *, username: str) -> str | None:
     return None
 
 
-def _without_tokens(password: str, matches: list[dict[str, Any]], username: str) -> str:
-    """Return the password with the characters the user-name matches covered taken out."""
+def _without_username(password: str, matches: list[dict[str, Any]], parts: list[str]) -> str:
+    """Return the password without what zxcvbn matched as the user name, nor its parts."""
     keep = [True] * len(password)
     for m in matches:
         for k in range(int(m["i"]), int(m["j"]) + 1):
             keep[k] = False
     rest = "".join(ch for ch, kept in zip(password, keep, strict=True) if kept)
-    if username:
-        rest = re.sub(re.escape(username), "", rest, flags=re.IGNORECASE)
+    for part in sorted(parts, key=len, reverse=True):
+        for form in (part, part[::-1]):
+            rest = re.sub(re.escape(form), "", rest, flags=re.IGNORECASE)
     return rest

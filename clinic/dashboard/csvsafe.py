@@ -29,7 +29,7 @@ def needs_neutralising(text: str) -> bool:
     """Return whether a spreadsheet could read this text as a formula."""
     if not text:
         return False
-    if unicodedata.category(text[0]) in _SKIPPABLE_CATEGORIES and not text[0] == " ":
+    if unicodedata.category(text[0]) in ("Cc", "Cf"):
         return True  # a cell starting with tab, CR, LF, NUL, a zero-width or bidi mark
     for ch in text:
         if unicodedata.category(ch) in _SKIPPABLE_CATEGORIES:
