@@ -21,6 +21,12 @@ from clinic.dashboard.csvsafe import csv_rows, safe_cell
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1", "'\t=1"),
+        ("  =1+1", "'  =1+1"),
+        ("\uff1d1+1", "'\uff1d1+1"),  # full-width equals
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),  # full-width at
+        ("\u200b=1", "'\u200b=1"),  # zero-width space
+        ("\u22121", "'\u22121"),  # minus sign
+        ("  plain", "  plain"),
         ("fine = good", "fine = good"),
         (-5, "-5"),
         (None, ""),
