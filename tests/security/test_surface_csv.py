@@ -12,6 +12,7 @@ import io
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 from serverproc import ServerProcess
@@ -60,7 +61,7 @@ def test_csv_export_neutralises_formulas_after_spaces_and_look_alikes(
     create_user(server, *ADMIN, admin=True)
     token = _kiosk_token(server)
     asked_at = datetime.now(UTC)
-    records = []
+    records: list[dict[str, Any]] = []
     for n, text in enumerate(FORMULAS + HARMLESS):
         records.append(
             {
