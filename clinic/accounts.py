@@ -27,6 +27,7 @@ from clinic.models import (
 )
 from clinic.passwords import MIN_PASSWORD_CHARS, password_problem
 from clinic.security import (
+    PAIRING_ALPHABET,
     hash_password,
     hash_token,
     needs_rehash,
@@ -127,8 +128,10 @@ def change_own_password(
 
 
 def new_temporary_password() -> str:
-    """Return a random one-time password for a reset (about 95 bits, easy to read out)."""
-    return "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    """Return a random one-time password for a reset (about 99 bits, easy to read out)."""
+    # No look-alike characters (0/O, 1/I/L): an admin may read it out over the phone.
+    raw = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(20))
+    return "-".join(raw[i : i + 5] for i in range(0, 20, 5))
 
 
 def reset_password(*, session: Session, user: StaffUser, password: str | None = None) -> str:
