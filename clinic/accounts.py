@@ -53,6 +53,14 @@ def check_password(password: str, *, username: str) -> None:
         raise AccountError(problem)
 
 
+def clean_username(username: str) -> str:
+    """Return a typed user name as it can be stored and compared (no NUL, no lone surrogate)."""
+    # PostgreSQL refuses NUL in text and UTF-8 has no lone surrogates: either would turn a
+    # stranger's sign-in attempt into a 500 when the attempt is recorded.
+    text = username.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    return text.strip()[:64]
+
+
 def find_user(*, session: Session, username: str) -> StaffUser | None:
     """Return the user with this user name, or None."""
     return session.scalars(
@@ -70,8 +78,8 @@ def create_user(
 ) -> StaffUser:
     """Add a staff user with an argon2id password hash (the password policy applies)."""
     username = username.strip()
-    if not username or len(username) > 64:
-        raise AccountError("username must be 1-64 characters")
+    if not username or len(username) > 64 or not username.isprintable():
+        raise AccountError("username must be 1-64 printable characters")
     check_password(password, username=username)
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise AccountError(f"user {username!r} already exists")
@@ -188,7 +196,7 @@ def unlock(*, session: Session, username: str) -> int:
     """Forget the failed sign-ins of an account (all addresses); return how many."""
     result = session.execute(
         delete(LoginAttempt).where(
-            LoginAttempt.username == username.strip()[:64], LoginAttempt.succeeded.is_(False)
+            LoginAttempt.username == clean_username(username), LoginAttempt.succeeded.is_(False)
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -298,8 +306,8 @@ def authenticate(
     *, session: Session, settings: Settings, username: str, password: str, address: str
 ) -> LoginResult:
     """Check credentials under the login throttle; record the attempt."""
-    username = username.strip()[:64]
-    address = address[:64]
+    username = clean_username(username)
+    address = clean_username(address)
     now = utcnow()
     wait = login_retry_after(
         session=session, settings=settings, username=username, address=address, now=now

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, UploadFile, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.responses import Response
@@ -277,8 +277,8 @@ def staff_action(
     admin: CurrentAdmin,
     settings: SettingsDep,
     _csrf: CsrfProtected,
-    user_id: int,
-    action: str,
+    user_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    action: Annotated[str, Path(max_length=32)],
 ) -> Response:
     """Disable, enable, end sessions of, unlock, reset the password or TOTP of an account."""
     if action not in STAFF_ACTIONS:

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from clinic.accounts import authenticate, end_session, start_session, verify_second_factor
+from clinic.accounts import (
+    authenticate,
+    clean_username,
+    end_session,
+    start_session,
+    verify_second_factor,
+)
 from clinic.audit import audit
 from clinic.deps import (
     SESSION_COOKIE,
@@ -143,7 +149,7 @@ def login(
             headers={"Retry-After": retry_after_header(result.retry_after)},
         )
     if result.user is None:
-        audit(session=session, action="login.failed", actor=username.strip()[:100] or "-")
+        audit(session=session, action="login.failed", actor=clean_username(username) or "-")
         return _login_page(
             request,
             settings=settings,

@@ -127,3 +127,17 @@ def test_unlock_through_the_cli_and_the_admin_button(
 
     actions = [(actor, action) for actor, action, _ in audit_actions(server)]
     assert ("cli", "staff.unlock") in actions and (ADMIN[0], "staff.unlock") in actions
+
+
+def test_odd_user_names_are_counted_as_failures_not_server_errors(
+    start_clinic_server: Callable[..., ServerProcess],
+) -> None:
+    # PostgreSQL refuses NUL in text: recording such an attempt once answered 500.
+    server = start_clinic_server()
+    create_user(server, *NURSE)
+    stranger = Browser(server)
+    for name in ("nurse\x00okoro", "\x00", "n" * 300, "nurse-okoro\x00"):
+        assert stranger.login(name, WRONG + "\x00").status_code in (401, 422, 429), repr(name)
+    assert Browser(server).login(*NURSE).status_code == 303
+    listed = cli(server, "list-users")
+    assert listed.returncode == 0 and "nurse-okoro" in listed.stdout
