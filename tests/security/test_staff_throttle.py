@@ -95,6 +95,9 @@ def test_forwarded_for_from_an_untrusted_peer_changes_nothing(
         )
     assert answers[-1] == 429, answers
     assert Browser(server, forwarded_for="192.0.2.200").login(*NURSE).status_code == 429
+    # The count is in the database: a second server process on it refuses the same way.
+    second = start_clinic_server()
+    assert Browser(second).login(*NURSE).status_code == 429
 
 
 def test_unlock_through_the_cli_and_the_admin_button(
