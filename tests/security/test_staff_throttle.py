@@ -26,7 +26,12 @@ HOME = "198.51.100.99"
 
 
 def _proxied(start: Callable[..., ServerProcess]) -> ServerProcess:
-    server = start(trusted_proxies="127.0.0.1/32")
+    # A long slow-down, so a slow machine's pauses between requests cannot end it.
+    server = start(
+        trusted_proxies="127.0.0.1/32",
+        login_slowdown_base_seconds="600",
+        login_slowdown_max_seconds="600",
+    )
     create_user(server, *ADMIN, admin=True)
     create_user(server, *NURSE)
     return server
@@ -85,7 +90,9 @@ def test_the_account_slow_down_delays_only_addresses_that_failed_on_it(
 def test_forwarded_for_from_an_untrusted_peer_changes_nothing(
     start_clinic_server: Callable[..., ServerProcess],
 ) -> None:
-    server = start_clinic_server()  # no trusted proxy
+    # No trusted proxy. A long slow-down, so a slow machine's pauses cannot end it.
+    slow = {"login_slowdown_base_seconds": "600", "login_slowdown_max_seconds": "600"}
+    server = start_clinic_server(**slow)
     create_user(server, *NURSE)
     answers = []
     for n in range(8):
@@ -96,7 +103,7 @@ def test_forwarded_for_from_an_untrusted_peer_changes_nothing(
     assert answers[-1] == 429, answers
     assert Browser(server, forwarded_for="192.0.2.200").login(*NURSE).status_code == 429
     # The count is in the database: a second server process on it refuses the same way.
-    second = start_clinic_server()
+    second = start_clinic_server(**slow)
     assert Browser(second).login(*NURSE).status_code == 429
 
 
