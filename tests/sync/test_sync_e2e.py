@@ -87,9 +87,9 @@ def test_saved_records_reach_the_server_exactly_once(kiosk: Any, server: ServerP
     assert max(stored.values()) == 1
     status = kiosk.sync_status()
     assert status.failed == 0 and status.online is True and status.last_success_at
-    # The pull landed too: hash key and ETag stored for the next start.
+    # The pull landed too: today's match-key salt and the ETag stored for the next start.
     with kiosk.db.read_session() as session:
-        assert get_state(StateKey.HASH_KEY, session=session)
+        assert get_state(StateKey.MATCH_KDF, session=session)
         assert get_state(StateKey.PULL_ETAG, session=session)
 
 
