@@ -31,7 +31,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     ValidationError,
 )
@@ -174,6 +173,13 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
+def _not_bool_or_text(value: Any) -> Any:
+    # Lax pydantic reads True as 1 and "5" as 5; 5.0 (a JSON integer) stays accepted.
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("a boolean or text is not a number")
+    return value
+
+
 def _utc_convertible(value: datetime) -> datetime:
     try:
         value.astimezone(UTC)
@@ -208,7 +214,8 @@ Token = Annotated[
 Language = Annotated[
     StrictStr, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
 ]
-Score5 = Annotated[StrictInt, Field(ge=1, le=5)]
+#: A whole number on the wire (never a boolean, never text), 1 to 5.
+Score5 = Annotated[int, Field(ge=1, le=5), BeforeValidator(_not_bool_or_text)]
 Name = Annotated[OneLine, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 Ref = Annotated[OneLine, Field(min_length=1, max_length=64)]
 QueueNumber = Annotated[OneLine, Field(min_length=1, max_length=16)]
@@ -326,7 +333,9 @@ class RatingDetailBody(_Strict):
     politeness: Score5 | None = None
     kept_informed: Score5 | None = None
     overall: Score5 | None = None
-    would_recommend: Annotated[StrictInt, Field(ge=0, le=10)] | None = None
+    would_recommend: (
+        Annotated[int, Field(ge=0, le=10), BeforeValidator(_not_bool_or_text)] | None
+    ) = None
     comment: Comment | None = None
     consent_to_contact: StrictBool = False
     contact_phone: Phone | None = None
@@ -459,8 +468,12 @@ class PairResponse(_Strict):
 
 class Heartbeat(_Strict):
     app_version: AppVersion
-    backlog: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]  # outbox rows not yet acknowledged
-    failed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]  # outbox rows parked as failed
+    backlog: Annotated[
+        int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool_or_text)
+    ]  # outbox rows not yet acknowledged
+    failed: Annotated[
+        int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool_or_text)
+    ]  # outbox rows parked as failed
     last_error: Annotated[FreeText, Field(max_length=500)] | None = None
 
 
