@@ -214,7 +214,12 @@ def _validate(
     raw: WireRecord | RecordEnvelope | dict[str, Any], *, settings: Settings, now: datetime
 ) -> RecordResult | tuple[WireRecord, Any, str, bool]:
     """Check one record on its own: its 422 result, or (record, body, hash, skewed)."""
-    envelope = raw.model_dump(mode="json") if not isinstance(raw, dict) else raw
+    if isinstance(raw, RecordEnvelope):
+        envelope = raw.model_dump()  # as received: JSON mode could not hold a lone surrogate
+    elif isinstance(raw, WireRecord):
+        envelope = raw.model_dump(mode="json")
+    else:
+        envelope = raw
     try:
         record_id = RecordEnvelope.model_validate(envelope).id
     except ValidationError:

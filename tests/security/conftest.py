@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,3 +69,28 @@ def clinic_server(security_db_url: str, tmp_path: Path) -> Iterator[ServerProces
     proc.start()
     yield proc
     proc.close()
+
+
+@pytest.fixture
+def start_clinic_server(
+    security_db_url: str, tmp_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Return a function that starts a migrated server over `security_db_url` with settings.
+
+    `start_clinic_server(purge_check_seconds="1")` sets CLINIC_PURGE_CHECK_SECONDS=1.
+    """
+    started: list[ServerProcess] = []
+
+    def start(**settings: str) -> ServerProcess:
+        proc = ServerProcess(
+            tmp_path / f"server{len(started)}", database_url=security_db_url, **settings
+        )
+        proc.database_url = security_db_url
+        started.append(proc)
+        proc.migrate()
+        proc.start()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.close()
