@@ -200,10 +200,19 @@ def compact_sqlite(db: Database) -> None:
     """Move erased pages out of the WAL and rewrite the file (SQLite only)."""
     if db.engine.dialect.name != "sqlite":
         return
-    with db.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        connection.exec_driver_sql("VACUUM")
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # Outside any transaction (VACUUM refuses to run inside one): the pool's connections
+    # leave transaction control to SQLAlchemy, so the raw connection is in autocommit.
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.execute("VACUUM")
+        busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        cursor.close()
+        if busy:
+            log.warning("retention purge: WAL checkpoint blocked by a reader")
+    finally:
+        raw.close()
 
 
 def run_purge(db: Database, *, now: datetime, actor: str) -> PurgeReport:
