@@ -152,6 +152,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return await _unexpected(request, exc)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # A number larger than the database's integers (e.g. an id of 2**63 in a path).
+        log.info("refused number in %s: %s", _route(request), describe_exception(exc))
+        return JSONResponse(
+            {"detail": "a number in the request is out of range"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
     @app.exception_handler(UnicodeError)
     async def _unicode_error(request: Request, exc: UnicodeError) -> Response:
         log.info("refused text in %s: %s", _route(request), describe_exception(exc))
