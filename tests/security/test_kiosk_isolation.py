@@ -83,6 +83,11 @@ def test_kiosk_batch_with_bad_records_stores_every_good_one(
     again = {r["id"]: r for r in kiosk.send(*batch)}
     assert all(again[item["id"]]["outcome"] == "duplicate" for item in good)
     assert all(again[item["id"]]["status"] == 422 for item in bad)
+    # Nothing the patients typed, and no traceback, reached the server's log.
+    log = (clinic_server.data_dir / "server.log").read_text(errors="replace")
+    for typed in ("Quorvalis", "Ysolde", "Persistent cough", "lift", "1979-05-17"):
+        assert typed not in log
+    assert "Traceback" not in log
 
 
 def test_kiosk_second_kiosks_amendments_are_refused_and_change_nothing(
