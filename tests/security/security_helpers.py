@@ -64,7 +64,7 @@ def record(kind: str, body: dict[str, Any], *, record_id: str | None = None) -> 
     }
 
 
-def rating(face: int = 4, **body: Any) -> dict[str, Any]:
+def rating(face: Any = 4, **body: Any) -> dict[str, Any]:
     """Return a valid rating record."""
     return record(
         "rating",
@@ -78,7 +78,7 @@ def rating(face: int = 4, **body: Any) -> dict[str, Any]:
     )
 
 
-def walk_in(last_name: str = "Quorvalis", **body: Any) -> dict[str, Any]:
+def walk_in(last_name: Any = "Quorvalis", **body: Any) -> dict[str, Any]:
     """Return a valid walk-in record for a synthetic person."""
     return record(
         "walk_in",
