@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from security_helpers import (
     KioskClient,
     cli,
@@ -169,21 +168,21 @@ def test_retention_follow_up_tokens_are_stored_hashed(clinic_server: ServerProce
     assert page.status_code == 200  # found by its hash
 
 
-def test_retention_sqlite_files_are_owner_only(
-    start_clinic_server: Callable[..., ServerProcess], security_db_url: str
-) -> None:
-    if not security_db_url.startswith("sqlite"):
-        pytest.skip("file modes concern SQLite only")
+def test_retention_sqlite_files_are_owner_only(tmp_path: Path) -> None:
+    # SQLite only (PostgreSQL's files belong to its own server): not parametrized.
     old = os.umask(0o022)  # a usual umask: files would be world-readable by default
+    server = ServerProcess(tmp_path / "server")
     try:
-        server = start_clinic_server()
+        server.migrate()
+        server.start()
     finally:
         os.umask(old)
-    KioskClient(server, "front").send(rating())
-    path = Path(security_db_url.removeprefix("sqlite:///"))
-    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        if file.exists():
-            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    try:
+        KioskClient(server, "front").send(rating())
+        for file in (server.db_path, Path(f"{server.db_path}-wal"), Path(f"{server.db_path}-shm")):
+            assert file.exists() and stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    finally:
+        server.close()
 
 
 def test_retention_the_server_runs_the_purge_itself_once_a_day(
