@@ -14,10 +14,14 @@ from typing import Any
 
 from security_helpers import KioskClient, scalar, signed_in_admin
 from serverproc import ServerProcess
+from sqlalchemy import func, select
 
 from kiosk.config import KioskSettings
 from kiosk.facade import MatchStatus
+from kiosk.models import Appointment as KioskAppointmentRow
+from kiosk.purge import purge
 from kiosk.services import Kiosk
+from kiosk.state import StateKey, get_state
 from kiosk.store import apply_pull
 from sync.protocol import PULL_PATH, KioskPull, MatchKdf, derive_match_secret, match_day_salt
 
@@ -84,6 +88,7 @@ def test_kiosk_pull_holds_only_todays_salt_and_keys(
     kiosk = Kiosk.open(
         KioskSettings(data_dir=tmp_path / "kiosk"),
         clock=lambda: datetime.combine(day, time(12, 0), tzinfo=UTC),
+        seed_demo=False,  # holds only what the server sent
     )
     try:
         with kiosk.db.write() as session:
@@ -100,14 +105,21 @@ def test_kiosk_pull_holds_only_todays_salt_and_keys(
     finally:
         kiosk.close()
 
-    # The next day's kiosk does not match with this day's keys, even offline.
+    # The next day's kiosk does not match with this day's keys, even offline, and its purge
+    # erases them and the salt from the disk.
+    next_noon = datetime.combine(day + timedelta(days=1), time(12, 0), tzinfo=UTC)
     later = Kiosk.open(
-        KioskSettings(data_dir=tmp_path / "kiosk"),
-        clock=lambda: datetime.combine(day + timedelta(days=1), time(12, 0), tzinfo=UTC),
+        KioskSettings(data_dir=tmp_path / "kiosk"), clock=lambda: next_noon, seed_demo=False
     )
     try:
         assert later.find_appointment("Brackwater", date(1955, 11, 30)).status is (
             MatchStatus.NO_MATCH
         )
+        purge(later.db.engine, later.db.sessions, tz=later.settings.tz, now=next_noon)
+        with later.db.read_session() as session:
+            assert get_state(StateKey.MATCH_KDF, session=session) is None
+            assert session.scalar(select(func.count()).select_from(KioskAppointmentRow)) == 0
     finally:
         later.close()
+    disk = b"".join(p.read_bytes() for p in (tmp_path / "kiosk").iterdir() if p.is_file())
+    assert kdf.salt.encode() not in disk and twins.match_key.encode() not in disk
