@@ -49,6 +49,7 @@ from clinic.models import (  # noqa: E402
     Rating,
     StaffRole,
 )
+from clinic.security import hash_token  # noqa: E402
 
 ADMIN = ("bench-admin", "bench password 123")
 CHUNK = 20_000
@@ -253,7 +254,7 @@ def populate(database_url: str, n_ratings: int, n_questions: int) -> dict[str, A
             target_id = target if isinstance(target, uuid.UUID) else uuid.UUID(str(target))
             session.add(
                 FollowUpToken(
-                    token=token,
+                    token_hash=hash_token(token),
                     kind=kind,
                     target_id=target_id,
                     language="en",

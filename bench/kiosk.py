@@ -235,12 +235,12 @@ def seed_named_appointments(kiosk: Any, count: int) -> list[tuple[str, date]]:
     """Add in-window appointments for synthetic people the bench can type; return them."""
     from kiosk.models import Appointment
     from kiosk.state import StateKey, get_state
-    from sync.protocol import match_key
+    from sync.protocol import MatchKdf, derive_match_secret
 
     with kiosk.db.read_session() as session:
-        hash_key = get_state(StateKey.HASH_KEY, session=session)
-    assert hash_key, "the demo seed stores a hash key"
-    secret = bytes.fromhex(hash_key)
+        raw = get_state(StateKey.MATCH_KDF, session=session)
+    assert raw, "the demo seed stores today's match-key salt"
+    kdf = MatchKdf.model_validate_json(raw)
     now = kiosk.now().replace(microsecond=0)
     people = []
     with kiosk.db.write() as session:
@@ -250,7 +250,7 @@ def seed_named_appointments(kiosk: Any, count: int) -> list[tuple[str, date]]:
             session.add(
                 Appointment(
                     ref=f"bench-ui-{i}",
-                    match_key=match_key(secret, last_name, dob),
+                    match_key=derive_match_secret(kdf, last_name, dob).match_key,
                     phone_key=None,
                     starts_at=now,
                     first_initial="B",

@@ -7,6 +7,8 @@ clinic/static are served under /static.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -16,17 +18,17 @@ from types import ModuleType
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, status
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
+from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
 from clinic.security import RateLimiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -108,13 +110,26 @@ class ClinicApp(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the clinic server application."""
     settings = settings or Settings.from_env()
+    install_log_redaction()
     db = Database(settings)
     docs = settings.api_docs_enabled
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        db.dispose()
+        install_log_redaction()  # again: uvicorn may have set up its handlers since
+        purger = None
+        if settings.purge_check_seconds > 0:
+            from clinic.retention import purge_loop
+
+            purger = asyncio.create_task(purge_loop(db, settings.purge_check_seconds))
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+            db.dispose()
 
     app = ClinicApp(
         title="Clinic server",
@@ -161,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        # The request's own values are not echoed back: they may hold patient data, or a
+        # lone surrogate that cannot even be encoded into the answer.
         # Protocol: a batch over MAX_BATCH_RECORDS is 413 for the whole request, not 422.
         if request.url.path == INGEST_PATH:
             for error in exc.errors():
@@ -172,7 +189,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         {"detail": f"batch larger than {MAX_BATCH_RECORDS} records"},
                         status_code=status.HTTP_413_CONTENT_TOO_LARGE,
                     )
-        return await request_validation_exception_handler(request, exc)
+        detail = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+            for error in exc.errors()
+        ]
+        return JSONResponse(
+            {"detail": _storable(detail)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
+
+    @app.exception_handler(DataError)
+    async def _refused_value(request: Request, exc: DataError) -> Response:
+        # A value the database cannot hold (NUL, out of a column's range): the request's fault.
+        log.info("refused value in %s: %s", _route(request), describe_exception(exc))
+        return JSONResponse(
+            {"detail": "a value in the request cannot be stored"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(StatementError)
+    async def _statement_error(request: Request, exc: StatementError) -> Response:
+        if isinstance(exc.orig, ValueError | OverflowError | UnicodeError):
+            # Raised while binding the request's values (e.g. a lone surrogate in text).
+            log.info("refused value in %s: %s", _route(request), describe_exception(exc))
+            return JSONResponse(
+                {"detail": "a value in the request cannot be stored"},
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # A number larger than the database's integers (e.g. an id of 2**63 in a path).
+        log.info("refused number in %s: %s", _route(request), describe_exception(exc))
+        return JSONResponse(
+            {"detail": "a number in the request is out of range"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(UnicodeError)
+    async def _unicode_error(request: Request, exc: UnicodeError) -> Response:
+        log.info("refused text in %s: %s", _route(request), describe_exception(exc))
+        return JSONResponse(
+            {"detail": "the request holds text that cannot be encoded"},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Type and place only: a message or traceback can quote what a patient typed.
+        log.error("unexpected error in %s: %s", _route(request), describe_exception(exc))
+        return JSONResponse(
+            {"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(request: Request, exc: OperationalError) -> Response:
@@ -213,6 +281,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _route(request: Request) -> str:
+    """Return a request's method and route template (the URL may hold a token)."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', '?')}"
+
+
+def _storable(value: object) -> object:
+    """Return JSON data with any unencodable text replaced, so the answer can be sent."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(_storable(k)): _storable(v) for k, v in value.items()}
+    return value
 
 
 def _quote(path: str) -> str:

@@ -4,6 +4,9 @@ Columns (header row required, order free, extra columns refused):
 ref, first_name, last_name, date_of_birth (YYYY-MM-DD), starts_at (ISO 8601; without an
 offset it is clinic-local time), clinician, phone (optional).
 A ref already in the database is updated (unless the patient has arrived).
+
+Each imported appointment gets its kiosk match keys at once (argon2id under its clinic
+day's salt, about 60 ms a row; docs/security.md), so pulls only read them.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clinic.models import Appointment, AppointmentStatus
+from clinic.models import Appointment, AppointmentStatus, ClinicConfig
+from sync.protocol import MatchKdf, MatchSecret, derive_match_secret, match_day_salt
 
 REQUIRED_COLUMNS = ("ref", "first_name", "last_name", "date_of_birth", "starts_at", "clinician")
 OPTIONAL_COLUMNS = ("phone",)
@@ -114,10 +119,13 @@ def import_appointments_csv(*, session: Session, data: bytes | str, tz: ZoneInfo
             select(Appointment).where(Appointment.ref.in_([str(r["ref"]) for _, r in parsed]))
         )
     }
+    pepper = match_pepper(session=session)
     for line, row in parsed:
         current = existing.get(str(row["ref"]))
         if current is None:
-            session.add(Appointment(**row, status=AppointmentStatus.BOOKED))
+            created = Appointment(**row, status=AppointmentStatus.BOOKED)
+            set_match_keys(created, pepper=pepper, tz=tz)
+            session.add(created)
             report.created += 1
         elif current.status != AppointmentStatus.BOOKED:
             report.errors.append(
@@ -128,9 +136,52 @@ def import_appointments_csv(*, session: Session, data: bytes | str, tz: ZoneInfo
         else:
             for key, value in row.items():
                 setattr(current, key, value)
+            set_match_keys(current, pepper=pepper, tz=tz)
             report.updated += 1
     session.flush()
     return report
+
+
+def match_pepper(*, session: Session) -> bytes | None:
+    """Return the clinic's secret from which every day's match salt is derived."""
+    config = session.get(ClinicConfig, 1)
+    return bytes.fromhex(config.hash_key) if config is not None else None
+
+
+def day_kdf(*, pepper: bytes, day: date) -> MatchKdf:
+    """Return the match-key salt and cost of one clinic day."""
+    return MatchKdf(day=day, salt=match_day_salt(pepper, day))
+
+
+def kdf_tag(kdf: MatchKdf) -> str:
+    """Return what identifies a day's salt and cost (stored next to derived keys)."""
+    return f"{kdf.salt}:{kdf.time_cost}:{kdf.memory_kib}:{kdf.parallelism}"
+
+
+@lru_cache(maxsize=16384)
+def _derive(kdf: MatchKdf, last_name: str, date_of_birth: date) -> MatchSecret:
+    return derive_match_secret(kdf, last_name, date_of_birth)
+
+
+def set_match_keys(appointment: Appointment, *, pepper: bytes | None, tz: ZoneInfo) -> None:
+    """Derive and store an appointment's match keys under its clinic day's salt."""
+    if pepper is None:
+        return
+    kdf = day_kdf(pepper=pepper, day=appointment.starts_at.astimezone(tz).date())
+    match_key, phone_key = appointment_keys(appointment, kdf)
+    appointment.match_key = match_key
+    appointment.phone_key = phone_key
+    appointment.match_tag = kdf_tag(kdf)
+
+
+def appointment_keys(appointment: Appointment, kdf: MatchKdf) -> tuple[str, str | None]:
+    """Return an appointment's match key and phone key under `kdf` (stored ones if current)."""
+    if appointment.match_key and appointment.match_tag == kdf_tag(kdf):
+        return appointment.match_key, appointment.phone_key
+    secret = _derive(kdf, appointment.last_name, appointment.date_of_birth)
+    phone = appointment.phone or ""
+    last4 = secret.phone_key(phone) if sum(ch.isdigit() for ch in phone) >= 4 else None
+    return secret.match_key, last4
 
 
 def _parse_row(

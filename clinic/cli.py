@@ -280,6 +280,23 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(_args: argparse.Namespace) -> int:
+    """Erase names, birth dates, contact details and texts older than the retention period."""
+    from clinic.models import utcnow
+    from clinic.retention import run_purge
+
+    settings = _settings()
+    report = run_purge(_database(settings), now=utcnow(), actor="cli")
+    print(
+        f"purged data older than {settings.retention_days} days: "
+        f"{report.appointments} appointments, {report.arrivals} arrivals, "
+        f"{report.questions} questions, {report.ratings} ratings, "
+        f"{report.follow_up_responses} follow-up responses, "
+        f"{report.received_bodies} received bodies, {report.tokens} expired tokens"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every command."""
     parser = argparse.ArgumentParser(
@@ -354,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_revoke_kiosk)
 
     sub.add_parser("list-kiosks", help="list paired kiosks").set_defaults(func=cmd_list_kiosks)
+    sub.add_parser(
+        "purge", help="erase identifying data older than the retention period (audited)"
+    ).set_defaults(func=cmd_purge)
     sub.add_parser("seed-demo", help="seed demo data (demo/dev only)").set_defaults(
         func=cmd_seed_demo
     )

@@ -72,6 +72,17 @@ class Settings(BaseModel):
     # Kiosk pairing and follow-up
     pairing_code_minutes: int = Field(default=15, ge=1)
     follow_up_token_days: int = Field(default=2, ge=1)
+    # Kiosk clocks: a record's timestamps later than receipt + clock_skew_seconds, or older
+    # than max_record_age_days, are flagged and replaced by the time of receipt.
+    clock_skew_seconds: int = Field(default=5 * 60, ge=0)
+    max_record_age_days: int = Field(default=30, ge=1)
+
+    # Retention (docs/security.md): names, birth dates, contact details and question texts
+    # older than this are erased by `clinic-server purge`, which the server runs daily.
+    retention_days: int = Field(default=90, ge=1)
+    #: Seconds between the in-app purge's checks (0: never run in the app; use the CLI).
+    purge_check_seconds: int = Field(default=3600, ge=0)
+
     #: Used by the wait estimate until enough patients were called in today.
     default_minutes_per_patient: int = Field(default=10, ge=1)
 

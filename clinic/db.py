@@ -7,6 +7,8 @@ writes later waits for the lock instead of failing with SQLITE_BUSY_SNAPSHOT.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from importlib import resources
 from pathlib import Path
@@ -30,7 +32,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(url.database))
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         if "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 20)
@@ -46,6 +48,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL up to power loss
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten rows are zeroed, so erased patient data does not
+            # linger in free pages of the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         # SQLite has one writer at a time; threads of this process queue on a lock instead
@@ -74,6 +79,20 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create a SQLite file readable by its owner only (or make an existing one so).
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process was first
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    elif path.is_file() and path.stat().st_mode & 0o077:
+        with contextlib.suppress(PermissionError):  # not ours: the operator's choice
+            path.chmod(0o600)
 
 
 class Database:
@@ -107,5 +126,5 @@ def migrate(database_url: str, revision: str = "head") -> None:
 
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(Path(url.database))
     command.upgrade(alembic_config(database_url), revision)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from clinic.accounts import create_user
+from clinic.appointments import match_pepper, set_match_keys
 from clinic.config import Settings
 from clinic.kiosks import clinic_config
 from clinic.models import (
@@ -145,6 +146,7 @@ def seed_demo(*, session: Session, settings: Settings, now: datetime | None = No
             session.flush()
         else:
             appointment.starts_at = starts_at.astimezone(UTC)
+        set_match_keys(appointment, pepper=match_pepper(session=session), tz=settings.tz)
         if person.already_arrived and appointment.status == AppointmentStatus.BOOKED:
             arrived_at = now - timedelta(minutes=3)
             appointment.status = AppointmentStatus.ARRIVED

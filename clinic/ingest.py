@@ -6,6 +6,13 @@ store exactly one row: the ids returned are new (STORED); for the others the sto
 hash decides DUPLICATE (same) or CONFLICT (different). Only new records change the typed
 tables. A rating_detail or contact_update whose target has not arrived yet is kept
 (applied_at NULL) and applied when its target arrives.
+
+Security (docs/security.md): each record is validated on its own and, if the batch cannot
+be stored in one go, stored in its own savepoint, so one record the server cannot use gets a
+422 and the rest are stored. A kiosk amends only records it sent, and an answer never tells
+a kiosk that an id or token belongs to another kiosk. Once applied, a stored body keeps no
+identifying field (its hash still answers repeats). Timestamps outside the plausible window
+are flagged and replaced by the time of receipt.
 """
 
 from __future__ import annotations
@@ -13,14 +20,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Insert, bindparam, select, text, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
@@ -38,13 +47,16 @@ from clinic.models import (
     ReviewState,
     utcnow,
 )
+from clinic.security import hash_token
 from sync.protocol import (
+    IDENTIFYING_FIELDS,
     OUTCOME_STATUS,
     CheckInBody,
     ContactUpdateBody,
     QuestionBody,
     RatingBody,
     RatingDetailBody,
+    RecordEnvelope,
     RecordError,
     RecordKind,
     RecordOutcome,
@@ -53,6 +65,7 @@ from sync.protocol import (
     WireRecord,
     body_hash,
     parse_body,
+    unstorable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +99,11 @@ class _Valid:
     kind: RecordKind
     body: Any  # the parsed protocol model
     hash: str
+    skewed: bool = False  # a timestamp outside the plausible window: use the receipt time
+
+    def at(self, claimed: datetime, now: datetime) -> datetime:
+        """Return the time to store for one of the record's timestamps."""
+        return now if self.skewed else claimed
 
 
 @dataclass
@@ -118,7 +136,11 @@ def _target_id(kind: RecordKind, body: Any) -> uuid.UUID | None:
 
 
 def ingest_batch(
-    *, session: Session, settings: Settings, kiosk: Kiosk, records: list[WireRecord]
+    *,
+    session: Session,
+    settings: Settings,
+    kiosk: Kiosk,
+    records: Sequence[WireRecord | RecordEnvelope | dict[str, Any]],
 ) -> list[RecordResult]:
     """Store a batch and commit; return one result per record, in order.
 
@@ -129,34 +151,41 @@ def ingest_batch(
     valid: list[_Valid] = []
     first: dict[uuid.UUID, _Valid] = {}
     repeats: list[tuple[int, uuid.UUID, str]] = []
-    for index, record in enumerate(records):
-        digest = body_hash(record.body)
+    for index, raw in enumerate(records):
+        checked = _validate(raw, settings=settings, now=now)
+        if isinstance(checked, RecordResult):
+            results[index] = checked
+            continue
+        record, body, digest, skewed = checked
         if record.id in first:
             repeats.append((index, record.id, digest))
             continue
-        if contains_nul(record.body):
-            # PostgreSQL text cannot hold NUL; no legitimate kiosk input contains one.
-            results[index] = result(record.id, RecordOutcome.INVALID, "NUL character in body")
-            continue
-        try:
-            body = parse_body(record.kind, record.body)
-        except RecordError as exc:
-            results[index] = result(record.id, RecordOutcome.INVALID, _describe(exc))
-            continue
-        item = _Valid(index, record, RecordKind(record.kind), body, digest)
+        item = _Valid(index, record, RecordKind(record.kind), body, digest, skewed)
         first[record.id] = item
         valid.append(item)
+    skewed_count = sum(item.skewed for item in valid)
+    if skewed_count:
+        log.warning(
+            "ingest: kiosk %s sent %d records with an implausible clock", kiosk.id, skewed_count
+        )
 
     try:
-        outcomes = _store(session=session, settings=settings, kiosk=kiosk, items=valid, now=now)
+        try:
+            with session.begin_nested():
+                outcomes = _store(
+                    session=session, settings=settings, kiosk=kiosk, items=valid, now=now
+                )
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any record may be the one at fault
+            # Something in one record the database refuses (a reused follow-up token, a
+            # value out of a column's range...): redo one record at a time, each in its own
+            # savepoint, so the good ones are stored and the bad one alone gets a 422.
+            log.info("ingest: batch refused (%s); storing record by record", type(exc).__name__)
+            outcomes = _store_one_by_one(
+                session=session, settings=settings, kiosk=kiosk, items=valid, now=now
+            )
         session.commit()
-    except (IntegrityError, DataError):
-        # Something other than the record id collided (e.g. a reused follow-up token) or a
-        # value the database refuses: redo one record at a time so good ones are stored.
-        session.rollback()
-        outcomes = _store_one_by_one(
-            session=session, settings=settings, kiosk=kiosk, items=valid, now=now
-        )
     except OperationalError:
         session.rollback()
         log.warning("ingest: database busy, %d records asked to retry", len(valid))
@@ -181,6 +210,50 @@ def ingest_batch(
     return [r for r in results if r is not None]
 
 
+def _validate(
+    raw: WireRecord | RecordEnvelope | dict[str, Any], *, settings: Settings, now: datetime
+) -> RecordResult | tuple[WireRecord, Any, str, bool]:
+    """Check one record on its own: its 422 result, or (record, body, hash, skewed)."""
+    if isinstance(raw, RecordEnvelope):
+        envelope = raw.model_dump()  # as received: JSON mode could not hold a lone surrogate
+    elif isinstance(raw, WireRecord):
+        envelope = raw.model_dump(mode="json")
+    else:
+        envelope = raw
+    try:
+        record_id = RecordEnvelope.model_validate(envelope).id
+    except ValidationError:
+        raise RecordError("record id missing or not a UUID") from None
+    problem = unstorable_text(envelope)
+    if problem:
+        # Neither database can store it, and the body hash could not even be computed.
+        return result(record_id, RecordOutcome.INVALID, problem)
+    try:
+        record = WireRecord.model_validate(envelope)
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        return result(
+            record_id, RecordOutcome.INVALID, _describe(RecordError("invalid record", errors))
+        )
+    try:
+        body = parse_body(record.kind, record.body)
+    except RecordError as exc:
+        return result(record_id, RecordOutcome.INVALID, _describe(exc))
+    earliest = now - timedelta(days=settings.max_record_age_days)
+    latest = now + timedelta(seconds=settings.clock_skew_seconds)
+    claimed = [record.created_at, *_body_times(body)]
+    skewed = any(not earliest <= moment <= latest for moment in claimed)
+    return record, body, body_hash(record.body), skewed
+
+
+def _body_times(body: Any) -> list[datetime]:
+    names = ("checked_in_at", "arrived_at", "asked_at", "rated_at")
+    return [getattr(body, name) for name in names if getattr(body, name, None) is not None]
+
+
 def contains_nul(value: Any) -> bool:
     """Return whether any string inside a JSON value holds a NUL character."""
     if isinstance(value, str):
@@ -203,6 +276,7 @@ def _describe(exc: RecordError) -> str:
 def _store_one_by_one(
     *, session: Session, settings: Settings, kiosk: Kiosk, items: list[_Valid], now: datetime
 ) -> dict[uuid.UUID, RecordResult]:
+    """Store each record in its own savepoint; a record that fails alone gets a 422."""
     outcomes: dict[uuid.UUID, RecordResult] = {}
     for item in items:
         try:
@@ -210,18 +284,16 @@ def _store_one_by_one(
                 outcomes.update(
                     _store(session=session, settings=settings, kiosk=kiosk, items=[item], now=now)
                 )
-        except (IntegrityError, DataError) as exc:
-            log.info("ingest: record refused by the database: %s", type(exc.orig).__name__)
+        except OperationalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this record alone is at fault
+            # The type only: a driver's message can quote the record's values.
+            log.info("ingest: record refused by the database: %s", type(exc).__name__)
             outcomes[item.record.id] = result(
-                item.record.id, RecordOutcome.INVALID, "record collides with stored data"
+                item.record.id,
+                RecordOutcome.INVALID,
+                f"the server cannot store this record ({type(exc).__name__})",
             )
-    try:
-        session.commit()
-    except OperationalError:
-        session.rollback()
-        return {
-            i.record.id: result(i.record.id, RecordOutcome.RETRY, "database busy") for i in items
-        }
     return outcomes
 
 
@@ -235,12 +307,18 @@ def _store(
             "id": item.record.id,
             "kiosk_id": kiosk.id,
             "kind": item.kind.value,
-            "body": item.record.body,
+            # An amendment keeps its body until it is applied (its target may come later).
+            "body": (
+                redact_body(item.kind, item.record.body)
+                if item.kind in PRIMARY_KINDS
+                else item.record.body
+            ),
             "body_hash": item.hash,
             "created_at": item.record.created_at,
             "received_at": now,
             "target_id": _target_id(item.kind, item.body),
             "applied_at": None if item.kind not in PRIMARY_KINDS else now,
+            "clock_skewed": item.skewed,
         }
         for item in items
     ]
@@ -259,9 +337,9 @@ def _store(
     existing_ids = [item.record.id for item in items if item.record.id not in stored]
     if existing_ids:
         hashes = {
-            rid: digest
-            for rid, digest in session.execute(
-                select(ReceivedRecord.id, ReceivedRecord.body_hash).where(
+            rid: (digest, owner)
+            for rid, digest, owner in session.execute(
+                select(ReceivedRecord.id, ReceivedRecord.body_hash, ReceivedRecord.kiosk_id).where(
                     ReceivedRecord.id.in_(existing_ids)
                 )
             )
@@ -269,7 +347,13 @@ def _store(
         for item in items:
             if item.record.id in stored:
                 continue
-            if hashes.get(item.record.id) == item.hash:
+            digest, owner = hashes.get(item.record.id, (None, None))
+            if owner is not None and owner != kiosk.id:
+                # Another kiosk's id: answer as for an id never seen, so the answer tells
+                # nothing about other kiosks' records. Nothing is stored or changed.
+                log.warning("ingest: kiosk %s sent an id another kiosk used", kiosk.id)
+                outcomes[item.record.id] = result(item.record.id, RecordOutcome.STORED)
+            elif digest == item.hash:
                 outcomes[item.record.id] = result(item.record.id, RecordOutcome.DUPLICATE)
             else:
                 outcomes[item.record.id] = result(
@@ -309,21 +393,20 @@ def _apply(
         ):
             if appointment_id is not None:
                 batch.arrival_by_appointment[appointment_id] = arrival_id
-    token_days = timedelta(days=settings.follow_up_token_days)
+    # A link's lifetime counts from the server's receipt, never from a kiosk's clock.
+    expires_at = now + timedelta(days=settings.follow_up_token_days)
     questions: list[dict[str, Any]] = []
     tokens: list[dict[str, Any]] = []
 
-    def token(
-        value: str, kind: FollowUpKind, target: uuid.UUID, language: str, at: datetime
-    ) -> None:
+    def token(value: str, kind: FollowUpKind, target: uuid.UUID, language: str) -> None:
         tokens.append(
             {
-                "token": value,
+                "token_hash": hash_token(value),
                 "kind": kind.value,
                 "target_id": target,
                 "language": language,
                 "created_at": now,
-                "expires_at": at + token_days,
+                "expires_at": expires_at,
             }
         )
 
@@ -341,7 +424,7 @@ def _apply(
                     now,
                     walk_in=False,
                     queue_number=body.queue_number,
-                    arrived_at=body.checked_in_at,
+                    arrived_at=item.at(body.checked_in_at, now),
                     language=body.language,
                     appointment_id=appointment.id if appointment else None,
                     appointment_ref=body.appointment_ref,
@@ -350,7 +433,7 @@ def _apply(
                     batch.arrival_by_appointment[appointment.id] = rid
                     if appointment.status == AppointmentStatus.BOOKED:
                         appointment.status = AppointmentStatus.ARRIVED
-                        appointment.arrived_at = body.checked_in_at
+                        appointment.arrived_at = item.at(body.checked_in_at, now)
             else:
                 batch.merged[rid] = target
             token(
@@ -358,7 +441,6 @@ def _apply(
                 FollowUpKind.CHECK_IN,
                 target,
                 body.language,
-                body.checked_in_at,
             )
         elif isinstance(body, WalkInBody):
             batch.arrivals[rid] = _arrival_row(
@@ -367,7 +449,7 @@ def _apply(
                 now,
                 walk_in=True,
                 queue_number=body.queue_number,
-                arrived_at=body.arrived_at,
+                arrived_at=item.at(body.arrived_at, now),
                 language=body.language,
                 first_name=body.first_name,
                 last_name=body.last_name,
@@ -375,7 +457,7 @@ def _apply(
                 reason=body.reason,
                 phone=body.phone,
             )
-            token(body.follow_up_token, FollowUpKind.WALK_IN, rid, body.language, body.arrived_at)
+            token(body.follow_up_token, FollowUpKind.WALK_IN, rid, body.language)
         elif isinstance(body, QuestionBody):
             questions.append(
                 {
@@ -387,19 +469,19 @@ def _apply(
                     "contact_email": body.contact_email,
                     "emergency": body.emergency_flag,
                     "language": body.language,
-                    "asked_at": body.asked_at,
+                    "asked_at": item.at(body.asked_at, now),
                     "received_at": now,
                     "done": False,
                 }
             )
-            token(body.follow_up_token, FollowUpKind.QUESTION, rid, body.language, body.asked_at)
+            token(body.follow_up_token, FollowUpKind.QUESTION, rid, body.language)
         elif isinstance(body, RatingBody):
             batch.ratings[rid] = {
                 "id": rid,
                 "kiosk_id": kiosk.id,
                 "face": body.face,
                 "appointment_ref": body.appointment_ref,
-                "rated_at": body.rated_at,
+                "rated_at": item.at(body.rated_at, now),
                 "language": body.language,
                 "received_at": now,
                 "consent_to_contact": False,
@@ -407,50 +489,103 @@ def _apply(
                 **dict.fromkeys(DETAIL_FIELDS),
                 "detail_at": None,
             }
-            token(body.follow_up_token, FollowUpKind.RATING, rid, body.language, body.rated_at)
+            token(body.follow_up_token, FollowUpKind.RATING, rid, body.language)
 
     # Amendments received earlier whose target arrives now (oldest first), then this batch's.
     this_batch = {item.record.id for item in items}
+    applied_bodies: dict[uuid.UUID, tuple[RecordKind, dict[str, Any]]] = {}
     targets = list(batch.arrivals) + list(batch.merged) + list(batch.ratings)
     if targets:
+        # Every target here came from this kiosk: only its own amendments may apply.
         waiting = session.execute(
             select(
                 ReceivedRecord.id,
                 ReceivedRecord.kind,
                 ReceivedRecord.body,
                 ReceivedRecord.created_at,
+                ReceivedRecord.received_at,
+                ReceivedRecord.clock_skewed,
             )
-            .where(ReceivedRecord.target_id.in_(targets), ReceivedRecord.applied_at.is_(None))
+            .where(
+                ReceivedRecord.target_id.in_(targets),
+                ReceivedRecord.applied_at.is_(None),
+                ReceivedRecord.kiosk_id == kiosk.id,
+            )
             .order_by(ReceivedRecord.received_at, ReceivedRecord.created_at)
         ).all()
-        for earlier_id, kind, raw, created_at in waiting:
+        for earlier_id, kind, raw, created_at, received_at, skewed in waiting:
             if earlier_id in this_batch:
                 continue
             parsed = parse_body(kind, raw)
-            if _amend(session=session, batch=batch, body=parsed, created_at=created_at):
+            at = received_at if skewed else created_at
+            if _amend(session=session, batch=batch, body=parsed, created_at=at):
                 batch.applied.append(earlier_id)
+                applied_bodies[earlier_id] = (RecordKind(kind), raw)
     for item in items:
-        if item.kind in (RecordKind.RATING_DETAIL, RecordKind.CONTACT_UPDATE) and _amend(
-            session=session, batch=batch, body=item.body, created_at=item.record.created_at
+        if (
+            item.kind in (RecordKind.RATING_DETAIL, RecordKind.CONTACT_UPDATE)
+            and _sent_by(session=session, kiosk=kiosk, record_id=_target_id(item.kind, item.body))
+            and _amend(
+                session=session,
+                batch=batch,
+                body=item.body,
+                created_at=item.at(item.record.created_at, now),
+            )
         ):
             batch.applied.append(item.record.id)
+            applied_bodies[item.record.id] = (item.kind, item.record.body)
 
     connection = session.connection()
     for model, rows in (
         (Arrival, list(batch.arrivals.values())),
         (Question, questions),
         (Rating, list(batch.ratings.values())),
-        (FollowUpToken, tokens),
     ):
         if rows:
             connection.execute(sa_insert(model), rows)
+    if tokens:
+        # A token already stored keeps pointing where it did: whoever sends it again (a
+        # buggy or hostile kiosk) learns nothing, and the record is stored without it.
+        connection.execute(
+            _insert(session)(FollowUpToken.__table__).on_conflict_do_nothing(
+                index_elements=["token_hash"]
+            ),
+            tokens,
+        )
     if batch.applied:
         session.execute(
             update(ReceivedRecord)
             .where(ReceivedRecord.id.in_(batch.applied))
             .values(applied_at=now)
         )
+        for applied_id, (kind, raw) in applied_bodies.items():
+            session.execute(
+                update(ReceivedRecord)
+                .where(ReceivedRecord.id == applied_id)
+                .values(body=redact_body(kind, raw))
+            )
     session.flush()
+
+
+def redact_body(kind: RecordKind, body: dict[str, Any]) -> dict[str, Any]:
+    """Return a stored body without what identifies a patient (the hash keeps the rest).
+
+    The follow-up token is kept as its SHA-256 only: a second check-in's contact updates
+    find the arrival it was merged into through it.
+    """
+    kept = {k: v for k, v in body.items() if k not in IDENTIFYING_FIELDS[kind]}
+    token = kept.pop("follow_up_token", None)
+    if isinstance(token, str):
+        kept["follow_up_token_sha256"] = hash_token(token)
+    return kept
+
+
+def _sent_by(*, session: Session, kiosk: Kiosk, record_id: uuid.UUID | None) -> bool:
+    """Return whether this kiosk sent the record an amendment points at."""
+    if record_id is None:
+        return False
+    owner = session.scalar(select(ReceivedRecord.kiosk_id).where(ReceivedRecord.id == record_id))
+    return owner == kiosk.id
 
 
 #: A target (check-in or rating id) and its amendments meet under this advisory lock.
@@ -565,9 +700,14 @@ def _merged_into(*, session: Session, check_in_id: uuid.UUID) -> uuid.UUID:
             ReceivedRecord.id == check_in_id, ReceivedRecord.kind == RecordKind.CHECK_IN.value
         )
     )
-    if not isinstance(raw, dict) or not isinstance(raw.get("follow_up_token"), str):
+    if not isinstance(raw, dict):
+        return check_in_id
+    digest = raw.get("follow_up_token_sha256")
+    if not isinstance(digest, str) and isinstance(raw.get("follow_up_token"), str):
+        digest = hash_token(raw["follow_up_token"])  # stored before bodies were redacted
+    if not isinstance(digest, str):
         return check_in_id
     target = session.scalar(
-        select(FollowUpToken.target_id).where(FollowUpToken.token == raw["follow_up_token"])
+        select(FollowUpToken.target_id).where(FollowUpToken.token_hash == digest)
     )
     return target if target is not None else check_in_id

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from clinic.appointments import appointment_keys, day_kdf
 from clinic.config import Settings
 from clinic.models import (
     Appointment,
@@ -31,8 +33,6 @@ from sync.protocol import (
     KioskPull,
     QueueState,
     canonical_json,
-    match_key,
-    phone_key,
 )
 
 MAX_COUNTER = 2**31 - 1
@@ -130,7 +130,6 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
     if config is None:
         # Reader sessions must not write; the migration creates this row.
         config = ClinicConfig(id=1, name="Clinic", hash_key=hashlib.sha256(b"unset").hexdigest())
-    secret = bytes.fromhex(config.hash_key)
     clinic = ClinicSettings(
         name=config.name,
         phone=config.phone,
@@ -153,21 +152,30 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
         )
     ]
     start, end = today_bounds(settings.tz, now)
+    # Only today's salt leaves the server; the pepper it comes from never does.
+    kdf = day_kdf(pepper=bytes.fromhex(config.hash_key), day=now.astimezone(settings.tz).date())
+    rows = list(
+        session.scalars(
+            select(Appointment)
+            .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+            .order_by(Appointment.starts_at, Appointment.ref)
+        )
+    )
+    keys = [appointment_keys(a, kdf) for a in rows]
+    # A phone key is sent only where two appointments share a match key (same last name
+    # and birth date): elsewhere it would only hand out 4 more digits to guess.
+    shared = Counter(match for match, _ in keys)
     appointments = [
         KioskAppointment(
             ref=a.ref,
-            match_key=match_key(secret, a.last_name, a.date_of_birth),
-            phone_key=phone_key(secret, a.phone) if a.phone and _digits(a.phone) >= 4 else None,
+            match_key=match,
+            phone_key=phone if shared[match] > 1 else None,
             starts_at=a.starts_at,
             first_initial=a.first_name[:1],
             clinician=a.clinician,
             arrived=a.status != AppointmentStatus.BOOKED,
         )
-        for a in session.scalars(
-            select(Appointment)
-            .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-            .order_by(Appointment.starts_at, Appointment.ref)
-        )
+        for a, (match, phone) in zip(rows, keys, strict=True)
     ]
     exact = queue_state(session=session, settings=settings, now=now)
     # While the next call-in is due, the exact estimate drops every minute; kiosks pull
@@ -180,7 +188,7 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
     )
     pull = KioskPull(
         generated_at=now,
-        hash_key=config.hash_key,
+        match_kdf=kdf,
         clinic=clinic,
         faq=faq,
         appointments=appointments,

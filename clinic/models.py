@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -268,6 +269,11 @@ class Appointment(Base):
     called_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The kiosk's match keys, derived at import (argon2id, tens of ms each) so a pull does
+    # not have to; `match_tag` names the day's salt and cost they were derived with.
+    match_key: Mapped[str | None] = mapped_column(String(64))
+    phone_key: Mapped[str | None] = mapped_column(String(64))
+    match_tag: Mapped[str | None] = mapped_column(String(80))
 
     __table_args__ = (Index("ix_appointments_starts_at", "starts_at"),)
 
@@ -288,6 +294,9 @@ class ReceivedRecord(Base):
     target_id: Mapped[uuid.UUID | None]
     #: When a dependent record was applied to its target (None: target not received yet).
     applied_at: Mapped[datetime | None]
+    #: The kiosk's clock was off when it made the record (created_at is its claim only; the
+    #: typed rows use received_at instead).
+    clock_skewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_received_records_target_id", "target_id"),
@@ -397,11 +406,11 @@ class Rating(Base):
 
 
 class FollowUpToken(Base):
-    """The opaque token in a QR code and what it points at."""
+    """The opaque token in a QR code (stored as its SHA-256 only) and what it points at."""
 
     __tablename__ = "follow_up_tokens"
 
-    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(_enum(FollowUpKind))
     target_id: Mapped[uuid.UUID]
     language: Mapped[str] = mapped_column(String(8), default="en")
@@ -443,6 +452,15 @@ class ClinicConfig(Base):
     alert_window_minutes: Mapped[int] = mapped_column(Integer, default=15)
     alert_min_responses: Mapped[int] = mapped_column(Integer, default=4)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MaintenanceRun(Base):
+    """When a periodic job last ran; shared by every server process on the database."""
+
+    __tablename__ = "maintenance_runs"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_run_at: Mapped[datetime]
 
 
 class Alert(Base):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,9 +29,10 @@ from sync.protocol import (
     FaqEntry,
     KioskAppointment,
     KioskPull,
+    MatchKdf,
     QueueState,
-    match_key,
-    phone_key,
+    derive_match_secret,
+    match_day_salt,
 )
 
 if TYPE_CHECKING:
@@ -202,7 +204,7 @@ def _starts_at(
     return min(max(moment, day_start), last).replace(microsecond=0)
 
 
-def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
+def build_demo_pull(kiosk: Kiosk, pepper: bytes) -> KioskPull:
     """Return a pull holding today's demo appointments, FAQ, clinic and queue state."""
     settings = kiosk.settings
     now = kiosk.now()
@@ -212,17 +214,26 @@ def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
     day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(
         UTC
     )
-    secret = bytes.fromhex(hash_key_hex)
+    kdf = MatchKdf(day=day, salt=match_day_salt(pepper, day))
+    derived = [
+        derive_match_secret(kdf, person.last_name, person.date_of_birth) for person in DEMO_PEOPLE
+    ]
+    # As the server does: phone keys only where two appointments share a match key.
+    collisions = Counter(secret.match_key for secret in derived)
     appointments = [
         KioskAppointment(
             ref=demo_ref(person, day),
-            match_key=match_key(secret, person.last_name, person.date_of_birth),
-            phone_key=phone_key(secret, person.phone_last4) if person.phone_last4 else None,
+            match_key=secret.match_key,
+            phone_key=(
+                secret.phone_key(person.phone_last4)
+                if person.phone_last4 and collisions[secret.match_key] > 1
+                else None
+            ),
             starts_at=_starts_at(now, person.offset_minutes, day_start, day_end),
             first_initial=person.first_name[0],
             clinician=person.clinician,
         )
-        for person in DEMO_PEOPLE
+        for person, secret in zip(DEMO_PEOPLE, derived, strict=True)
     ]
     faq = [
         FaqEntry(
@@ -242,7 +253,7 @@ def build_demo_pull(kiosk: Kiosk, hash_key_hex: str) -> KioskPull:
     )
     return KioskPull(
         generated_at=now,
-        hash_key=hash_key_hex,
+        match_kdf=kdf,
         clinic=clinic,
         faq=faq,
         appointments=appointments,
@@ -261,8 +272,7 @@ def seed_demo(kiosk: Kiosk) -> bool:
             log.info("demo seed skipped: the kiosk is paired with a server")
             return False
     with kiosk.db.write() as session:
-        hash_key_hex = get_state(StateKey.HASH_KEY, session=session) or secrets.token_hex(32)
-        apply_pull(build_demo_pull(kiosk, hash_key_hex), session=session)
+        apply_pull(build_demo_pull(kiosk, secrets.token_bytes(32)), session=session)
     already = next(p for p in DEMO_PEOPLE if p.expected is MatchStatus.ALREADY_CHECKED_IN)
     ref = demo_ref(already, kiosk.today())
     with kiosk.db.read_session() as session:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from kiosk.store import drop_stale_match_keys
 from sync.outbox import OutboxRecord, OutboxStatus, utcnow
 from sync.protocol import IDENTIFYING_FIELDS, RecordKind
 
@@ -126,8 +127,9 @@ def purge(
     with session_factory.begin() as session:
         session.execute(text("PRAGMA secure_delete=ON"))
         erased = erase_identifying_fields(session=session, cutoff=cutoff, now=moment)
+        stale_keys = drop_stale_match_keys(session=session, today=moment.astimezone(tz).date())
     compacted = False
-    if erased or force_compact:
+    if erased or stale_keys or force_compact:
         try:
             compacted = compact(engine)
         except Exception as exc:  # e.g. SQLITE_BUSY: the caller owes a compaction

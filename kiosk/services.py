@@ -82,6 +82,7 @@ from sync.outbox import utcnow
 from sync.protocol import (
     CheckInBody,
     ContactUpdateBody,
+    MatchKdf,
     QuestionBody,
     RatingBody,
     RatingDetailBody,
@@ -89,12 +90,11 @@ from sync.protocol import (
     RecordKind,
     WalkInBody,
     body_hash,
+    derive_match_secret,
     dump_body,
     follow_up_url,
-    match_key,
     new_follow_up_token,
     normalize_last_name,
-    phone_key,
 )
 
 log = logging.getLogger(__name__)
@@ -220,15 +220,18 @@ class Kiosk(KioskFacade):
     def _server_url(self, session: Session) -> str:
         return get_state(StateKey.SERVER_URL, session=session) or self.settings.server_url
 
-    def _hash_key(self, session: Session) -> bytes | None:
-        value = get_state(StateKey.HASH_KEY, session=session)
+    def _match_kdf(self, session: Session) -> MatchKdf | None:
+        """Return today's match-key salt and cost, or None if the kiosk holds no current one."""
+        value = get_state(StateKey.MATCH_KDF, session=session)
         if not value:
             return None
         try:
-            return bytes.fromhex(value)
+            kdf = MatchKdf.model_validate_json(value)
         except ValueError:
-            log.error("stored hash_key is not hex")
+            log.error("stored match_kdf is not valid")
             return None
+        # Keys of another clinic day cannot match today's appointments.
+        return kdf if kdf.day == self.today() else None
 
     def _window(self, session: Session) -> tuple[timedelta, timedelta]:
         clinic = session.get(ClinicRow, 1)
@@ -301,10 +304,13 @@ class Kiosk(KioskFacade):
         now = self.now()
         start, end = self._today_bounds()
         with self.db.read_session() as session:
-            secret = self._hash_key(session)
-            if secret is None:
-                return AppointmentMatch(status=MatchStatus.NO_MATCH)
-            key = match_key(secret, name, dob)
+            kdf = self._match_kdf(session)
+        if kdf is None:
+            return AppointmentMatch(status=MatchStatus.NO_MATCH)
+        # One memory-hard derivation per attempt (~60 ms), outside any transaction.
+        secret = derive_match_secret(kdf, name, dob)
+        key = secret.match_key
+        with self.db.read_session() as session:
             candidates = list(
                 session.scalars(
                     select(Appointment)
@@ -317,7 +323,7 @@ class Kiosk(KioskFacade):
                 )
             )
             if last4 is not None and candidates:
-                wanted = phone_key(secret, last4)
+                wanted = secret.phone_key(last4)
                 with_phone = [a for a in candidates if a.phone_key is not None]
                 if len(candidates) > 1 or with_phone:
                     candidates = [a for a in candidates if a.phone_key == wanted]

@@ -20,7 +20,7 @@ class StateKey(StrEnum):
     SERVER_URL = "server_url"  # overrides settings.server_url (admin screen / pairing)
     KIOSK_ID = "kiosk_id"
     KIOSK_TOKEN = "kiosk_token"  # present = paired
-    HASH_KEY = "hash_key"  # hex secret for match_key / phone_key
+    MATCH_KDF = "match_kdf"  # JSON of today's sync.protocol.MatchKdf (salt + cost)
     PULL_ETAG = "pull_etag"
     LAST_SUCCESS_AT = "last_success_at"  # ISO 8601, timezone-aware
     LAST_ATTEMPT_AT = "last_attempt_at"

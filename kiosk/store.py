@@ -6,18 +6,21 @@ calls it with a locally built pull. The caller owns the session.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kiosk.models import Appointment, CheckIn, ClinicRow, FaqRow
-from kiosk.state import StateKey, set_datetime, set_state
-from sync.protocol import KioskPull
+from kiosk.state import StateKey, get_state, set_datetime, set_state
+from sync.protocol import KioskPull, MatchKdf
+
+#: State key under which earlier versions stored a clinic-wide HMAC key.
+LEGACY_HASH_KEY = "hash_key"
 
 
 def apply_pull(pull: KioskPull, *, session: Session) -> None:
-    """Replace appointments, FAQ, clinic settings, hash key and queue state from a pull.
+    """Replace appointments, FAQ, clinic settings, match-key salt and queue state from a pull.
 
     An appointment already checked in here stays checked in, whatever the pull says
     (the server may not have received the check-in yet).
@@ -67,7 +70,9 @@ def apply_pull(pull: KioskPull, *, session: Session) -> None:
     clinic.check_in_late_minutes = pull.clinic.check_in_late_minutes
     clinic.updated_at = _aware(pull.generated_at)
 
-    set_state(StateKey.HASH_KEY, pull.hash_key, session=session)
+    set_state(StateKey.MATCH_KDF, pull.match_kdf.model_dump_json(), session=session)
+    # Kiosks of earlier versions kept the clinic-wide HMAC key: it must not stay on disk.
+    set_state(LEGACY_HASH_KEY, None, session=session)
     set_state(StateKey.QUEUE_WAITING, str(pull.queue.waiting), session=session)
     set_state(
         StateKey.QUEUE_ESTIMATED_WAIT_MINUTES,
@@ -81,3 +86,24 @@ def apply_pull(pull: KioskPull, *, session: Session) -> None:
 def _aware(moment: datetime) -> datetime:
     """Treat a naive wire timestamp as UTC (the protocol sends aware ones)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def drop_stale_match_keys(*, session: Session, today: date) -> bool:
+    """Erase the appointments and salt of a past clinic day; return whether any were held.
+
+    A kiosk that stayed offline overnight would otherwise keep yesterday's match keys on
+    disk: the kiosk holds only today's (docs/security.md).
+    """
+    raw = get_state(StateKey.MATCH_KDF, session=session)
+    if raw is None:
+        return False
+    try:
+        day = MatchKdf.model_validate_json(raw).day
+    except ValueError:
+        day = None
+    if day == today:
+        return False
+    session.execute(delete(Appointment))
+    set_state(StateKey.MATCH_KDF, None, session=session)
+    set_state(StateKey.PULL_ETAG, None, session=session)
+    return True

@@ -3,9 +3,9 @@
 Everything that crosses the network is defined here: endpoint paths, the record kinds a
 kiosk submits (and the exact shape of each record's body), the answers the server gives,
 what a kiosk pulls, and the helpers both ends must compute identically (canonical JSON and
-body hash for idempotency, keyed match hashes for appointments, follow-up tokens).
+body hash for idempotency, memory-hard match keys for appointments, follow-up tokens).
 
-This module imports neither Kivy nor FastAPI nor SQLAlchemy; only pydantic.
+This module imports neither Kivy nor FastAPI nor SQLAlchemy; only pydantic and argon2-cffi.
 See docs/protocol.md for the prose version.
 """
 
@@ -16,12 +16,24 @@ import hmac
 import json
 import secrets
 import unicodedata
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from argon2.low_level import Type, hash_secret_raw
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
 
 PROTOCOL_VERSION = 1
 
@@ -67,8 +79,16 @@ def follow_up_url(server_base_url: str, token: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Identity matching: keyed hashes, so a kiosk never stores a list of names.
+# Identity matching: memory-hard keys under a per-day salt, so a kiosk never stores names
+# and a stolen kiosk token or disk does not cheaply reveal who is coming (docs/security.md).
 # ---------------------------------------------------------------------------------------
+#: argon2id cost of one match key: about 60 ms and 32 MiB on one core (bench/matching.py).
+MATCH_KDF_TIME_COST = 2
+MATCH_KDF_MEMORY_KIB = 32 * 1024
+MATCH_KDF_PARALLELISM = 1
+MATCH_SALT_BYTES = 16
+
+
 def normalize_last_name(last_name: str) -> str:
     """Fold a last name so that case, accents, spaces, hyphens and apostrophes don't matter."""
     decomposed = unicodedata.normalize("NFKD", last_name)
@@ -80,16 +100,38 @@ def normalize_last_name(last_name: str) -> str:
     return "".join(kept).casefold()
 
 
-def match_key(secret: bytes, last_name: str, date_of_birth: date) -> str:
-    """Return the keyed hash (HMAC-SHA256, hex) that identifies an appointment holder."""
-    message = f"{normalize_last_name(last_name)}|{date_of_birth.isoformat()}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+def match_day_salt(pepper: bytes, day: date) -> str:
+    """Return the hex salt of one clinic day, derived from the server's secret pepper."""
+    digest = hmac.new(pepper, f"match-day|{day.isoformat()}".encode(), hashlib.sha256).digest()
+    return digest[:MATCH_SALT_BYTES].hex()
 
 
-def phone_key(secret: bytes, phone_last4: str) -> str:
-    """Return the keyed hash of a phone number's last four digits."""
-    digits = "".join(ch for ch in phone_last4 if ch.isdigit())[-4:]
-    return hmac.new(secret, f"phone|{digits}".encode(), hashlib.sha256).hexdigest()
+@dataclass(frozen=True)
+class MatchSecret:
+    """What one argon2id run over (last name, birth date) under a day's salt yields."""
+
+    match_key: str  # hex; the lookup key a kiosk stores for the appointment
+    phone_secret: bytes  # never stored: keys the phone check of colliding appointments
+
+    def phone_key(self, phone_last4: str) -> str:
+        """Return the keyed hash of a phone number's last four digits for this holder."""
+        digits = "".join(ch for ch in phone_last4 if ch.isdigit())[-4:]
+        return hmac.new(self.phone_secret, f"phone|{digits}".encode(), hashlib.sha256).hexdigest()
+
+
+def derive_match_secret(kdf: MatchKdf, last_name: str, date_of_birth: date) -> MatchSecret:
+    """Run the day's argon2id over a normalized last name and birth date (one per match)."""
+    password = f"{normalize_last_name(last_name)}|{date_of_birth.isoformat()}".encode()
+    raw = hash_secret_raw(
+        secret=password,
+        salt=bytes.fromhex(kdf.salt),
+        time_cost=kdf.time_cost,
+        memory_cost=kdf.memory_kib,
+        parallelism=kdf.parallelism,
+        hash_len=64,
+        type=Type.ID,
+    )
+    return MatchSecret(match_key=raw[:32].hex(), phone_secret=raw[32:])
 
 
 # ---------------------------------------------------------------------------------------
@@ -114,41 +156,108 @@ class _Strict(BaseModel):
 
 
 # PostgreSQL cannot store NUL, and no patient types control characters: free text may hold
-# tabs and line breaks, one-line fields nothing below U+0020 (nor DEL).
+# tabs and line breaks, one-line fields nothing below U+0020 (nor DEL). Unpaired surrogates
+# are refused by pydantic for every str field (they cannot be encoded as UTF-8).
 _FREE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
 _ONE_LINE = r"^[^\x00-\x1F\x7F]*$"
 
 
-def _one_line(min_length: int, max_length: int) -> Any:
-    return Field(min_length=min_length, max_length=max_length, pattern=_ONE_LINE)
+OneLine = Annotated[StrictStr, Field(pattern=_ONE_LINE)]
+FreeText = Annotated[StrictStr, Field(pattern=_FREE_TEXT)]
 
 
-def _free_text(min_length: int, max_length: int) -> Any:
-    return Field(min_length=min_length, max_length=max_length, pattern=_FREE_TEXT)
+def _not_a_number(value: Any) -> Any:
+    # Lax pydantic reads 0 or 1.5 as a timestamp and True as 1: the wire is strict.
+    if isinstance(value, bool | int | float):
+        raise ValueError("a number or boolean is not accepted here")
+    return value
 
+
+def _not_bool_or_text(value: Any) -> Any:
+    # Lax pydantic reads True as 1 and "5" as 5; 5.0 (a JSON integer) stays accepted.
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("a boolean or text is not a number")
+    return value
+
+
+def _utc_convertible(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    return value
+
+
+def _not_in_future(value: date) -> date:
+    # One day of slack: a kiosk east of the server may already be on tomorrow's date.
+    if value > (datetime.now(UTC) + timedelta(days=1)).date():
+        raise ValueError("date of birth is in the future")
+    return value
+
+
+#: A timezone-aware ISO 8601 timestamp (a string on the wire; never a number).
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_not_a_number), AfterValidator(_utc_convertible)
+]
+WireDate = Annotated[date, BeforeValidator(_not_a_number)]
+BirthDate = Annotated[WireDate, AfterValidator(_not_in_future)]
+RecordId = Annotated[UUID, BeforeValidator(_not_a_number)]
 
 Token = Annotated[
-    str,
+    StrictStr,
     Field(
         min_length=FOLLOW_UP_TOKEN_CHARS,
         max_length=FOLLOW_UP_TOKEN_CHARS,
         pattern=r"^[A-Za-z0-9_-]+$",
     ),
 ]
-Language = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")]
-Score5 = Annotated[int, Field(ge=1, le=5)]
-Name = Annotated[str, _one_line(1, MAX_NAME_CHARS)]
-Ref = Annotated[str, _one_line(1, 64)]
-QueueNumber = Annotated[str, _one_line(1, 16)]
-Phone = Annotated[str, Field(min_length=4, max_length=MAX_PHONE_CHARS, pattern=r"^\+?[0-9 ()-]+$")]
+Language = Annotated[
+    StrictStr, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+]
+#: A whole number on the wire (never a boolean, never text), 1 to 5.
+Score5 = Annotated[int, Field(ge=1, le=5), BeforeValidator(_not_bool_or_text)]
+Name = Annotated[OneLine, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+Ref = Annotated[OneLine, Field(min_length=1, max_length=64)]
+QueueNumber = Annotated[OneLine, Field(min_length=1, max_length=16)]
+KindName = Annotated[OneLine, Field(min_length=1, max_length=32)]
+AppVersion = Annotated[OneLine, Field(min_length=1, max_length=32)]
+Reason = Annotated[FreeText, Field(min_length=1, max_length=MAX_REASON_CHARS)]
+QuestionText = Annotated[FreeText, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+Comment = Annotated[FreeText, Field(min_length=1, max_length=MAX_COMMENT_CHARS)]
+Phone = Annotated[
+    StrictStr, Field(min_length=4, max_length=MAX_PHONE_CHARS, pattern=r"^\+?[0-9 ()-]+$")
+]
 Email = Annotated[
-    str,
+    StrictStr,
     Field(
         min_length=3,
         max_length=MAX_EMAIL_CHARS,
         pattern=r"^[^@\s\x00-\x1F\x7F]+@[^@\s\x00-\x1F\x7F]+\.[^@\s\x00-\x1F\x7F]+$",
     ),
 ]
+
+
+def unstorable_text(value: Any) -> str | None:
+    """Return why a JSON value holds text no database can store (NUL, lone surrogate)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "NUL character in text"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "unpaired surrogate in text"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = unstorable_text(key) or unstorable_text(item)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for item in value:
+            problem = unstorable_text(item)
+            if problem:
+                return problem
+    return None
 
 
 class RecordKind(StrEnum):
@@ -164,7 +273,7 @@ class CheckInBody(_Strict):
     """A patient with an appointment today says they have arrived (FHIR: status=arrived)."""
 
     appointment_ref: Ref
-    checked_in_at: datetime
+    checked_in_at: Timestamp
     queue_number: QueueNumber
     follow_up_token: Token
     language: Language
@@ -175,10 +284,10 @@ class WalkInBody(_Strict):
 
     first_name: Name
     last_name: Name
-    date_of_birth: date
-    reason: Annotated[str, _free_text(1, MAX_REASON_CHARS)]
+    date_of_birth: BirthDate
+    reason: Reason
     phone: Phone | None = None
-    arrived_at: datetime
+    arrived_at: Timestamp
     queue_number: QueueNumber
     follow_up_token: Token
     language: Language
@@ -187,7 +296,7 @@ class WalkInBody(_Strict):
 class ContactUpdateBody(_Strict):
     """New phone and/or email for the patient of an earlier check-in or walk-in."""
 
-    check_in_id: UUID
+    check_in_id: RecordId
     phone: Phone | None = None
     email: Email | None = None
 
@@ -195,12 +304,12 @@ class ContactUpdateBody(_Strict):
 class QuestionBody(_Strict):
     """A question typed for the staff; the answer appears on the follow-up page."""
 
-    text: Annotated[str, _free_text(1, MAX_QUESTION_CHARS)]
+    text: QuestionText
     contact_name: Name | None = None
     contact_phone: Phone | None = None
     contact_email: Email | None = None
-    emergency_flag: bool = False
-    asked_at: datetime
+    emergency_flag: StrictBool = False
+    asked_at: Timestamp
     follow_up_token: Token
     language: Language
 
@@ -210,7 +319,7 @@ class RatingBody(_Strict):
 
     face: Score5
     appointment_ref: Ref | None = None
-    rated_at: datetime
+    rated_at: Timestamp
     follow_up_token: Token
     language: Language
 
@@ -218,15 +327,17 @@ class RatingBody(_Strict):
 class RatingDetailBody(_Strict):
     """The optional extra answers that follow a face rating (FHIR QuestionnaireResponse)."""
 
-    rating_id: UUID
+    rating_id: RecordId
     ease_of_contact: Score5 | None = None
     waiting_time: Score5 | None = None
     politeness: Score5 | None = None
     kept_informed: Score5 | None = None
     overall: Score5 | None = None
-    would_recommend: Annotated[int, Field(ge=0, le=10)] | None = None
-    comment: Annotated[str, _free_text(1, MAX_COMMENT_CHARS)] | None = None
-    consent_to_contact: bool = False
+    would_recommend: (
+        Annotated[int, Field(ge=0, le=10), BeforeValidator(_not_bool_or_text)] | None
+    ) = None
+    comment: Comment | None = None
+    consent_to_contact: StrictBool = False
     contact_phone: Phone | None = None
 
 
@@ -285,14 +396,27 @@ def dump_body(body: _Strict) -> dict[str, Any]:
 class WireRecord(_Strict):
     """One outbox record as sent. The body is validated per record by `parse_body`."""
 
-    id: UUID
-    kind: Annotated[str, _one_line(1, 32)]
-    created_at: datetime
+    id: RecordId
+    kind: KindName
+    created_at: Timestamp
     body: dict[str, Any]
 
 
+class RecordEnvelope(_Strict):
+    """One record as the server first reads it: only the id must be right for the batch.
+
+    Everything else is checked record by record (`WireRecord`, then `parse_body`), so one
+    record the server cannot use gets its own 422 and never blocks the rest of the batch.
+    """
+
+    id: RecordId
+    kind: Any = None
+    created_at: Any = None
+    body: Any = None
+
+
 class IngestBatch(_Strict):
-    records: Annotated[list[WireRecord], Field(min_length=1, max_length=MAX_BATCH_RECORDS)]
+    records: Annotated[list[RecordEnvelope], Field(min_length=1, max_length=MAX_BATCH_RECORDS)]
 
 
 class RecordOutcome(StrEnum):
@@ -332,9 +456,9 @@ class IngestResponse(_Strict):
 # Pairing and heartbeat.
 # ---------------------------------------------------------------------------------------
 class PairRequest(_Strict):
-    code: Annotated[str, _one_line(6, 32)]
-    kiosk_name: Annotated[str, _one_line(1, 64)]
-    app_version: Annotated[str, _one_line(1, 32)]
+    code: Annotated[OneLine, Field(min_length=6, max_length=32)]
+    kiosk_name: Annotated[OneLine, Field(min_length=1, max_length=64)]
+    app_version: AppVersion
 
 
 class PairResponse(_Strict):
@@ -343,10 +467,14 @@ class PairResponse(_Strict):
 
 
 class Heartbeat(_Strict):
-    app_version: Annotated[str, _one_line(1, 32)]
-    backlog: Annotated[int, Field(ge=0, le=2**31 - 1)]  # outbox rows not yet acknowledged
-    failed: Annotated[int, Field(ge=0, le=2**31 - 1)]  # outbox rows parked as failed
-    last_error: Annotated[str, _free_text(0, 500)] | None = None
+    app_version: AppVersion
+    backlog: Annotated[
+        int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool_or_text)
+    ]  # outbox rows not yet acknowledged
+    failed: Annotated[
+        int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool_or_text)
+    ]  # outbox rows parked as failed
+    last_error: Annotated[FreeText, Field(max_length=500)] | None = None
 
 
 class HeartbeatResponse(_Strict):
@@ -357,12 +485,24 @@ class HeartbeatResponse(_Strict):
 # Pull: what a kiosk needs, in privacy-preserving form. ETag / If-None-Match: 304 when
 # nothing changed.
 # ---------------------------------------------------------------------------------------
+class MatchKdf(_Strict):
+    """The argon2id parameters and salt of one clinic day's match keys."""
+
+    day: date  # the clinic day (clinic time zone) these keys are valid for
+    salt: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]  # match_day_salt(pepper, day)
+    time_cost: Annotated[int, Field(ge=1, le=16)] = MATCH_KDF_TIME_COST
+    memory_kib: Annotated[int, Field(ge=8, le=1024 * 1024)] = MATCH_KDF_MEMORY_KIB
+    parallelism: Annotated[int, Field(ge=1, le=8)] = MATCH_KDF_PARALLELISM
+
+
 class KioskAppointment(_Strict):
-    """Today's appointment as the kiosk may know it: keyed hashes and what it may show."""
+    """Today's appointment as the kiosk may know it: match keys and what it may show."""
 
     ref: Annotated[str, Field(min_length=1, max_length=64)]
-    match_key: str  # match_key(secret, last_name, date_of_birth)
-    phone_key: str | None = None  # phone_key(secret, last 4 digits)
+    match_key: str  # derive_match_secret(kdf, last_name, date_of_birth).match_key
+    #: Only when another of the day's appointments has the same match key: the holder's
+    #: MatchSecret.phone_key(last 4 digits), so the kiosk can tell the two apart.
+    phone_key: str | None = None
     starts_at: datetime
     first_initial: Annotated[str, Field(max_length=1)]
     clinician: Annotated[str, Field(max_length=80)]
@@ -394,7 +534,7 @@ class QueueState(_Strict):
 
 class KioskPull(_Strict):
     generated_at: datetime
-    hash_key: str  # hex of the secret for match_key/phone_key; rotated by the server
+    match_kdf: MatchKdf  # today's salt and cost; the kiosk keeps no other day's
     clinic: ClinicSettings
     faq: list[FaqEntry]
     appointments: list[KioskAppointment]

@@ -38,7 +38,7 @@ from clinic.models import (
     Rating,
     utcnow,
 )
-from clinic.security import RateLimiter, retry_after_header
+from clinic.security import RateLimiter, hash_token, retry_after_header
 from clinic.templating import templates
 from sync import protocol
 
@@ -169,7 +169,7 @@ def _resolve(
     lang = accept_language(request.headers.get("accept-language"))
     if not TOKEN_RE.fullmatch(token):
         return None, _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
-    row = session.get(FollowUpToken, token)
+    row = session.get(FollowUpToken, hash_token(token))
     if row is None:
         if _pending.age(token) < PENDING_GRACE_SECONDS:
             return None, _message(

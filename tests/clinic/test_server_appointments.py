@@ -14,7 +14,14 @@ from server_helpers import bearer, csrf_of, login, new_kiosk, new_user, now_iso,
 from sqlalchemy import select
 
 from clinic.models import Appointment, Arrival, ArrivalStatus, ClinicConfig, StaffRole
-from sync.protocol import INGEST_PATH, PULL_PATH, match_key, new_follow_up_token, phone_key
+from sync.protocol import (
+    INGEST_PATH,
+    PULL_PATH,
+    MatchKdf,
+    derive_match_secret,
+    match_day_salt,
+    new_follow_up_token,
+)
 
 IMPORT = "/api/admin/appointments/import"
 
@@ -132,30 +139,52 @@ def test_pull_has_todays_appointments_as_keyed_hashes_and_honours_etag(
 ) -> None:
     now = datetime.now(UTC)
     with app.state.db.writer.begin() as session:
-        for ref, offset in (("today", timedelta(minutes=1)), ("later", timedelta(days=2))):
+        for ref, offset, phone in (
+            ("today", timedelta(minutes=1), "+1 555 010 4321"),
+            ("twin", timedelta(minutes=2), "+1 555 010 9876"),
+            ("later", timedelta(days=2), "+1 555 010 4321"),
+        ):
             session.add(
                 Appointment(
                     ref=ref,
                     first_name="Zoë",
                     last_name="Ó Briain",
                     date_of_birth=date(1985, 4, 5),
-                    phone="+1 555 010 4321",
+                    phone=phone,
                     starts_at=now + offset,
                     clinician="Dr. Who",
                 )
             )
-        key = bytes.fromhex(session.get(ClinicConfig, 1).hash_key)
+        session.add(
+            Appointment(
+                ref="alone",
+                first_name="Ada",
+                last_name="Quinn",
+                date_of_birth=date(1970, 1, 2),
+                phone="+1 555 010 1111",
+                starts_at=now + timedelta(minutes=3),
+                clinician="Dr. Who",
+            )
+        )
+        pepper = bytes.fromhex(session.get(ClinicConfig, 1).hash_key)
     _, token = new_kiosk(app)
     first = client.get(PULL_PATH, headers=bearer(token))
     assert first.status_code == 200
     pull = first.json()
-    assert [a["ref"] for a in pull["appointments"]] == ["today"]
-    appointment = pull["appointments"][0]
-    assert appointment["match_key"] == match_key(key, "o briain", date(1985, 4, 5))
-    assert appointment["phone_key"] == phone_key(key, "4321")
+    assert [a["ref"] for a in pull["appointments"]] == ["today", "twin", "alone"]
+    kdf = MatchKdf.model_validate(pull["match_kdf"])
+    # Today's salt comes from the clinic's secret, which never leaves the server.
+    assert kdf.salt == match_day_salt(pepper, kdf.day) and pepper.hex() not in first.text
+    appointment, twin, alone = pull["appointments"]
+    secret = derive_match_secret(kdf, "o briain", date(1985, 4, 5))
+    assert appointment["match_key"] == twin["match_key"] == secret.match_key
+    # Phone keys only where two appointments share a match key.
+    assert appointment["phone_key"] == secret.phone_key("4321")
+    assert twin["phone_key"] == secret.phone_key("9876")
+    assert alone["phone_key"] is None
+    assert alone["match_key"] == derive_match_secret(kdf, "Quinn", date(1970, 1, 2)).match_key
     assert appointment["first_initial"] == "Z" and appointment["arrived"] is False
     assert "Briain" not in first.text  # no names leave the server
-    assert pull["hash_key"] == key.hex()
     etag = first.headers["ETag"]
     unchanged = client.get(PULL_PATH, headers={**bearer(token), "If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.content == b""

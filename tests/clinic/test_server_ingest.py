@@ -18,6 +18,7 @@ from clinic.models import (
     Rating,
     ReceivedRecord,
 )
+from clinic.security import hash_token
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, new_follow_up_token
 
 
@@ -44,7 +45,14 @@ def test_same_record_twice_is_stored_once_and_acknowledged_both_times(
     assert second.json()["results"][0]["status"] == 200
     assert _count(app, ReceivedRecord) == 1
     assert _count(app, Rating) == 1
-    assert _count(app, FollowUpToken, FollowUpToken.token == rec["body"]["follow_up_token"]) == 1
+    assert (
+        _count(
+            app,
+            FollowUpToken,
+            FollowUpToken.token_hash == hash_token(rec["body"]["follow_up_token"]),
+        )
+        == 1
+    )
 
 
 def test_same_id_with_another_body_is_a_conflict_and_keeps_the_first(
@@ -273,7 +281,11 @@ def test_walk_in_and_question_land_in_their_tables(app: FastAPI, client: TestCli
         assert asked.emergency and asked.answer is None
 
 
-def test_reused_follow_up_token_refuses_only_that_record(app: FastAPI, client: TestClient) -> None:
+def test_reused_follow_up_token_keeps_its_first_target_and_reveals_nothing(
+    app: FastAPI, client: TestClient
+) -> None:
+    # Refusing the record would tell the sender that the token exists: the record is stored,
+    # and the token keeps pointing at the record that first brought it.
     _, token = new_kiosk(app)
     first = rating_record()
     reuse = rating_record(follow_up_token=first["body"]["follow_up_token"])
@@ -282,8 +294,11 @@ def test_reused_follow_up_token_refuses_only_that_record(app: FastAPI, client: T
     results = client.post(
         INGEST_PATH, json={"records": [reuse, good]}, headers=bearer(token)
     ).json()["results"]
-    assert [r["outcome"] for r in results] == ["invalid", "stored"]
-    assert _count(app, Rating) == 2
+    assert [r["outcome"] for r in results] == ["stored", "stored"]
+    assert _count(app, Rating) == 3
+    with app.state.db.reader() as session:
+        row = session.get(FollowUpToken, hash_token(first["body"]["follow_up_token"]))
+        assert row is not None and row.target_id == uuid.UUID(first["id"])
 
 
 def test_nul_characters_are_refused_per_record(app: FastAPI, client: TestClient) -> None:

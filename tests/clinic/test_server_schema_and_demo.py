@@ -12,7 +12,7 @@ from server_helpers import bearer, login, make_settings, new_kiosk
 
 from clinic.db import alembic_config
 from clinic.demo import DEMO_ADMIN, DemoRefused, seed_demo
-from sync.protocol import PULL_PATH, match_key
+from sync.protocol import PULL_PATH, MatchKdf, derive_match_secret
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
@@ -31,8 +31,8 @@ def test_demo_seed_gives_a_pairable_demo_clinic(app: FastAPI, client: TestClient
     pull = client.get(PULL_PATH, headers=bearer(token)).json()
     assert pull["clinic"]["name"] == "Demo Clinic"
     assert {e["language"] for e in pull["faq"]} == {"en", "es"}
-    key = bytes.fromhex(pull["hash_key"])
-    okafor = match_key(key, "Okafor", date(1984, 3, 12))
+    kdf = MatchKdf.model_validate(pull["match_kdf"])
+    okafor = derive_match_secret(kdf, "Okafor", date(1984, 3, 12)).match_key
     assert okafor in {a["match_key"] for a in pull["appointments"]}
     assert sum(a["arrived"] for a in pull["appointments"]) == 1
     assert login(client, DEMO_ADMIN[0], DEMO_ADMIN[1]).status_code == 303

@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from clinic.app import create_app
 from clinic.config import Settings
 from clinic.db import Database, migrate
 from clinic.followup.models import FollowUpResponse
 from clinic.kiosks import create_pairing_code
+from clinic.models import FollowUpToken
+from clinic.security import hash_token
 from sync import protocol
 from sync.protocol import RecordKind
 
@@ -93,6 +96,15 @@ def test_not_found_and_expired_pages_speak_the_browser_language(client: TestClie
     assert page.status_code == 404
     assert "Página no encontrada" in page.text
     expired = _rating(client, language="es", days_ago=3)
+    # A link's lifetime counts from the server's receipt, never from the kiosk's clock: a
+    # rating made 3 days ago and received now is still open. Age its token instead.
+    assert client.get(f"/f/{expired}").status_code == 200
+    with client.app.state.db.writer.begin() as session:  # type: ignore[attr-defined]
+        session.execute(
+            update(FollowUpToken)
+            .where(FollowUpToken.token_hash == hash_token(expired))
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
     page = client.get(f"/f/{expired}")
     assert page.status_code == 410
     assert "Este enlace ha caducado" in page.text

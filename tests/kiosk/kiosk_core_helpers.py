@@ -10,13 +10,16 @@ from sqlalchemy import func, select, table
 
 from kiosk.models import KioskBase
 from sync.outbox import OutboxBase
+from sync.protocol import MatchKdf
 
 if TYPE_CHECKING:
     from kiosk.services import Kiosk
 
 #: A fixed "now" in the middle of a clinic day (UTC clinic).
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-HASH_KEY_HEX = "00" * 31 + "2a"
+#: Today's match-key salt; a lighter argon2id cost than production so the suite stays quick
+#: (bench/matching.py measures the real cost).
+MATCH_KDF = MatchKdf(day=NOON.date(), salt="00" * 15 + "2a", time_cost=1, memory_kib=1024)
 
 
 @dataclass
@@ -70,21 +73,21 @@ def load_people(kiosk: Kiosk, people: list[Person], *, waiting: int = 0, wait: i
         KioskAppointment,
         KioskPull,
         QueueState,
-        match_key,
-        phone_key,
+        derive_match_secret,
     )
 
-    secret = bytes.fromhex(HASH_KEY_HEX)
+    kdf = MATCH_KDF.model_copy(update={"day": kiosk.today()})
+    secrets = {p.ref: derive_match_secret(kdf, p.last_name, p.dob) for p in people}
     pull = KioskPull(
         generated_at=kiosk.now(),
-        hash_key=HASH_KEY_HEX,
+        match_kdf=kdf,
         clinic=ClinicSettings(name="Test Clinic"),
         faq=[],
         appointments=[
             KioskAppointment(
                 ref=p.ref,
-                match_key=match_key(secret, p.last_name, p.dob),
-                phone_key=phone_key(secret, p.phone_last4) if p.phone_last4 else None,
+                match_key=secrets[p.ref].match_key,
+                phone_key=secrets[p.ref].phone_key(p.phone_last4) if p.phone_last4 else None,
                 starts_at=p.starts_at,
                 first_initial=p.first_name[0],
                 clinician="Dr. Test",

@@ -63,7 +63,7 @@ def test_wrong_date_of_birth_is_no_match(kiosk: Kiosk) -> None:
     assert kiosk.find_appointment("Weber", date(1970, 4, 1)).status is MatchStatus.NO_MATCH
 
 
-def test_no_hash_key_means_no_match(empty_kiosk: Kiosk) -> None:
+def test_no_match_key_salt_means_no_match(empty_kiosk: Kiosk) -> None:
     assert empty_kiosk.find_appointment("Okafor", DOB).status is MatchStatus.NO_MATCH
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from kiosk_core_helpers import HASH_KEY_HEX, NOON, Person, load_people, row_counts
+from kiosk_core_helpers import MATCH_KDF, NOON, Person, load_people, row_counts
 
 from kiosk import validation
 from kiosk.facade import InvalidInput, MatchStatus
@@ -37,7 +37,7 @@ def test_apply_pull_replaces_appointments_but_keeps_local_check_ins(empty_kiosk:
     assert empty_kiosk.find_appointment("Second", DOB).status is MatchStatus.NO_MATCH
     assert empty_kiosk.find_appointment("Third", DOB).status is MatchStatus.MATCHED
     with empty_kiosk.db.read_session() as session:
-        assert get_state(StateKey.HASH_KEY, session=session) == HASH_KEY_HEX
+        assert get_state(StateKey.MATCH_KDF, session=session) == MATCH_KDF.model_dump_json()
         assert get_int(StateKey.QUEUE_WAITING, session=session) == 5
         assert get_int(StateKey.QUEUE_ESTIMATED_WAIT_MINUTES, session=session) == 40
         assert get_datetime(StateKey.QUEUE_UPDATED_AT, session=session) == NOON

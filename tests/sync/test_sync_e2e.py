@@ -87,9 +87,9 @@ def test_saved_records_reach_the_server_exactly_once(kiosk: Any, server: ServerP
     assert max(stored.values()) == 1
     status = kiosk.sync_status()
     assert status.failed == 0 and status.online is True and status.last_success_at
-    # The pull landed too: hash key and ETag stored for the next start.
+    # The pull landed too: today's match-key salt and the ETag stored for the next start.
     with kiosk.db.read_session() as session:
-        assert get_state(StateKey.HASH_KEY, session=session)
+        assert get_state(StateKey.MATCH_KDF, session=session)
         assert get_state(StateKey.PULL_ETAG, session=session)
 
 
@@ -198,10 +198,11 @@ def test_whole_batch_refused_is_narrowed_to_the_bad_record(
 ) -> None:
     ids = submit_mixed(kiosk, 7, offset=6500)
     with kiosk.db.write() as session:
-        # A kind no server accepts in the batch envelope: the whole request is a 422.
+        # An id that is not a UUID: the one flaw that refuses the whole request (422), since
+        # the server cannot answer for that record alone. Anything else is a per-record 422.
         bad = OutboxRecord(
-            id=str(uuid.uuid4()),
-            kind="x" * 40,
+            id="not-a-uuid-" + uuid.uuid4().hex[:20],
+            kind="question",
             payload={"text": "?"},
             status=OutboxStatus.PENDING,
             attempts=0,

@@ -253,13 +253,11 @@ def test_pairing_failure_comes_back_to_the_admin_screen(ui: Any) -> None:
 
 def test_clinic_details_pulled_by_the_sync_show_between_patients(ui: Any, kiosk: Any) -> None:
     from kiosk.demo import build_demo_pull
-    from kiosk.state import StateKey, get_state
     from kiosk.store import apply_pull
 
     def pull_clinic_name(name: str) -> None:
         with kiosk.db.write() as session:
-            key = get_state(StateKey.HASH_KEY, session=session)
-            pull = build_demo_pull(kiosk, key)
+            pull = build_demo_pull(kiosk, b"test pepper")
             clinic = pull.clinic.model_copy(update={"name": name})
             apply_pull(pull.model_copy(update={"clinic": clinic}), session=session)
 

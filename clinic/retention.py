@@ -1,0 +1,275 @@
+"""Server-side retention: erase what identifies patients once the clinic's period has passed.
+
+`purge` blanks names, birth dates, contact details, free text (question texts and answers,
+reasons, comments, staff notes, survey answers) and match keys older than
+`Settings.retention_days`, redacts the stored bodies of amendments that never found their
+target, drops long-expired follow-up tokens, audits what it did, and on SQLite compacts the
+file so erased values do not linger in free pages or the WAL. `clinic-server purge` runs it
+on demand; every server process checks hourly and the first to claim the day's run (one
+row in `maintenance_runs`, claimed by a conditional UPDATE) runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from clinic.audit import audit
+from clinic.config import Settings
+from clinic.db import Database
+from clinic.followup.models import FollowUpResponse
+from clinic.ingest import redact_body
+from clinic.logsafe import describe_exception
+from clinic.models import (
+    Appointment,
+    Arrival,
+    FollowUpToken,
+    MaintenanceRun,
+    Question,
+    Rating,
+    ReceivedRecord,
+    utcnow,
+)
+from sync.protocol import RecordKind
+
+log = logging.getLogger(__name__)
+
+PURGE_JOB = "purge"
+#: The in-app purge runs at most this often, whatever the number of server processes.
+PURGE_EVERY = timedelta(hours=24)
+#: What an erased appointment's birth date becomes (the column may not be empty).
+ERASED_DATE = date(1900, 1, 1)
+_REDACT_CHUNK = 1000
+
+
+@dataclass
+class PurgeReport:
+    appointments: int = 0
+    arrivals: int = 0
+    questions: int = 0
+    ratings: int = 0
+    follow_up_responses: int = 0
+    received_bodies: int = 0
+    tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        """Return how many rows were changed or deleted."""
+        return sum(asdict(self).values())
+
+
+def purge(*, session: Session, settings: Settings, now: datetime, actor: str) -> PurgeReport:
+    """Erase identifying data older than the retention period; audit the counts."""
+    cutoff = now - timedelta(days=settings.retention_days)
+    report = PurgeReport()
+    report.appointments = _count(
+        session.execute(
+            update(Appointment)
+            .where(Appointment.starts_at < cutoff, Appointment.last_name != "")
+            .values(
+                first_name="",
+                last_name="",
+                date_of_birth=ERASED_DATE,
+                phone=None,
+                match_key=None,
+                phone_key=None,
+                match_tag=None,
+            )
+        )
+    )
+    report.arrivals = _count(
+        session.execute(
+            update(Arrival)
+            .where(
+                Arrival.arrived_at < cutoff,
+                (Arrival.first_name.is_not(None))
+                | (Arrival.last_name.is_not(None))
+                | (Arrival.date_of_birth.is_not(None))
+                | (Arrival.reason.is_not(None))
+                | (Arrival.phone.is_not(None))
+                | (Arrival.email.is_not(None)),
+            )
+            .values(
+                first_name=None,
+                last_name=None,
+                date_of_birth=None,
+                reason=None,
+                phone=None,
+                email=None,
+            )
+        )
+    )
+    report.questions = _count(
+        session.execute(
+            update(Question)
+            .where(
+                Question.asked_at < cutoff,
+                (Question.text != "")
+                | (Question.contact_name.is_not(None))
+                | (Question.contact_phone.is_not(None))
+                | (Question.contact_email.is_not(None))
+                | (Question.answer.is_not(None)),
+            )
+            .values(text="", contact_name=None, contact_phone=None, contact_email=None, answer=None)
+        )
+    )
+    report.ratings = _count(
+        session.execute(
+            update(Rating)
+            .where(
+                Rating.rated_at < cutoff,
+                (Rating.comment.is_not(None))
+                | (Rating.contact_phone.is_not(None))
+                | (Rating.staff_note.is_not(None)),
+            )
+            .values(comment=None, contact_phone=None, staff_note=None)
+        )
+    )
+    report.follow_up_responses = _count(
+        session.execute(
+            update(FollowUpResponse)
+            .where(
+                FollowUpResponse.created_at < cutoff,
+                FollowUpResponse.answers.is_not(None) | FollowUpResponse.phone.is_not(None),
+            )
+            .values(answers=None, phone=None)
+        )
+    )
+    report.received_bodies = _redact_received(session=session, cutoff=cutoff)
+    report.tokens = _count(
+        session.execute(delete(FollowUpToken).where(FollowUpToken.expires_at < cutoff))
+    )
+    audit(
+        session=session,
+        action="retention.purge",
+        actor=actor,
+        details={"cutoff": cutoff.isoformat(), **asdict(report)},
+    )
+    return report
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount or 0)
+
+
+def _redact_received(*, session: Session, cutoff: datetime) -> int:
+    """Redact stored bodies older than the cutoff that still hold identifying fields.
+
+    Applied records are stored redacted; what is left are amendments whose target never
+    came, and bodies stored before redaction existed.
+    """
+    changed = 0
+    last_id = None
+    while True:
+        query = (
+            select(ReceivedRecord.id, ReceivedRecord.kind, ReceivedRecord.body)
+            .where(ReceivedRecord.received_at < cutoff)
+            .order_by(ReceivedRecord.id)
+            .limit(_REDACT_CHUNK)
+        )
+        if last_id is not None:
+            query = query.where(ReceivedRecord.id > last_id)
+        rows = session.execute(query).all()
+        if not rows:
+            return changed
+        for record_id, kind, body in rows:
+            last_id = record_id
+            if not isinstance(body, dict):
+                continue
+            try:
+                redacted = redact_body(RecordKind(kind), body)
+            except ValueError:
+                redacted = {}
+            if redacted != body:
+                session.execute(
+                    update(ReceivedRecord)
+                    .where(ReceivedRecord.id == record_id)
+                    .values(body=redacted)
+                )
+                changed += 1
+
+
+def compact_sqlite(db: Database) -> None:
+    """Move erased pages out of the WAL and rewrite the file (SQLite only)."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    # Outside any transaction (VACUUM refuses to run inside one): the pool's connections
+    # leave transaction control to SQLAlchemy, so the raw connection is in autocommit.
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.execute("VACUUM")
+        busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        cursor.close()
+        if busy:
+            log.warning("retention purge: WAL checkpoint blocked by a reader")
+    finally:
+        raw.close()
+
+
+def run_purge(db: Database, *, now: datetime, actor: str) -> PurgeReport:
+    """Purge in one write transaction, record the run, then compact (SQLite)."""
+    with db.writer.begin() as session:
+        report = purge(session=session, settings=db.settings, now=now, actor=actor)
+        _record_run(session=session, now=now)
+    compact_sqlite(db)
+    log.info("retention purge: %d rows erased or dropped", report.total)
+    return report
+
+
+def _record_run(*, session: Session, now: datetime) -> None:
+    row = session.get(MaintenanceRun, PURGE_JOB)
+    if row is None:
+        session.add(MaintenanceRun(name=PURGE_JOB, last_run_at=now))
+    else:
+        row.last_run_at = now
+
+
+def claim_purge_run(db: Database, *, now: datetime) -> bool:
+    """Claim today's purge for this process; False if another ran it in the last day."""
+    try:
+        with db.writer.begin() as session:
+            last = session.scalar(
+                select(MaintenanceRun.last_run_at).where(MaintenanceRun.name == PURGE_JOB)
+            )
+            if last is None:
+                session.add(MaintenanceRun(name=PURGE_JOB, last_run_at=now))
+                session.flush()
+                return True
+            if last > now - PURGE_EVERY:
+                return False
+            claimed = session.execute(
+                update(MaintenanceRun)
+                .where(MaintenanceRun.name == PURGE_JOB, MaintenanceRun.last_run_at == last)
+                .values(last_run_at=now)
+            )
+            return _count(claimed) == 1
+    except IntegrityError:  # another process inserted the first row at the same moment
+        return False
+
+
+def purge_if_due(db: Database) -> PurgeReport | None:
+    """Run the purge if no process has run it in the last day."""
+    now = utcnow()
+    if not claim_purge_run(db, now=now):
+        return None
+    return run_purge(db, now=now, actor="system")
+
+
+async def purge_loop(db: Database, every_seconds: int) -> None:
+    """Check every `every_seconds` whether the daily purge is due; never raise."""
+    while True:
+        # Sleep first: a process starting up (or a test's) does not write at once.
+        await asyncio.sleep(every_seconds)
+        try:
+            await asyncio.to_thread(purge_if_due, db)
+        except Exception as exc:  # noqa: BLE001 - a failed purge is retried at the next check
+            log.error("retention purge failed: %s", describe_exception(exc))
