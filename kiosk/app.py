@@ -12,6 +12,7 @@ import logging
 import math
 import os
 from datetime import tzinfo
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,8 @@ from kiosk.idle import IdlePhase, IdleTimer, PatientSession
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_LOGO = ASSETS_DIR / "logo.png"
+# A file inside the installed assets package (pip installs wheels unpacked on disk).
+DEFAULT_LOGO = Path(str(files("assets").joinpath("logo.png")))
 #: Kivy ships DejaVuSans, which has Arabic and Hebrew glyphs (Roboto shows boxes for them).
 WIDE_FONT = os.path.join(kivy.kivy_data_dir, "fonts", "DejaVuSans.ttf")
 LATIN_FONT = "Roboto"
@@ -164,7 +165,6 @@ class KioskApp(App):
 
     # --- life cycle ----------------------------------------------------------------------
     def build(self) -> BoxLayout:
-        i18n.ensure_compiled()
         self.apply_settings()
         self.set_language(self.default_language)
         manager = ScreenManager(transition=NoTransition())

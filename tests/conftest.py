@@ -1,0 +1,12 @@
+"""Suite-wide set-up shared by every test directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.compile_catalogs import compile_catalogs
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile catalogs edited since the editable install, as the package build would."""
+    compile_catalogs()
