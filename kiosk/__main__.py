@@ -1,7 +1,9 @@
 """Run the kiosk: ``python -m kiosk [--config FILE] [--demo] [--windowed]``.
 
-Full screen by default. ``--demo`` seeds today's synthetic appointments and FAQ entries
-(docs/kiosk-demo.md); ``--config`` reads a TOML file (docs/kiosk-config.md).
+Full screen by default. Production is the default: without ``--demo`` the kiosk refuses to
+start until a staff PIN hash and a server URL are configured (``--config`` reads a TOML file,
+KIOSK_* variables override it; docs/kiosk-config.md). ``--demo`` seeds today's synthetic
+appointments and FAQ entries (docs/kiosk-demo.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Start the kiosk app and return its exit status."""
     args = parse_args(argv)
+    from kiosk.config import ConfigError, KioskSettings
+
+    # Settings first: a misconfigured kiosk exits with a message before any window opens.
+    try:
+        settings = KioskSettings.load(args.config, **({"demo": True} if args.demo else {}))
+    except ConfigError as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return 2
     os.environ["KIVY_NO_ARGS"] = "1"  # our options, not Kivy's
     from kivy.config import Config
 
@@ -39,19 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         Config.set("graphics", "fullscreen", "auto")
         Config.set("graphics", "show_cursor", "0")
 
-    from kiosk.config import ConfigError, KioskSettings
     from kiosk.services import Kiosk
 
     try:
-        settings = (
-            KioskSettings.load(args.config, demo=True)
-            if args.demo
-            else KioskSettings.load(args.config)
-        )
+        kiosk = Kiosk.open(settings)
     except ConfigError as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return 2
-    kiosk = Kiosk.open(settings)
     from kiosk.app import KioskApp
 
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
@@ -31,6 +32,7 @@ from sync.protocol import (
     KioskPull,
     QueueState,
     match_key,
+    new_follow_up_token,
     phone_key,
 )
 
@@ -269,9 +271,35 @@ def seed_demo(kiosk: Kiosk) -> bool:
     with kiosk.db.read_session() as session:
         done = session.scalar(select(CheckIn.id).where(CheckIn.appointment_ref == ref))
     if done is None:
-        # Seeded regardless of the configured window (it only has to exist).
-        kiosk._check_in(ref, kiosk.settings.default_language, enforce_window=False)
+        _seed_local_check_in(kiosk, ref)
     return True
+
+
+def _seed_local_check_in(kiosk: Kiosk, ref: str) -> None:
+    """Store a check-in for `ref` on this kiosk only: demo data never enters the outbox.
+
+    Written regardless of the configured window (it only has to exist), and without an outbox
+    row, so no later pairing could deliver a synthetic patient to a real clinic server.
+    """
+    from kiosk.models import Appointment
+
+    with kiosk.db.write() as session:
+        appointment = session.get(Appointment, ref)
+        if appointment is None:
+            return
+        now = kiosk.now()
+        session.add(
+            CheckIn(
+                id=str(uuid.uuid4()),
+                appointment_ref=ref,
+                checked_in_at=now,
+                queue_number=kiosk._next_queue_number(session),
+                estimated_wait_minutes=kiosk._estimate_wait(session, now),
+                follow_up_token=new_follow_up_token(),
+                language=kiosk.settings.default_language,
+            )
+        )
+        appointment.checked_in = True
 
 
 def seed_bench_appointments(kiosk: Kiosk, count: int, *, prefix: str = "bench") -> list[str]:
