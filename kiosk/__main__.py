@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Settings first: a misconfigured kiosk exits with a message before any window opens.
     try:
-        settings = KioskSettings.load(args.config, **({"demo": True} if args.demo else {}))
+        overrides: dict[str, Any] = {"demo": True} if args.demo else {}
+        settings = KioskSettings.load(args.config, **overrides)
     except ConfigError as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return 2

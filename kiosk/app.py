@@ -34,6 +34,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk import i18n
 from kiosk.facade import KioskFacade
 from kiosk.idle import IdlePhase, IdleTimer, PatientSession
+from kiosk.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ class KioskApp(App):
         self._exit_allowed = False
         self._still_there: Any = None
         self._events: list[Any] = []
+        self.watchdog = Watchdog()
 
     # --- life cycle ----------------------------------------------------------------------
     def build(self) -> BoxLayout:
@@ -199,6 +201,8 @@ class KioskApp(App):
         self.refresh_sync()
         if self._start_sync:
             self._sync_started = self._call_syncing("start_sync")
+        # Fed from this main loop: a frozen UI stops the pings and systemd restarts the kiosk.
+        self._events += self.watchdog.start(Clock.schedule_interval)
 
     def on_stop(self) -> None:
         from kivy.core.window import Window
@@ -209,6 +213,7 @@ class KioskApp(App):
             on_key_down=self._on_activity,
             on_textinput=self._on_activity,
         )
+        self.watchdog.stopping()
         for event in self._events:
             event.cancel()
         self._events = []
