@@ -21,7 +21,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true", help="seed demo appointments and FAQ")
     parser.add_argument("--windowed", action="store_true", help="run in a window, not full screen")
     parser.add_argument("--size", default="1280x800", help="window size when windowed (WxH)")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="with --demo: tap through a demo check-in, print the screen reached, exit 0 on "
+        "the receipt (kiosk/selftest.py)",
+    )
+    args = parser.parse_args(argv)
+    if args.self_test and not args.demo:
+        parser.error("--self-test needs --demo (it checks in a demo patient)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,11 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from kiosk.app import KioskApp
 
+    app = KioskApp(kiosk)
+    selftest = None
+    if args.self_test:
+        from kiosk.selftest import SelfTest
+
+        selftest = SelfTest(app)
+        app.bind(on_start=lambda *_a: selftest.start())
     try:
-        KioskApp(kiosk).run()
+        app.run()
     finally:
         kiosk.close()
-    return 0
+    return selftest.exit_code if selftest is not None else 0
 
 
 if __name__ == "__main__":

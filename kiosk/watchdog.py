@@ -50,7 +50,10 @@ def ping_interval(environ: Mapping[str, str] | None = None) -> float | None:
     env = os.environ if environ is None else environ
     usec = env.get("WATCHDOG_USEC", "")
     pid = env.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
+    # WATCHDOG_PID names the unit's main process. Under cage the kiosk is that process's only
+    # client (its child), so a watchdog meant for the parent is ours to feed; anything further
+    # down (a helper the kiosk starts) must not feed it.
+    if not usec.isdigit() or int(usec) == 0 or pid not in ("", str(os.getpid()), str(os.getppid())):
         return None
     return int(usec) / 1_000_000 / PINGS_PER_PERIOD
 
