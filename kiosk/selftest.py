@@ -31,12 +31,23 @@ Wait = Callable[[], bool]
 
 
 def _tap(widget: Any) -> None:
-    from kivy.tests.common import UnitTestTouch
+    """Press and release a finger at the widget's centre, through the Window's input path."""
+    # kivy.tests.common has such a touch but imports pytest, which an installed kiosk lacks.
+    from kivy.base import EventLoop
+    from kivy.input.motionevent import MotionEvent
 
+    class Finger(MotionEvent):
+        def depack(self, args: dict[str, float]) -> None:
+            self.sx, self.sy = args["x"], args["y"]
+            super().depack(args)
+
+    window = EventLoop.window
     x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
+    position = {"x": x / (window.width - 1.0), "y": y / (window.height - 1.0)}
+    finger = Finger("self-test", 1, position, is_touch=True, type_id="touch")
+    finger.profile = ["pos"]
+    EventLoop.post_dispatch_input("begin", finger)
+    EventLoop.post_dispatch_input("end", finger)
 
 
 def _type(text: str) -> None:

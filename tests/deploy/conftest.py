@@ -1,0 +1,72 @@
+"""Fixtures for the deployment tests: the wheel, built once, and fresh venvs outside the repo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSTRAINTS = ROOT / "constraints.txt"
+
+
+def run(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run a command outside the repository and capture its output."""
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Return an environment without the repo's venv, PYTHONPATH or any KIOSK_/CLINIC_ setting."""
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KIOSK_", "CLINIC_", "PYTHON", "VIRTUAL_ENV"))
+    }
+    keep["PATH"] = os.pathsep.join(
+        p for p in keep.get("PATH", "").split(os.pathsep) if not p.startswith(str(ROOT))
+    )
+    keep.update(extra)
+    return keep
+
+
+def make_venv(directory: Path, requirement: str) -> Path:
+    """Create a venv in `directory` and pip-install `requirement` at the pinned versions."""
+    venv.EnvBuilder(with_pip=True).create(directory)
+    python = directory / "bin" / "python"
+    done = run(
+        [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), requirement],
+        cwd=directory,
+        env=clean_env(),
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return directory
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the sdist, then the wheel from it (proving the sdist is complete), once."""
+    out = tmp_path_factory.mktemp("dist")
+    done = run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], cwd=out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (built,) = out.glob("*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def kiosk_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield make_venv(tmp_path_factory.mktemp("kiosk-venv"), f"{wheel}[kiosk]")
+
+
+@pytest.fixture(scope="session")
+def server_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield make_venv(tmp_path_factory.mktemp("server-venv"), f"{wheel}[server]")
