@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import venv
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,19 @@ def make_venv(directory: Path, requirement: str) -> Path:
     venv.EnvBuilder(with_pip=True).create(directory)
     python = directory / "bin" / "python"
     done = run(
-        [str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), requirement],
+        # No .pyc compilation: it is most of the install time, and Python compiles on import.
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "-c",
+            str(CONSTRAINTS),
+            requirement,
+        ],
         cwd=directory,
         env=clean_env(),
         timeout=600,
@@ -63,10 +75,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def kiosk_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield make_venv(tmp_path_factory.mktemp("kiosk-venv"), f"{wheel}[kiosk]")
+def venvs(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Install [kiosk] and [server] into two fresh venvs, side by side (pip waits on I/O)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {
+            extra: pool.submit(
+                make_venv, tmp_path_factory.mktemp(f"{extra}-venv"), f"{wheel}[{extra}]"
+            )
+            for extra in ("kiosk", "server")
+        }
+        return {extra: future.result() for extra, future in futures.items()}
 
 
 @pytest.fixture(scope="session")
-def server_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield make_venv(tmp_path_factory.mktemp("server-venv"), f"{wheel}[server]")
+def kiosk_venv(venvs: dict[str, Path]) -> Path:
+    return venvs["kiosk"]
+
+
+@pytest.fixture(scope="session")
+def server_venv(venvs: dict[str, Path]) -> Path:
+    return venvs["server"]
