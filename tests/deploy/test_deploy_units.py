@@ -51,12 +51,17 @@ def verify(tmp_path: Path, units: dict[str, str]) -> subprocess.CompletedProcess
 
 
 def shipped() -> dict[str, str]:
-    return {path.name: path.read_text("utf-8") for path in sorted(UNITS.glob("*.service"))}
+    return {path.name: path.read_text("utf-8") for path in sorted(UNITS.iterdir())}
 
 
 def test_shipped_units_verify_cleanly(tmp_path: Path) -> None:
     units = shipped()
-    assert set(units) == {"clinic-server.service", "kiosk.service"}
+    assert set(units) == {
+        "clinic-server.service",
+        "kiosk.service",
+        "clinic-backup.service",
+        "clinic-backup.timer",
+    }
     done = verify(tmp_path, units)
     assert done.returncode == 0 and done.stdout == done.stderr == "", done.stderr
 
@@ -86,3 +91,4 @@ def test_both_ends_restart_always_and_the_kiosk_has_a_watchdog() -> None:
     # cage without -s: no switching to another virtual terminal, no desktop behind it.
     assert kiosk["ExecStart"].startswith("/usr/bin/cage -- ") and " -s" not in kiosk["ExecStart"]
     assert server["ExecStartPre"].endswith("clinic-server check")
+    assert "clinic-server backup" in service("clinic-backup.service")["ExecStart"]
