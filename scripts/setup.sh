@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install everything the kiosk, the clinic server and the tests need on a fresh Debian 12
 # machine: system packages (virtual display, GL, Chromium, fonts, PostgreSQL client tools for
-# backups, systemd-analyze for the shipped units) and a .venv with the project installed in
-# editable mode with all extras, at the exact versions of constraints.txt (scripts/lock.sh
-# regenerates it). Safe to run again: it skips what is already there.
+# backups, systemd-analyze for the shipped units, cage + Xwayland for the kiosk session test)
+# and a .venv with the project installed in editable mode with all extras, at the exact
+# versions of constraints.txt (scripts/lock.sh regenerates it). Safe to run again: it skips
+# what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(xvfb xauth xclip libgl1-mesa-dri libegl1 libgl1 libmtdev1 fonts-noto-core chromium
-  postgresql-client systemd)
+  postgresql-client systemd cage xwayland)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

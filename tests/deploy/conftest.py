@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import venv
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,9 +40,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     return keep
 
 
+#: Debian's own Python, as docs/deploy.md installs with (readable by every user, unlike a
+#: Python under root's home); the running interpreter where there is none.
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+
+
 def make_venv(directory: Path, requirement: str) -> Path:
     """Create a venv in `directory` and pip-install `requirement` at the pinned versions."""
-    venv.EnvBuilder(with_pip=True).create(directory)
+    base = str(SYSTEM_PYTHON) if SYSTEM_PYTHON.exists() else sys.executable
+    made = run([base, "-m", "venv", str(directory)], cwd=directory.parent, env=clean_env())
+    assert made.returncode == 0, made.stderr
     python = directory / "bin" / "python"
     done = run(
         # No .pyc compilation: it is most of the install time, and Python compiles on import.
@@ -56,7 +65,7 @@ def make_venv(directory: Path, requirement: str) -> Path:
             str(CONSTRAINTS),
             requirement,
         ],
-        cwd=directory,
+        cwd=directory.parent,
         env=clean_env(),
         timeout=600,
     )
@@ -75,16 +84,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def venvs(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Install [kiosk] and [server] into two fresh venvs, side by side (pip waits on I/O)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            extra: pool.submit(
-                make_venv, tmp_path_factory.mktemp(f"{extra}-venv"), f"{wheel}[{extra}]"
-            )
-            for extra in ("kiosk", "server")
-        }
-        return {extra: future.result() for extra, future in futures.items()}
+def venvs(wheel: Path) -> Iterator[dict[str, Path]]:
+    """Install [kiosk] and [server] into two fresh venvs, side by side (pip waits on I/O).
+
+    They live in a world-readable temporary directory, like /opt, so that the cage session
+    test can run the kiosk as an unprivileged user.
+    """
+    top = Path(tempfile.mkdtemp(prefix="deploy-venvs-"))
+    top.chmod(0o755)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                extra: pool.submit(make_venv, top / extra, f"{wheel}[{extra}]")
+                for extra in ("kiosk", "server")
+            }
+            yield {extra: future.result() for extra, future in futures.items()}
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

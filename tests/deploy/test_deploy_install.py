@@ -9,10 +9,14 @@ are refused with a message naming the setting.
 
 from __future__ import annotations
 
+import os
+import pwd
 import secrets
+import shutil
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -233,3 +237,48 @@ def test_installed_server_ingests_a_record_from_the_installed_kiosk(
         ]
         kinds = [kind for (kind,) in conn.execute("SELECT kind FROM received_records")]
     assert stored == [question_id] and kinds == ["question"]
+
+
+def test_installed_kiosk_runs_in_a_cage_session(kiosk_venv: Path, tmp_path: Path) -> None:
+    """The session kiosk.service starts: cage, Xwayland, the kiosk full screen, no desktop.
+
+    cage runs on its headless backend here (no screen, no seat); everything else is as the
+    unit has it (SDL through Xwayland). cage refuses to run as root, so under root the
+    session runs as `nobody`. cage 0.1.4 exits 0 whatever its client did: the outcome is
+    read from the self-test's own line.
+    """
+    cage = shutil.which("cage")
+    assert cage and shutil.which("Xwayland"), "scripts/setup.sh installs cage and xwayland"
+    work = Path(tempfile.mkdtemp(prefix="cage-session-"))
+    runtime = work / "runtime"
+    runtime.mkdir(mode=0o700)
+    work.chmod(0o777)
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(runtime, nobody.pw_uid, nobody.pw_gid)
+        as_user = ["runuser", "-u", "nobody", "--"]
+    env = clean_env(
+        HOME=str(work),
+        XDG_RUNTIME_DIR=str(runtime),
+        WLR_BACKENDS="headless",
+        WLR_LIBINPUT_NO_DEVICES="1",
+        WLR_RENDERER="pixman",
+        SDL_VIDEODRIVER="x11",  # as kiosk.service: Kivy's SDL2 draws through Xwayland
+        KIVY_HOME=str(work / "kivy"),
+        KIVY_NO_FILELOG="1",
+    )
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    try:
+        done = run(
+            [*as_user, cage, "--", str(kiosk_venv / "bin" / "kiosk"), "--demo", "--self-test"],
+            cwd=work,
+            env=env,
+            timeout=150,
+        )
+        output = done.stdout + done.stderr
+        assert "self-test: reached receipt" in output, output[-3000:]
+        assert (work / "var" / "kiosk" / "kiosk.sqlite3").is_file()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
