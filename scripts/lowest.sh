@@ -30,7 +30,7 @@ PYTHON=${PYTHON:-python3.11}
 for end in kiosk server; do
   rm -rf "$work/$end"
   "$PYTHON" -m venv "$work/$end"
-  extra_tests=(pytest httpx pillow zxing-cpp)
+  extra_tests=(pytest httpx pillow zxing-cpp schemathesis)
   "$work/$end/bin/pip" install -q --disable-pip-version-check --no-compile \
     -c "$work/$end.txt" "$wheel[$end]" "${extra_tests[@]}"
 done
