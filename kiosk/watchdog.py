@@ -70,7 +70,7 @@ class Watchdog:
         return ping_interval(self._environ)
 
     def ready(self) -> bool:
-        """Tell systemd start-up is done (the first frame is on screen)."""
+        """Tell systemd start-up is done (the app is built; its main loop starts now)."""
         return notify("READY=1", self._environ)
 
     def ping(self, *_args: Any) -> bool:
