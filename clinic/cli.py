@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from clinic.config import Settings
@@ -33,6 +34,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from clinic.db import migrate
 
         migrate(settings.database_url)
+    from clinic.ops import check
+
+    report = check(settings)
+    if not report.ok:
+        for problem in report.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
     uvicorn.run(
         "clinic.app:create_app",
         factory=True,
@@ -54,6 +62,54 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     migrate(settings.database_url, args.revision)
     print(f"database at revision {args.revision}")
+    return 0
+
+
+def cmd_check(_args: argparse.Namespace) -> int:
+    """Validate the settings and the database (reachable, at the newest revision)."""
+    from clinic.ops import check
+
+    settings = _settings()
+    report = check(settings)
+    for problem in report.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not report.ok:
+        return 1
+    print(
+        f"ok: environment {settings.environment}, "
+        f"{'SQLite' if settings.is_sqlite else 'PostgreSQL'} database at revision "
+        f"{', '.join(report.current)} (head)"
+    )
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a consistent backup of the database; safe while kiosks are sending."""
+    from clinic.ops import OperationError, backup
+
+    try:
+        path = backup(_settings(), Path(args.path))
+    except OperationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Load a backup into the configured database, then check it."""
+    from clinic.ops import OperationError, check, restore
+
+    settings = _settings()
+    try:
+        restore(settings, Path(args.path), force=args.force)
+    except OperationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report = check(settings)
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"restored {args.path} (revision {', '.join(report.current) or 'none'})")
     return 0
 
 
@@ -322,6 +378,21 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(func=cmd_migrate)
 
+    sub.add_parser(
+        "check", help="validate settings and database (reachable, migrated) before start"
+    ).set_defaults(func=cmd_check)
+
+    backup = sub.add_parser("backup", help="back up the database (online; safe while serving)")
+    backup.add_argument("path", help="file to write (SQLite copy, or pg_dump custom format)")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="restore a backup into the configured database")
+    restore.add_argument("path", help="file written by backup")
+    restore.add_argument(
+        "--force", action="store_true", help="replace a database that already holds tables"
+    )
+    restore.set_defaults(func=cmd_restore)
+
     for name, helptext in (
         ("create-admin", "create an admin user"),
         ("create-user", "create a staff user"),
@@ -385,6 +456,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except ValidationError as exc:
+        # Only the messages: pydantic's own text would echo the values, the secret key too.
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"])
+            print(f"error: settings{' ' + where if where else ''}: {error['msg']}", file=sys.stderr)
+        return 2
     except ValueError as exc:  # bad settings (pydantic ValidationError is a ValueError)
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,14 +2,17 @@
 
 Precedence: explicit keyword arguments > environment (CLINIC_<FIELD>) > config file
 (CLINIC_CONFIG=/path/to/clinic.toml, top-level keys named like the fields) > defaults.
-Outside the dev/demo/test environments a default or short secret key is refused.
+Production is the default environment. Outside ``environment = "test"`` the placeholder
+secret and any short or low-entropy secret key are refused (the demo makes a random one).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,7 +21,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
 ENV_PREFIX = "CLINIC_"
-UNSAFE_ALLOWED = frozenset({"dev", "demo", "test"})
+#: Only the test suite may run with a weak or placeholder secret.
+UNSAFE_ALLOWED = frozenset({"test"})
+MIN_SECRET_CHARS = 32
+#: Estimated bits of a secret (length x per-character Shannon entropy) that count as random:
+#: secrets.token_urlsafe(48) gives about 350, "k" * 40 gives 0, a repeated short word little.
+MIN_SECRET_BITS = 128
+MIN_SECRET_DISTINCT_CHARS = 12
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Say why a secret key is unsafe (placeholder, short, low entropy), or None if it is fine."""
+    if secret == DEFAULT_SECRET_KEY:
+        return "is the public placeholder"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    if len(counts) < MIN_SECRET_DISTINCT_CHARS or per_char * len(secret) < MIN_SECRET_BITS:
+        return "has too little entropy (repeated or few distinct characters)"
+    return None
 
 
 class Settings(BaseModel):
@@ -26,7 +48,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    environment: Literal["dev", "demo", "test", "production"] = "dev"
+    environment: Literal["dev", "demo", "test", "production"] = "production"
     database_url: str = "sqlite:///./var/clinic.db"
     #: Base URL patients' phones reach (follow-up QR codes) and staff use; https => Secure cookies.
     public_base_url: str = "http://127.0.0.1:8000"
@@ -117,12 +139,12 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
-        unsafe_key = self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32
-        if unsafe_key and self.environment not in UNSAFE_ALLOWED:
+        problem = secret_key_problem(self.secret_key)
+        if problem and self.environment not in UNSAFE_ALLOWED:
             raise ValueError(
-                "CLINIC_SECRET_KEY must be set to a random value of at least 32 characters "
-                f"outside {sorted(UNSAFE_ALLOWED)} (try: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))')"
+                f"CLINIC_SECRET_KEY {problem}: set it to a random value of at least "
+                f"{MIN_SECRET_CHARS} characters (environment {self.environment!r}; try: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
 

@@ -11,7 +11,8 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -61,12 +62,12 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("smith-a", "Hannah", "Smith", date(1980, 6, 1), "0199", 15, "Dr. Adeyemi"),
 )
 
-DEMO_FAQ_PATH = Path(__file__).resolve().parents[1] / "assets" / "demo_faq.json"
+DEMO_FAQ_FILE: Traversable = files("assets").joinpath("demo_faq.json")
 
 
 def _load_demo_faq() -> dict[str, list[tuple[str, str, str]]]:
     """Read the demo FAQ (English and Spanish) that the demo kiosk and server both seed."""
-    raw = json.loads(DEMO_FAQ_PATH.read_text(encoding="utf-8"))
+    raw = json.loads(DEMO_FAQ_FILE.read_text(encoding="utf-8"))
     return {
         lang: [(e["id"], e["question"], e["answer"]) for e in items] for lang, items in raw.items()
     }

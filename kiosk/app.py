@@ -12,6 +12,7 @@ import logging
 import math
 import os
 from datetime import tzinfo
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,12 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk import i18n
 from kiosk.facade import KioskFacade
 from kiosk.idle import IdlePhase, IdleTimer, PatientSession
+from kiosk.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_LOGO = ASSETS_DIR / "logo.png"
+# A file inside the installed assets package (pip installs wheels unpacked on disk).
+DEFAULT_LOGO = Path(str(files("assets").joinpath("logo.png")))
 #: Kivy ships DejaVuSans, which has Arabic and Hebrew glyphs (Roboto shows boxes for them).
 WIDE_FONT = os.path.join(kivy.kivy_data_dir, "fonts", "DejaVuSans.ttf")
 LATIN_FONT = "Roboto"
@@ -161,10 +163,10 @@ class KioskApp(App):
         self._exit_allowed = False
         self._still_there: Any = None
         self._events: list[Any] = []
+        self.watchdog = Watchdog()
 
     # --- life cycle ----------------------------------------------------------------------
     def build(self) -> BoxLayout:
-        i18n.ensure_compiled()
         self.apply_settings()
         self.set_language(self.default_language)
         manager = ScreenManager(transition=NoTransition())
@@ -199,6 +201,8 @@ class KioskApp(App):
         self.refresh_sync()
         if self._start_sync:
             self._sync_started = self._call_syncing("start_sync")
+        # Fed from this main loop: a frozen UI stops the pings and systemd restarts the kiosk.
+        self._events += self.watchdog.start(Clock.schedule_interval)
 
     def on_stop(self) -> None:
         from kivy.core.window import Window
@@ -209,6 +213,7 @@ class KioskApp(App):
             on_key_down=self._on_activity,
             on_textinput=self._on_activity,
         )
+        self.watchdog.stopping()
         for event in self._events:
             event.cancel()
         self._events = []

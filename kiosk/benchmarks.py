@@ -32,7 +32,7 @@ def check_in_commit_latency(
     data_dir: Path, *, count: int = 500, settings: KioskSettings | None = None
 ) -> dict[str, Any]:
     """Time `count` check-ins on a fresh demo database in `data_dir`; return ms figures."""
-    base = settings or KioskSettings.load(environ={})
+    base = settings or KioskSettings.load(environ={}, demo=True)
     kiosk = Kiosk.open(base.replace(data_dir=Path(data_dir), db_path=None, demo=True))
     try:
         refs = seed_bench_appointments(kiosk, count)

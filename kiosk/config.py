@@ -1,8 +1,9 @@
 """Kiosk settings: one class, read from a TOML file plus KIOSK_* environment overrides.
 
 Precedence (last wins): built-in defaults < TOML file < environment. Every key is
-documented in docs/kiosk-config.md. Outside demo mode the settings refuse unsafe defaults
-(no admin PIN hash, or a hash of the demo PIN).
+documented in docs/kiosk-config.md. Production is the default: outside demo mode (``--demo``)
+the settings refuse to start without a staff PIN hash and a server URL, and refuse a hash of
+the demo PIN.
 
     python -m kiosk.config hash-pin      # prompt for a PIN and print its argon2 hash
 """
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The staff PIN of the demo kiosk (documented in docs/kiosk-demo.md); refused outside demo.
 DEMO_ADMIN_PIN = "1234"
+#: Where a demo kiosk's follow-up links point when no server_url is given.
+DEMO_SERVER_URL = "http://127.0.0.1:8000"
 DEFAULT_CONFIG_PATH_ENV = "KIOSK_CONFIG"
 ENV_PREFIX = "KIOSK_"
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")  # as sync.protocol.Language
@@ -38,7 +41,7 @@ class KioskSettings:
     clinic_name: str = "Demo Clinic"
     clinic_phone: str | None = None
     logo_path: Path | None = None
-    server_url: str = "http://127.0.0.1:8000"
+    server_url: str = ""  # required outside demo mode
     kiosk_letter: str = "A"
     default_language: str = "en"
     languages: tuple[str, ...] = ("en", "es")
@@ -51,13 +54,15 @@ class KioskSettings:
     minutes_per_patient: int = 10
     # hours identifying fields stay after the server's ack; 0: until the end of that clinic day
     retention_hours: int = 0
-    admin_pin_hash: str | None = None  # argon2 hash; None only in demo mode (PIN 1234)
+    admin_pin_hash: str | None = None  # argon2 hash; required outside demo mode
     admin_max_attempts: int = 5
     admin_lockout_seconds: int = 60
-    demo: bool = True
+    demo: bool = False
     emergency_words_path: Path | None = None  # default: assets/emergency_words.json
 
     def __post_init__(self) -> None:
+        if self.demo and not self.server_url:
+            object.__setattr__(self, "server_url", DEMO_SERVER_URL)
         self._check()
 
     # ---------------------------------------------------------------------------------
@@ -77,6 +82,18 @@ class KioskSettings:
 
     # ---------------------------------------------------------------------------------
     def _check(self) -> None:
+        if not self.demo:
+            missing = [
+                f"{key} ({ENV_PREFIX}{key.upper()})"
+                for key in ("server_url", "admin_pin_hash")
+                if not getattr(self, key)
+            ]
+            if missing:
+                raise ConfigError(
+                    f"missing setting {' and '.join(missing)}: required outside demo mode "
+                    "(see docs/kiosk-config.md; make a PIN hash with: kiosk-config hash-pin; "
+                    "or start the demo with --demo)"
+                )
         if not (
             len(self.kiosk_letter) == 1
             and self.kiosk_letter.isascii()
@@ -118,14 +135,8 @@ class KioskSettings:
                 raise ConfigError(f"{key} must not be negative")
         if self.idle_countdown_seconds >= self.idle_timeout_seconds:
             raise ConfigError("idle_countdown_seconds must be shorter than idle_timeout_seconds")
-        if not self.demo:
-            if not self.admin_pin_hash:
-                raise ConfigError(
-                    "admin_pin_hash is required outside demo mode "
-                    "(make one with: python -m kiosk.config hash-pin)"
-                )
-            if _verifies(self.admin_pin_hash, DEMO_ADMIN_PIN):
-                raise ConfigError("admin_pin_hash is the demo PIN; choose another PIN")
+        if not self.demo and self.admin_pin_hash and _verifies(self.admin_pin_hash, DEMO_ADMIN_PIN):
+            raise ConfigError("admin_pin_hash is the demo PIN; choose another PIN")
         if self.admin_pin_hash and not self.admin_pin_hash.startswith("$argon2"):
             raise ConfigError("admin_pin_hash must be an argon2 hash ($argon2id$...)")
 

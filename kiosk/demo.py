@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -33,6 +35,7 @@ from sync.protocol import (
     QueueState,
     derive_match_secret,
     match_day_salt,
+    new_follow_up_token,
 )
 
 if TYPE_CHECKING:
@@ -174,12 +177,12 @@ DEMO_NO_APPOINTMENT = (("Jonas", "Weber", date(1970, 4, 1)),)
 
 DEMO_CLINIC_NAME_DEFAULT = "Demo Clinic"
 
-DEMO_FAQ_PATH = Path(__file__).resolve().parents[1] / "assets" / "demo_faq.json"
+DEMO_FAQ_FILE: Traversable = files("assets").joinpath("demo_faq.json")
 
 
 def _load_demo_faq() -> dict[str, list[tuple[str, str, str]]]:
     """Read the demo FAQ (English and Spanish) that the demo kiosk and server both seed."""
-    raw = json.loads(DEMO_FAQ_PATH.read_text(encoding="utf-8"))
+    raw = json.loads(DEMO_FAQ_FILE.read_text(encoding="utf-8"))
     return {
         lang: [(e["id"], e["question"], e["answer"]) for e in items] for lang, items in raw.items()
     }
@@ -278,9 +281,35 @@ def seed_demo(kiosk: Kiosk) -> bool:
     with kiosk.db.read_session() as session:
         done = session.scalar(select(CheckIn.id).where(CheckIn.appointment_ref == ref))
     if done is None:
-        # Seeded regardless of the configured window (it only has to exist).
-        kiosk._check_in(ref, kiosk.settings.default_language, enforce_window=False)
+        _seed_local_check_in(kiosk, ref)
     return True
+
+
+def _seed_local_check_in(kiosk: Kiosk, ref: str) -> None:
+    """Store a check-in for `ref` on this kiosk only: demo data never enters the outbox.
+
+    Written regardless of the configured window (it only has to exist), and without an outbox
+    row, so no later pairing could deliver a synthetic patient to a real clinic server.
+    """
+    from kiosk.models import Appointment
+
+    with kiosk.db.write() as session:
+        appointment = session.get(Appointment, ref)
+        if appointment is None:
+            return
+        now = kiosk.now()
+        session.add(
+            CheckIn(
+                id=str(uuid.uuid4()),
+                appointment_ref=ref,
+                checked_in_at=now,
+                queue_number=kiosk._next_queue_number(session),
+                estimated_wait_minutes=kiosk._estimate_wait(session, now),
+                follow_up_token=new_follow_up_token(),
+                language=kiosk.settings.default_language,
+            )
+        )
+        appointment.checked_in = True
 
 
 def seed_bench_appointments(kiosk: Kiosk, count: int, *, prefix: str = "bench") -> list[str]:

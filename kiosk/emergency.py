@@ -13,9 +13,11 @@ import json
 import re
 import unicodedata
 from functools import lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-DEFAULT_WORDS_PATH = Path(__file__).resolve().parent.parent / "assets" / "emergency_words.json"
+DEFAULT_WORDS: Traversable = files("assets").joinpath("emergency_words.json")
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 
@@ -29,7 +31,8 @@ def fold(text: str) -> str:
 
 def load_phrases(path: Path | None = None) -> dict[str, list[str]]:
     """Return the phrase lists per language from the JSON file."""
-    with open(path or DEFAULT_WORDS_PATH, encoding="utf-8") as handle:
+    source: Path | Traversable = path or DEFAULT_WORDS
+    with source.open(encoding="utf-8") as handle:
         raw = json.load(handle)
     return {
         language: [str(phrase) for phrase in phrases]

@@ -1,7 +1,8 @@
-"""Translations for the kiosk: gettext catalogs under assets/locale, compiled with Babel.
+"""Translations for the kiosk: gettext catalogs shipped in the ``assets`` package.
 
-Catalogs live in ``assets/locale/<lang>/LC_MESSAGES/kiosk.po``; the compiled ``.mo`` files are
-not versioned: ``ensure_compiled`` writes them at start when missing or older than the ``.po``.
+Catalogs live in ``assets/locale/<lang>/LC_MESSAGES/kiosk.po``; the ``.mo`` files are compiled
+when the package is built (setup.py, scripts/compile_catalogs.py) and only read here, through
+``importlib.resources``, so an installed kiosk never writes into its own package.
 Adding a language is adding a catalog. No Kivy import here: kv rules call ``_(msgid, lang)``
 with ``app.lang`` as second argument so that they re-evaluate when the language changes.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import gettext
 import logging
-import os
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 log = logging.getLogger(__name__)
 
 DOMAIN = "kiosk"
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "assets" / "locale"
+LOCALE_DIR: Traversable = files("assets").joinpath("locale")
 
 #: Language used when no catalog matches (the msgids are English).
 FALLBACK_LANGUAGE = "en"
@@ -28,48 +29,36 @@ _translations: dict[str, gettext.NullTranslations] = {}
 _current = FALLBACK_LANGUAGE
 
 
-def available_languages(locale_dir: Path = LOCALE_DIR) -> list[str]:
-    """Return the language codes that ship a catalog, sorted."""
+def _catalog(lang: str, locale_dir: Traversable = LOCALE_DIR) -> Traversable:
+    return locale_dir.joinpath(lang, "LC_MESSAGES", f"{DOMAIN}.mo")
+
+
+def available_languages(locale_dir: Traversable = LOCALE_DIR) -> list[str]:
+    """Return the language codes that ship a compiled catalog, sorted."""
     if not locale_dir.is_dir():
         return []
-    return sorted(
-        p.name for p in locale_dir.iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file()
-    )
-
-
-def ensure_compiled(locale_dir: Path = LOCALE_DIR) -> list[Path]:
-    """Compile every catalog whose .mo is missing or older than its .po; return those written."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    written: list[Path] = []
-    for lang in available_languages(locale_dir):
-        po_path = locale_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.is_file() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=lang)
-        # Write next to the target and rename, so a crash never leaves half a catalog.
-        tmp_path = mo_path.with_suffix(".mo.tmp")
-        with tmp_path.open("wb") as mo_file:
-            write_mo(mo_file, catalog)
-        os.replace(tmp_path, mo_path)
-        written.append(mo_path)
-        log.info("compiled catalog %s", lang)
-    _translations.clear()
-    return written
+    return sorted(p.name for p in locale_dir.iterdir() if _catalog(p.name, locale_dir).is_file())
 
 
 def translation(lang: str) -> gettext.NullTranslations:
     """Return the (cached) translations for a language; English msgids if none."""
     found = _translations.get(lang)
     if found is None:
-        found = gettext.translation(
-            DOMAIN, localedir=str(LOCALE_DIR), languages=[lang], fallback=True
-        )
+        found = _load(lang)
         _translations[lang] = found
     return found
+
+
+def _load(lang: str) -> gettext.NullTranslations:
+    """Read the compiled catalog of `lang` (or its base language); English msgids if none."""
+    for code in dict.fromkeys([lang, lang.split("_")[0]]):
+        catalog = _catalog(code)
+        if catalog.is_file():
+            with catalog.open("rb") as handle:
+                return gettext.GNUTranslations(handle)
+    if lang != FALLBACK_LANGUAGE:
+        log.warning("no compiled catalog for %s; showing English", lang)
+    return gettext.NullTranslations()
 
 
 def set_language(lang: str) -> None:

@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kiosk import emergency, validation
-from kiosk.config import DEMO_ADMIN_PIN, KioskSettings
+from kiosk.config import DEMO_ADMIN_PIN, ConfigError, KioskSettings
 from kiosk.db import Database
 from kiosk.facade import (
     N_,
@@ -136,7 +136,7 @@ class Kiosk(KioskFacade):
         self.sessions = database.sessions  # the sync engineer's worker uses this factory
         self._clock = clock
         self._monotonic = monotonic
-        self._pin_hash = settings.admin_pin_hash or _demo_pin_hash()
+        self._pin_hash = _staff_pin_hash(settings)
         self._pin_failures = 0
         self._pin_locked_until = 0.0
         self._pin_lock = threading.Lock()
@@ -156,11 +156,26 @@ class Kiosk(KioskFacade):
         """Open (create/migrate) the database and, in demo mode, seed today's demo data."""
         database = Database(settings.database_path)
         kiosk = cls(settings, database, clock=clock, monotonic=monotonic)
+        kiosk._guard_demo_data()
         if settings.demo if seed_demo is None else seed_demo:
             from kiosk.demo import seed_demo as _seed
 
             _seed(kiosk)
         return kiosk
+
+    def _guard_demo_data(self) -> None:
+        """Mark a demo database; refuse one outside demo mode (its outbox may hold test taps)."""
+        with self.db.read_session() as session:
+            marked = get_state(StateKey.DEMO_DATA, session=session) == "1"
+        if self.settings.demo and not marked:
+            with self.db.write() as session:
+                set_state(StateKey.DEMO_DATA, "1", session=session)
+        elif marked and not self.settings.demo:
+            self.db.close()
+            raise ConfigError(
+                f"{self.settings.database_path} holds demo data: give this kiosk its own "
+                "data_dir (KIOSK_DATA_DIR), or delete that file"
+            )
 
     def close(self) -> None:
         """Release the database connections."""
@@ -890,6 +905,15 @@ class Kiosk(KioskFacade):
             ).start()
             return
         pair(self, server_url, pairing_code, on_done)
+
+
+def _staff_pin_hash(settings: KioskSettings) -> str:
+    """Return the configured staff PIN hash; the public demo PIN only in demo mode."""
+    if settings.admin_pin_hash:
+        return settings.admin_pin_hash
+    if settings.demo:
+        return _demo_pin_hash()
+    raise ConfigError("missing setting admin_pin_hash (KIOSK_ADMIN_PIN_HASH)")
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,6 +31,7 @@ class StateKey(StrEnum):
     QUEUE_ESTIMATED_WAIT_MINUTES = "queue_estimated_wait_minutes"
     QUEUE_UPDATED_AT = "queue_updated_at"  # ISO 8601
     LOCAL_KEY = "local_key"  # hex secret that never leaves the kiosk (walk-in identity)
+    DEMO_DATA = "demo_data"  # "1": opened in demo mode once; refused outside demo mode
     # Admin overrides of settings (saved from the staff corner).
     DEFAULT_LANGUAGE = "default_language"
     IDLE_TIMEOUT_SECONDS = "idle_timeout_seconds"

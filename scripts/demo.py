@@ -25,11 +25,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = Path(os.environ.get("DEMO_DATA_DIR") or ROOT / "var" / "demo")
 
 
+def _demo_secret_key() -> str:
+    """Return this demo's own random secret key (made once, kept so logins survive restarts)."""
+    import secrets
+
+    path = DEMO_DIR / "secret_key"
+    if not path.is_file():
+        DEMO_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), "utf-8")
+        path.chmod(0o600)
+    return path.read_text("utf-8").strip()
+
+
 def _server_env(port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "CLINIC_ENVIRONMENT": "demo",
+            # The server refuses the public placeholder even in demo mode.
+            "CLINIC_SECRET_KEY": _demo_secret_key(),
             "CLINIC_DATABASE_URL": f"sqlite:///{DEMO_DIR / 'clinic.db'}",
             "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Install everything the kiosk, the clinic server and the tests need on a fresh Debian 12
-# machine: system packages (virtual display, GL, Chromium, fonts) and a .venv with the
-# project installed in editable mode. Safe to run again: it skips what is already there.
+# machine: system packages (virtual display, GL, Chromium, fonts, PostgreSQL client tools for
+# backups, systemd-analyze for the shipped units, cage + Xwayland for the kiosk session test)
+# and a .venv with the project installed in editable mode with all extras, at the exact
+# versions of constraints.txt (scripts/lock.sh regenerates it). Safe to run again: it skips
+# what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(xvfb xauth xclip libgl1-mesa-dri libegl1 libgl1 libmtdev1 fonts-noto-core chromium)
+apt_packages=(xvfb xauth xclip libgl1-mesa-dri libegl1 libgl1 libmtdev1 fonts-noto-core chromium
+  postgresql-client systemd cage xwayland)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -22,10 +26,12 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml setup.py constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -c constraints.txt -e '.[kiosk,server,test]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# The build compiles the catalogs; in a checkout a .po may have changed since the install.
+.venv/bin/python -m scripts.compile_catalogs >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -245,18 +246,38 @@ def test_next_parameter_cannot_send_users_to_another_site(app: FastAPI, client: 
 def test_production_refuses_the_default_secret(database_url: str) -> None:
     from clinic.config import DEFAULT_SECRET_KEY, Settings
 
-    with pytest.raises(ValueError, match="CLINIC_SECRET_KEY"):
-        Settings(environment="production", database_url=database_url)
+    with pytest.raises(ValueError, match="CLINIC_SECRET_KEY is the public placeholder"):
+        Settings.from_env({"CLINIC_DATABASE_URL": database_url})  # production by default
     with pytest.raises(ValueError, match="CLINIC_SECRET_KEY"):
         Settings(environment="production", secret_key=DEFAULT_SECRET_KEY)
     ok = Settings.from_env(
         {
-            "CLINIC_ENVIRONMENT": "production",
-            "CLINIC_SECRET_KEY": "k" * 40,
+            "CLINIC_SECRET_KEY": secrets.token_urlsafe(48),
             "CLINIC_SESSION_IDLE_SECONDS": "60",
         }
     )
-    assert ok.session_idle_seconds == 60
+    assert ok.session_idle_seconds == 60 and ok.environment == "production"
+
+
+@pytest.mark.parametrize("environment", ["production", "demo", "dev"])
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("k" * 40, "too little entropy"),
+        ("password" * 5, "too little entropy"),
+        ("0123456789" * 4, "too little entropy"),
+        ("short-but-random-Qx7", "shorter than 32"),
+    ],
+)
+def test_low_entropy_secrets_are_refused_outside_tests(
+    environment: str, secret: str, why: str
+) -> None:
+    from clinic.config import Settings
+
+    with pytest.raises(ValueError, match=why):
+        Settings(environment=environment, secret_key=secret)
+    assert Settings(environment="test", secret_key=secret).secret_key == secret
+    assert Settings(environment=environment, secret_key=secrets.token_hex(32))
 
 
 def test_settings_come_from_a_toml_file_and_the_environment_wins(tmp_path: Path) -> None:
@@ -268,11 +289,15 @@ def test_settings_come_from_a_toml_file_and_the_environment_wins(tmp_path: Path)
         'public_base_url = "https://clinic.example"\n'
     )
     settings = Settings.from_env(
-        {"CLINIC_CONFIG": str(config), "CLINIC_SESSION_IDLE_SECONDS": "300"}
+        {
+            "CLINIC_CONFIG": str(config),
+            "CLINIC_SESSION_IDLE_SECONDS": "300",
+            "CLINIC_ENVIRONMENT": "test",
+        }
     )
     assert settings.timezone == "America/Chicago" and settings.session_idle_seconds == 300
     assert settings.secure_cookies is True
     with pytest.raises(ValueError, match="unknown timezone"):
-        Settings.from_env({"CLINIC_TIMEZONE": "Mars/Olympus"})
+        Settings.from_env({"CLINIC_TIMEZONE": "Mars/Olympus", "CLINIC_ENVIRONMENT": "test"})
     with pytest.raises(ValueError, match="Extra inputs"):
         Settings.from_env({"CLINIC_CONFIG": str(config)}, sesion_idle_seconds=1)

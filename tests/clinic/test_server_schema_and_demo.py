@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 
 import pytest
@@ -41,7 +42,9 @@ def test_demo_seed_gives_a_pairable_demo_clinic(app: FastAPI, client: TestClient
 def test_demo_seed_is_refused_in_production(database_url: str) -> None:
     from clinic.db import Database
 
-    settings = make_settings(database_url, environment="production", secret_key="s" * 40)
+    settings = make_settings(
+        database_url, environment="production", secret_key=secrets.token_urlsafe(48)
+    )
     db = Database(settings)
     try:
         with pytest.raises(DemoRefused), db.writer.begin() as session:

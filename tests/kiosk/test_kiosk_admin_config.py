@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from kiosk_core_helpers import Clock, row_counts
+from sqlalchemy import func, select
 
 from kiosk.config import DEMO_ADMIN_PIN, ConfigError, KioskSettings
 from kiosk.facade import InvalidInput
+from kiosk.models import CheckIn
 from kiosk.services import Kiosk
 from kiosk.state import StateKey, set_datetime, set_flag, set_state
 from sync import outbox
+from sync.outbox import OutboxRecord
 from sync.protocol import RecordKind
 
 
@@ -60,12 +63,23 @@ def test_settings_from_toml_then_environment(tmp_path: Path) -> None:
 def test_config_path_from_environment(tmp_path: Path) -> None:
     config = tmp_path / "kiosk.toml"
     config.write_text('clinic_name = "Flat File Clinic"\n', "utf-8")
-    settings = KioskSettings.load(environ={"KIOSK_CONFIG": str(config)})
+    settings = KioskSettings.load(environ={"KIOSK_CONFIG": str(config), "KIOSK_DEMO": "1"})
     assert settings.clinic_name == "Flat File Clinic"
 
 
+def test_production_is_the_default_and_names_what_is_missing() -> None:
+    with pytest.raises(ConfigError) as refused:
+        KioskSettings.load(environ={})
+    assert "server_url (KIOSK_SERVER_URL)" in str(refused.value)
+    assert "admin_pin_hash (KIOSK_ADMIN_PIN_HASH)" in str(refused.value)
+    with pytest.raises(ConfigError, match=r"missing setting admin_pin_hash \(KIOSK_ADMIN_PIN"):
+        KioskSettings.load(environ={"KIOSK_SERVER_URL": "https://clinic.example.test"})
+    with pytest.raises(ConfigError, match=r"missing setting server_url \(KIOSK_SERVER_URL\)"):
+        KioskSettings.load(environ={"KIOSK_ADMIN_PIN_HASH": hash_pin("839201")})
+
+
 def test_defaults_are_the_documented_ones() -> None:
-    settings = KioskSettings.load(environ={})
+    settings = KioskSettings.load(environ={}, demo=True)
     assert settings.demo is True and settings.server_url == "http://127.0.0.1:8000"
     assert (settings.idle_timeout_seconds, settings.idle_countdown_seconds) == (60, 10)
     assert (settings.check_in_early_minutes, settings.check_in_late_minutes) == (30, 15)
@@ -76,7 +90,7 @@ def test_defaults_are_the_documented_ones() -> None:
 @pytest.mark.parametrize(
     ("environ", "fragment"),
     [
-        ({"KIOSK_DEMO": "0"}, "admin_pin_hash is required"),
+        ({"KIOSK_DEMO": "0"}, "missing setting server_url"),
         ({"KIOSK_KIOSK_LETTER": "ab"}, "kiosk_letter"),
         ({"KIOSK_TIMEZONE": "Mars/Olympus"}, "timezone"),
         ({"KIOSK_DEFAULT_LANGUAGE": "de"}, "default_language"),
@@ -90,7 +104,7 @@ def test_defaults_are_the_documented_ones() -> None:
 )
 def test_bad_settings_are_refused(environ: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
-        KioskSettings.load(environ=environ)
+        KioskSettings.load(environ={"KIOSK_DEMO": "1", **environ})
 
 
 def test_unknown_key_and_bad_toml_are_refused(tmp_path: Path) -> None:
@@ -108,10 +122,16 @@ def test_unknown_key_and_bad_toml_are_refused(tmp_path: Path) -> None:
 def test_demo_pin_is_refused_outside_demo() -> None:
     with pytest.raises(ConfigError, match="demo PIN"):
         KioskSettings.load(
-            environ={"KIOSK_DEMO": "false", "KIOSK_ADMIN_PIN_HASH": hash_pin(DEMO_ADMIN_PIN)}
+            environ={
+                "KIOSK_SERVER_URL": "https://clinic.example.test",
+                "KIOSK_ADMIN_PIN_HASH": hash_pin(DEMO_ADMIN_PIN),
+            }
         )
     real = KioskSettings.load(
-        environ={"KIOSK_DEMO": "false", "KIOSK_ADMIN_PIN_HASH": hash_pin("839201")}
+        environ={
+            "KIOSK_SERVER_URL": "https://clinic.example.test",
+            "KIOSK_ADMIN_PIN_HASH": hash_pin("839201"),
+        }
     )
     assert real.demo is False
 
@@ -136,7 +156,10 @@ def test_admin_pin_lockout(kiosk: Kiosk, clock: Clock) -> None:
 
 def test_configured_pin_hash_is_used(tmp_path: Path, clock: Clock) -> None:
     settings = KioskSettings.load(
-        environ={}, data_dir=tmp_path, demo=False, admin_pin_hash=hash_pin("2468")
+        environ={},
+        data_dir=tmp_path,
+        server_url="https://clinic.example.test",
+        admin_pin_hash=hash_pin("2468"),
     )
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
     assert row_counts(kiosk)["appointments"] == 0  # no demo seed outside demo mode
@@ -192,7 +215,8 @@ def test_bad_admin_settings_change_nothing(kiosk: Kiosk, values: dict[str, str])
 
 def test_sync_status_reads_outbox_and_state(kiosk: Kiosk, clock: Clock) -> None:
     status = kiosk.sync_status()
-    assert (status.pending, status.failed, status.paired, status.online) == (1, 0, False, None)
+    # The demo's seeded check-in is local only: demo data never enters the outbox.
+    assert (status.pending, status.failed, status.paired, status.online) == (0, 0, False, None)
     kiosk.ask_question("Hours?", "en")
     with kiosk.db.write() as session:
         row = outbox.enqueue(
@@ -212,7 +236,7 @@ def test_sync_status_reads_outbox_and_state(kiosk: Kiosk, clock: Clock) -> None:
         set_datetime(StateKey.LAST_SUCCESS_AT, clock.now, session=session)
         set_state(StateKey.LAST_ERROR, "timeout", session=session)
     status = kiosk.sync_status()
-    assert (status.pending, status.failed) == (2, 1)
+    assert (status.pending, status.failed) == (1, 1)
     assert status.paired is True and status.online is True and status.revoked is False
     assert status.last_success_at == clock.now and status.last_error == "timeout"
 
@@ -241,3 +265,23 @@ def test_clinic_info_and_faq(kiosk: Kiosk) -> None:
     }
     assert english[0].question != spanish[0].question
     assert kiosk.faq("fr") == english  # unknown language: the default one
+
+
+def test_demo_data_never_reaches_a_real_kiosk(tmp_path: Path, clock: Clock) -> None:
+    demo = Kiosk.open(
+        KioskSettings.load(environ={}, demo=True, data_dir=tmp_path),
+        clock=clock,
+        monotonic=clock.monotonic,
+    )
+    with demo.db.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(CheckIn)) == 1  # seeded
+        assert session.scalar(select(func.count()).select_from(OutboxRecord)) == 0
+    demo.close()
+    real = KioskSettings.load(
+        environ={},
+        data_dir=tmp_path,
+        server_url="https://clinic.example.test",
+        admin_pin_hash=hash_pin("2468"),
+    )
+    with pytest.raises(ConfigError, match="holds demo data"):
+        Kiosk.open(real, clock=clock, monotonic=clock.monotonic)

@@ -154,7 +154,11 @@ def test_window_comes_from_settings(tmp_path, clock: Clock) -> None:
     from kiosk.config import KioskSettings
 
     settings = KioskSettings.load(
-        environ={}, data_dir=tmp_path, check_in_early_minutes=60, check_in_late_minutes=0
+        environ={},
+        demo=True,
+        data_dir=tmp_path,
+        check_in_early_minutes=60,
+        check_in_late_minutes=0,
     )
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
     # Demo seeds with the settings' window: Petrova (+3 h) too early, Dubois (-10) now late.
@@ -200,7 +204,9 @@ def test_yesterdays_appointment_does_not_match(empty_kiosk: Kiosk) -> None:
 def test_today_is_the_clinic_local_date(tmp_path, clock: Clock) -> None:
     from kiosk.config import KioskSettings
 
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path, timezone="America/New_York")
+    settings = KioskSettings.load(
+        environ={}, demo=True, data_dir=tmp_path, timezone="America/New_York"
+    )
     clock.now = NOON.replace(hour=3)  # 22:00 the evening before in New York
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic, seed_demo=False)
     assert kiosk.today() == date(2026, 3, 9)
@@ -231,7 +237,7 @@ def test_queue_numbers_follow_the_day_and_restart_tomorrow(
 def test_kiosk_letter_prefixes_queue_numbers(tmp_path, clock: Clock) -> None:
     from kiosk.config import KioskSettings
 
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path, kiosk_letter="C")
+    settings = KioskSettings.load(environ={}, demo=True, data_dir=tmp_path, kiosk_letter="C")
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
     ref = kiosk.find_appointment("Okafor", DOB).appointment_ref
     assert kiosk.check_in(ref, "en").queue_number == "C002"

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 )
 def test_demo_people_inside_the_window_at_any_time(tmp_path, moment: datetime) -> None:
     clock = Clock(now=moment)
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path)
+    settings = KioskSettings.load(environ={}, demo=True, data_dir=tmp_path)
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
     for person in DEMO_PEOPLE:
         phone = person.phone_last4 if person.last_name == "Smith" else None
@@ -46,7 +46,9 @@ def test_demo_people_inside_the_window_at_any_time(tmp_path, moment: datetime) -
 
 def test_demo_in_another_time_zone(tmp_path) -> None:
     clock = Clock(now=datetime(2026, 3, 10, 4, 30, tzinfo=UTC))  # 23:30 the day before, Chicago
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path, timezone="America/Chicago")
+    settings = KioskSettings.load(
+        environ={}, demo=True, data_dir=tmp_path, timezone="America/Chicago"
+    )
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
     okafor = next(p for p in DEMO_PEOPLE if p.key == "okafor")
     match = kiosk.find_appointment(okafor.last_name, okafor.date_of_birth)
@@ -97,7 +99,7 @@ def test_a_paired_demo_kiosk_keeps_the_servers_data(tmp_path) -> None:
     from kiosk.state import StateKey, set_state
 
     clock = Clock()
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path)
+    settings = KioskSettings.load(environ={}, demo=True, data_dir=tmp_path)
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic)
     load_people(kiosk, [Person("srv-1", "Server", date(1990, 1, 1), NOON)])  # a real pull
     with kiosk.db.write() as session:

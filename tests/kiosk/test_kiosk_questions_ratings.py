@@ -163,7 +163,7 @@ def test_known_visit_rating_is_not_merged_with_anonymous_ones(kiosk: Kiosk) -> N
 def test_dedupe_interval_is_configurable(tmp_path, clock: Clock) -> None:
     from kiosk.config import KioskSettings
 
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path, rating_dedupe_seconds=0)
+    settings = KioskSettings.load(environ={}, demo=True, data_dir=tmp_path, rating_dedupe_seconds=0)
     kiosk = Kiosk.open(settings, clock=clock, monotonic=clock.monotonic, seed_demo=False)
     assert kiosk.rate_visit(4, "en").counted and kiosk.rate_visit(4, "en").counted
     assert row_counts(kiosk)["ratings"] == 2

@@ -195,7 +195,7 @@ def test_a_returned_check_in_survives_kill_9(tmp_path) -> None:
         "from pathlib import Path\n"
         "from kiosk.config import KioskSettings\n"
         "from kiosk.services import Kiosk\n"
-        "k = Kiosk.open(KioskSettings.load(environ={}, data_dir=Path(sys.argv[1])))\n"
+        "k = Kiosk.open(KioskSettings.load(environ={}, demo=True, data_dir=Path(sys.argv[1])))\n"
         "m = k.find_appointment('Okafor', date(1984, 3, 12))\n"
         "r = k.check_in(m.appointment_ref, 'en')\n"
         "print(r.check_in_id, r.queue_number, flush=True)\n"
@@ -211,7 +211,7 @@ def test_a_returned_check_in_survives_kill_9(tmp_path) -> None:
     assert result.returncode == -signal.SIGKILL, result.stderr
     check_in_id, queue_number = result.stdout.split()
     assert os.path.exists(tmp_path / "kiosk.sqlite3-wal")  # killed: no clean checkpoint
-    settings = KioskSettings.load(environ={}, data_dir=tmp_path)
+    settings = KioskSettings.load(environ={}, demo=True, data_dir=tmp_path)
     kiosk = Kiosk.open(settings, seed_demo=False)
     with kiosk.db.read_session() as session:
         row = session.get(OutboxRecord, check_in_id)

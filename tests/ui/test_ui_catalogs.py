@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from kiosk import i18n
+from scripts.compile_catalogs import compile_catalogs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
@@ -68,21 +69,31 @@ def test_placeholders_survive_translation() -> None:
 
 
 def test_spanish_is_really_spanish() -> None:
-    i18n.ensure_compiled()
     assert i18n._("Check in", "es") == "Registrar llegada"
     assert i18n._("Check in", "en") == "Check in"
     assert i18n._("no such message", "es") == "no such message"
     assert i18n.ngettext("{n} waiting", "{n} waiting", 3, "es") == "{n} en espera"
 
 
-def test_catalogs_compile_when_missing_or_stale(tmp_path: Path) -> None:
-    source = i18n.LOCALE_DIR / "es" / "LC_MESSAGES" / "kiosk.po"
+def test_build_compiles_only_missing_or_stale_catalogs(tmp_path: Path) -> None:
+    source = Path(str(i18n.LOCALE_DIR)) / "es" / "LC_MESSAGES" / "kiosk.po"
     po = tmp_path / "es" / "LC_MESSAGES" / "kiosk.po"
     po.parent.mkdir(parents=True)
     po.write_bytes(source.read_bytes())
-    assert i18n.ensure_compiled(tmp_path) == [po.with_suffix(".mo")]
-    assert i18n.ensure_compiled(tmp_path) == []  # up to date: left alone
+    assert compile_catalogs(tmp_path) == [po.with_suffix(".mo")]
+    assert compile_catalogs(tmp_path) == []  # up to date: left alone
     later = time.time() + 5
     os.utime(po, (later, later))
-    assert i18n.ensure_compiled(tmp_path) == [po.with_suffix(".mo")]
+    assert compile_catalogs(tmp_path) == [po.with_suffix(".mo")]
     assert i18n.available_languages(tmp_path) == ["es"]
+
+
+def test_the_kiosk_only_reads_catalogs(tmp_path: Path) -> None:
+    """Start-up never compiles: i18n has no writer, and reads the .mo the build shipped."""
+    assert not hasattr(i18n, "ensure_compiled")
+    shipped = Path(str(i18n.LOCALE_DIR))
+    for lang in ("en", "es"):
+        po = shipped / lang / "LC_MESSAGES" / "kiosk.po"
+        mo = po.with_suffix(".mo")
+        assert mo.is_file(), f"{mo} missing: run scripts/setup.sh (the build compiles it)"
+        assert mo.stat().st_mtime >= po.stat().st_mtime, f"{mo} is older than its .po"

@@ -1,0 +1,16 @@
+"""Suite-wide set-up shared by every test directory."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from scripts.compile_catalogs import compile_catalogs
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile catalogs edited since the editable install, as the package build would."""
+    if importlib.util.find_spec("babel") is None:
+        return  # a server-only environment ([server] extra): it has no kiosk to translate
+    compile_catalogs()
