@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
 from security_helpers import KioskClient, scalar, signed_in_admin
 from serverproc import ServerProcess
 from sqlalchemy import func, select
@@ -24,6 +25,14 @@ from kiosk.services import Kiosk
 from kiosk.state import StateKey, get_state
 from kiosk.store import apply_pull
 from sync.protocol import PULL_PATH, KioskPull, MatchKdf, derive_match_secret, match_day_salt
+
+
+def _production_settings(server: ServerProcess, tmp_path: Path) -> KioskSettings:
+    """Return a production kiosk's settings (server URL and a staff PIN hash, no demo)."""
+    pin_hash = PasswordHasher(time_cost=1, memory_cost=1024).hash("837261")
+    return KioskSettings(
+        data_dir=tmp_path / "kiosk", server_url=server.url, admin_pin_hash=pin_hash
+    )
 
 
 def _pull(kiosk: KioskClient) -> dict[str, Any]:
@@ -86,7 +95,7 @@ def test_kiosk_pull_holds_only_todays_salt_and_keys(
 
     # A real kiosk, clock at noon of that day, matches with what the token brought.
     kiosk = Kiosk.open(
-        KioskSettings(data_dir=tmp_path / "kiosk"),
+        _production_settings(clinic_server, tmp_path),
         clock=lambda: datetime.combine(day, time(12, 0), tzinfo=UTC),
         seed_demo=False,  # holds only what the server sent
     )
@@ -109,7 +118,7 @@ def test_kiosk_pull_holds_only_todays_salt_and_keys(
     # erases them and the salt from the disk.
     next_noon = datetime.combine(day + timedelta(days=1), time(12, 0), tzinfo=UTC)
     later = Kiosk.open(
-        KioskSettings(data_dir=tmp_path / "kiosk"), clock=lambda: next_noon, seed_demo=False
+        _production_settings(clinic_server, tmp_path), clock=lambda: next_noon, seed_demo=False
     )
     try:
         assert later.find_appointment("Brackwater", date(1955, 11, 30)).status is (
