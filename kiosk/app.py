@@ -11,12 +11,14 @@ import importlib
 import logging
 import math
 import os
+import threading
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 import kivy
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.cache import Cache
 from kivy.clock import Clock
 from kivy.config import Config
@@ -31,6 +33,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
+from kiosk.crash import CrashGuard, count_crash
 from kiosk.facade import KioskFacade
 from kiosk.idle import IdlePhase, IdleTimer, PatientSession
 
@@ -190,6 +193,7 @@ class KioskApp(App):
             on_key_down=self._on_activity,
             on_textinput=self._on_activity,
         )
+        self._crash_handler = install_crash_guard(self)
         self._events = [
             # The other screens are built after the first frame, one per frame.
             Clock.schedule_interval(self._build_next_screen, 0),
@@ -209,6 +213,7 @@ class KioskApp(App):
             on_key_down=self._on_activity,
             on_textinput=self._on_activity,
         )
+        remove_crash_guard(getattr(self, "_crash_handler", None))
         for event in self._events:
             event.cancel()
         self._events = []
@@ -418,3 +423,30 @@ class KioskApp(App):
             return waiting
         offline = i18n._("Offline", lang)
         return f"{offline} · {waiting}" if pending else offline
+
+
+# --- last-resort exception handler (the logic lives in kiosk/crash.py) --------------------
+class _RecoverToWelcome(ExceptionHandler):
+    """Pass every exception of Kivy's main loop to the crash guard instead of closing."""
+
+    def __init__(self, guard: CrashGuard) -> None:
+        self.guard = guard
+
+    def handle_exception(self, inst: BaseException) -> Any:
+        return ExceptionManager.PASS if self.guard.handle(inst) else ExceptionManager.RAISE
+
+
+def install_crash_guard(app: KioskApp) -> _RecoverToWelcome:
+    """Make exceptions in callbacks and worker threads end the session, not the kiosk."""
+    guard = CrashGuard(record=lambda: count_crash(app.kiosk), recover=app.end_session)
+    handler = _RecoverToWelcome(guard)
+    ExceptionManager.add_handler(handler)
+    threading.excepthook = guard.thread_hook
+    return handler
+
+
+def remove_crash_guard(handler: _RecoverToWelcome | None) -> None:
+    """Undo install_crash_guard (the app is stopping)."""
+    if handler is not None and handler in ExceptionManager.handlers:
+        ExceptionManager.remove_handler(handler)
+    threading.excepthook = threading.__excepthook__
