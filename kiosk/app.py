@@ -149,8 +149,9 @@ class KioskApp(App):
     manager: ScreenManager  # set by build()
     top_bar: Any  # screens.widgets.TopBar, set by build()
 
-    #: Seconds between two reads of the sync status for the mark in the top bar.
-    SYNC_REFRESH_SECONDS = 2.0
+    #: The sync mark is read again when the kiosk or its worker says it changed (a Clock
+    #: trigger, kiosk.syncing.watch_status); this slow refresh is only a safety net.
+    SYNC_REFRESH_SECONDS = 60.0
     #: Seconds between two looks at the idle timer.
     IDLE_TICK_SECONDS = 0.2
 
@@ -201,6 +202,8 @@ class KioskApp(App):
             Clock.schedule_interval(lambda _dt: self.refresh_sync(), self.SYNC_REFRESH_SECONDS),
         ]
         self.refresh_sync()
+        self._sync_trigger = Clock.create_trigger(lambda _dt: self.refresh_sync())
+        self._call_syncing("watch_status", callback=self._sync_trigger)
         if self._start_sync:
             self._sync_started = self._call_syncing("start_sync")
 
@@ -217,6 +220,7 @@ class KioskApp(App):
         for event in self._events:
             event.cancel()
         self._events = []
+        self._call_syncing("unwatch_status", callback=self._sync_trigger)
         if self._still_there is not None:
             self._still_there.dismiss(animation=False)
         if self._sync_started:

@@ -199,18 +199,20 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
     hours = getattr(kiosk.settings, "retention_hours", None)
     # None or 0: keep until the end of the clinic day on which the server acked the record.
     retention = timedelta(hours=float(hours)) if hours else None
+    days = getattr(kiosk.settings, "sent_retention_days", None)
     return purge(
         kiosk.db.engine,
         kiosk.db.sessions,
         tz=kiosk.settings.tz,
         retention=retention,
+        sent_retention=timedelta(days=float(days)) if days else None,
         now=now,
         force_compact=force_compact,
     )
 
 
 def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:
-    """Erase identifying fields that are due for purging; return how many rows."""
+    """Erase identifying fields that are due (and delete old records); return rows erased."""
     return _purge(kiosk, now).erased
 
 
@@ -232,7 +234,12 @@ def start_sync(
         heartbeat_extras=lambda: _heartbeat_extras(kiosk),
         on_outbox_change=lambda: _status_changed(kiosk),
     )
-    worker = SyncWorker(kiosk.db.sessions, hooks, settings or worker_settings(kiosk))
+    worker = SyncWorker(
+        kiosk.db.sessions,
+        hooks,
+        settings or worker_settings(kiosk),
+        clock=getattr(kiosk, "now", utcnow),  # one clock for the kiosk: skew is measured on it
+    )
     worker.start()
     _workers[kiosk] = worker
     add_listener = getattr(kiosk, "add_commit_listener", None)

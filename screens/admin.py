@@ -9,8 +9,10 @@ from babel.dates import format_datetime
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from kiosk.clockcheck import warning_msgid
 from kiosk.facade import N_, KioskError
 from kiosk.i18n import _
+from sync.protocol import ClockProblem
 from screens.base import KioskScreen, load_kv
 
 
@@ -29,6 +31,8 @@ class AdminScreen(KioskScreen):
     paired = BooleanProperty(False)
     revoked = BooleanProperty(False)
     last_failure = StringProperty("")
+    clock_warning = StringProperty("")  # msgid from kiosk.clockcheck, with {minutes}
+    clock_minutes = NumericProperty(0)
     patient_fields = ("pairing_code", "message_msgid")
 
     def on_activate(self) -> None:
@@ -57,6 +61,10 @@ class AdminScreen(KioskScreen):
         self.revoked = status.revoked
         self.last_failure = status.last_failure or ""
         self.last_success = self._when(status.last_success_at)
+        skew = status.clock_skew_seconds
+        problem = ClockProblem(status.clock_problem) if status.clock_problem else None
+        self.clock_warning = warning_msgid(problem, skew) or ""
+        self.clock_minutes = round(abs(skew or 0) / 60)
 
     def status_text(self, lang: str) -> str:
         """Return the sync details for staff: pairing, counts, last success, last refusal."""
@@ -77,6 +85,8 @@ class AdminScreen(KioskScreen):
         ]
         if self.last_failure:
             lines.append(_("Last refused: {reason}", lang).format(reason=self.last_failure))
+        if self.clock_warning:
+            lines.append(_(self.clock_warning, lang).format(minutes=self.clock_minutes))
         return "\n".join(lines)
 
     def _when(self, moment: datetime | None) -> str:

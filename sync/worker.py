@@ -239,14 +239,26 @@ class SyncWorker:
             ):
                 self._heartbeat(client)
             return False
-        if self._may_send() and (self._next_pull_at is None or now >= self._next_pull_at):
+        if self._may_send() and self._due(self._next_pull_at, self.settings.pull_interval, now):
             self._pull(client)
-        if self._may_send() and (self._next_heartbeat_at is None or now >= self._next_heartbeat_at):
+        if self._may_send() and self._due(
+            self._next_heartbeat_at, self.settings.heartbeat_interval, now
+        ):
             self._heartbeat(client)
         if not self._may_send() or self._auth_refused:
             return False
         sent, full = self._push(client)
         return full
+
+    def _due(self, at: datetime | None, interval: float, now: datetime) -> bool:
+        """Return whether a periodic request is due; a clock set back makes it due at once.
+
+        Deadlines are wall-clock times: without this, a kiosk whose clock is corrected
+        backwards by an hour would not pull or send a heartbeat for that hour.
+        """
+        if at is None or now >= at:
+            return True
+        return (at - now).total_seconds() > interval + self.settings.policy.cap_seconds
 
     def _current_credentials(self) -> Credentials | None:
         """Return the pairing, read from the host at most every `credentials_ttl` seconds."""

@@ -92,10 +92,11 @@ def paired(ui: Any, kiosk: Any, tmp_path: Path) -> Iterator[ServerProcess]:
     try:
         yield server
     finally:
-        with kiosk.db.write() as session:
-            for key in (StateKey.KIOSK_TOKEN, StateKey.KIOSK_ID, StateKey.PULL_ETAG):
-                state.set_state(key, None, session=session)
         syncing.stop_sync(kiosk)
+        with kiosk.db.write() as session:  # back to the unpaired demo kiosk
+            for key in StateKey:
+                if key not in (StateKey.HASH_KEY, StateKey.LOCAL_KEY):
+                    state.set_state(key, None, session=session)
         syncing.start_sync(kiosk, purge_interval=None)
         seed_demo(kiosk)  # the server's pull replaced the demo day; later tests need it
         ui.app.apply_clinic_info()
