@@ -12,8 +12,8 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kiosk.clockcheck import warning_msgid
 from kiosk.facade import N_, KioskError
 from kiosk.i18n import _
-from sync.protocol import ClockProblem
 from screens.base import KioskScreen, load_kv
+from sync.protocol import ClockProblem
 
 
 class AdminScreen(KioskScreen):
