@@ -39,11 +39,14 @@ def bounded_skew(skew_seconds: int | None) -> int | None:
     return max(-MAX_CLOCK_SKEW_SECONDS, min(MAX_CLOCK_SKEW_SECONDS, skew_seconds))
 
 
-def warning_msgid(problem: ClockProblem | None, skew_seconds: int | None) -> str | None:
-    """Return the staff corner's warning (an English msgid with {minutes}), or None."""
-    if problem is ClockProblem.BEFORE_RELEASE:
+def warning_msgid(problem: str | None, skew_seconds: int | None) -> str | None:
+    """Return the staff corner's warning (an English msgid with {minutes}), or None.
+
+    `problem` is a ClockProblem value as SyncStatus.clock_problem carries it.
+    """
+    if problem == ClockProblem.BEFORE_RELEASE:
         return N_("Clock wrong: the date is before this software was released. Set the time.")
-    if problem is ClockProblem.SKEWED and skew_seconds is not None:
+    if problem == ClockProblem.SKEWED and skew_seconds is not None:
         if skew_seconds > 0:
             return N_("Clock wrong: {minutes} min ahead of the clinic server. Set the time.")
         return N_("Clock wrong: {minutes} min behind the clinic server. Set the time.")

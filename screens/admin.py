@@ -13,7 +13,6 @@ from kiosk.clockcheck import warning_msgid
 from kiosk.facade import N_, KioskError
 from kiosk.i18n import _
 from screens.base import KioskScreen, load_kv
-from sync.protocol import ClockProblem
 
 
 class AdminScreen(KioskScreen):
@@ -62,8 +61,7 @@ class AdminScreen(KioskScreen):
         self.last_failure = status.last_failure or ""
         self.last_success = self._when(status.last_success_at)
         skew = status.clock_skew_seconds
-        problem = ClockProblem(status.clock_problem) if status.clock_problem else None
-        self.clock_warning = warning_msgid(problem, skew) or ""
+        self.clock_warning = warning_msgid(status.clock_problem, skew) or ""
         self.clock_minutes = round(abs(skew or 0) / 60)
 
     def status_text(self, lang: str) -> str:
