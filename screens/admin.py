@@ -61,8 +61,8 @@ class AdminScreen(KioskScreen):
         self.last_failure = status.last_failure or ""
         self.last_success = self._when(status.last_success_at)
         skew = status.clock_skew_seconds
-        self.clock_warning = warning_msgid(status.clock_problem, skew) or ""
         self.clock_minutes = round(abs(skew or 0) / 60)
+        self.clock_warning = warning_msgid(status.clock_problem, skew) or ""
 
     def status_text(self, lang: str) -> str:
         """Return the sync details for staff: pairing, counts, last success, last refusal."""
