@@ -105,6 +105,10 @@ def _v2_to_v3(connection: Any) -> None:
     connection.exec_driver_sql(
         "CREATE INDEX IF NOT EXISTS ix_outbox_sent ON outbox (status, sent_at)"
     )
+    connection.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_outbox_unpurged ON outbox (sent_at) "
+        "WHERE status = 'sent' AND purged_at IS NULL"
+    )
 
 
 #: MIGRATIONS[n] upgrades a database at version n to n + 1 (runs inside one transaction).

@@ -22,18 +22,20 @@ No Kivy here; runs in a background thread, never on the UI thread.
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from time import sleep as sleep_seconds
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.models import CheckIn, ContactUpdate, Question, Rating, RatingDetail, WalkIn
-from sync.outbox import OutboxRecord, OutboxStatus, utcnow
+from sync.outbox import utcnow
 from sync.protocol import IDENTIFYING_FIELDS, RecordKind
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,9 @@ log = logging.getLogger(__name__)
 #: How long compaction waits for other connections (ms) before giving up until next time.
 COMPACT_BUSY_TIMEOUT_MS = 250
 #: Rows per write transaction (erase and delete); a few milliseconds of write lock each.
-BATCH_ROWS = 200
+BATCH_ROWS = 100
 #: Pages handed back to the file system per incremental_vacuum step (4 KiB each).
-VACUUM_STEP_PAGES = 256
+VACUUM_STEP_PAGES = 128
 #: Pause between two batches, so a waiting patient commit gets the lock in between.
 BATCH_PAUSE_SECONDS = 0.005
 #: Domain models whose row id is the id of its outbox record (deleted together).
@@ -83,65 +85,106 @@ def purge_cutoff(now: datetime, *, tz: ZoneInfo, retention: timedelta | None) ->
     return datetime.combine(local.date(), time(0, 0), tzinfo=tz)
 
 
+def _db_time(moment: datetime) -> str:
+    """Return a timestamp as the kiosk's UTCDateTime columns store it (naive UTC text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def erase_identifying_fields(
-    *, session: Session, cutoff: datetime, now: datetime, limit: int | None = None
+    db: sqlite3.Connection, *, cutoff: datetime, now: datetime, limit: int
 ) -> int:
-    """Remove identifying fields from sent rows acked before `cutoff` (up to `limit`)."""
-    query = select(OutboxRecord).where(
-        OutboxRecord.status == OutboxStatus.SENT,
-        OutboxRecord.sent_at < cutoff,
-        OutboxRecord.purged_at.is_(None),
-    )
-    rows = session.scalars(query if limit is None else query.limit(limit))
-    erased = 0
-    for row in rows:
+    """Remove identifying fields from up to `limit` sent rows acked before `cutoff`."""
+    rows = db.execute(
+        # ix_outbox_unpurged holds only sent rows not yet erased: no walk over old ones.
+        "SELECT id, kind FROM outbox INDEXED BY ix_outbox_unpurged "
+        "WHERE status = 'sent' AND purged_at IS NULL AND sent_at < ? LIMIT ?",
+        (_db_time(cutoff), limit),
+    ).fetchall()
+    by_kind: dict[str, list[str]] = {}
+    for record_id, kind in rows:
+        by_kind.setdefault(kind, []).append(record_id)
+    stamp = _db_time(now)
+    for kind, ids in by_kind.items():
         try:
-            fields = IDENTIFYING_FIELDS[RecordKind(row.kind)]
+            fields: tuple[str, ...] | None = IDENTIFYING_FIELDS[RecordKind(kind)]
         except ValueError:  # an unknown kind: keep nothing but the kind
-            fields = tuple(row.payload)
-        if fields:
-            # A new dict, so SQLAlchemy sees the JSON column change.
-            row.payload = {k: v for k, v in row.payload.items() if k not in fields}
-        row.purged_at = now
-        erased += 1
-    session.flush()
-    return erased
-
-
-def delete_sent_before(*, session: Session, cutoff: datetime, limit: int) -> int:
-    """Delete up to `limit` records acked before `cutoff`, outbox and domain rows; count."""
-    ids = list(
-        session.scalars(
-            select(OutboxRecord.id)
-            .where(OutboxRecord.status == OutboxStatus.SENT, OutboxRecord.sent_at < cutoff)
-            .order_by(OutboxRecord.sent_at)  # ix_outbox_sent: no scan of younger rows
-            .limit(limit)
+            fields = None
+        if fields is None:
+            payload_sql = "'{}'"
+        elif fields:
+            payload_sql = "json_remove(payload, " + ", ".join(f"'$.{f}'" for f in fields) + ")"
+        else:
+            payload_sql = "payload"
+        db.execute(
+            f"UPDATE outbox SET payload = {payload_sql}, purged_at = ? "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (stamp, json.dumps(ids)),
         )
-    )
+    return len(rows)
+
+
+def delete_sent_before(db: sqlite3.Connection, *, cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` records acked before `cutoff`, outbox and domain rows; count."""
+    ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ? "
+            "ORDER BY sent_at LIMIT ?",  # ix_outbox_sent: no walk over younger rows
+            (_db_time(cutoff), limit),
+        )
+    ]
     if not ids:
         return 0
+    id_list = json.dumps(ids)
     for model in _DOMAIN_MODELS:
-        session.execute(delete(model).where(model.id.in_(ids)))
-    session.execute(delete(OutboxRecord).where(OutboxRecord.id.in_(ids)))
+        db.execute(
+            f"DELETE FROM {model.__tablename__} WHERE id IN (SELECT value FROM json_each(?))",
+            (id_list,),
+        )
+    db.execute("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", (id_list,))
     return len(ids)
 
 
 def _in_batches(
-    session_factory: sessionmaker[Session],
-    step: Callable[[Session], int],
+    engine: Engine,
+    step: Callable[[sqlite3.Connection], int],
     *,
     pause: float,
     sleep: Callable[[float], None],
 ) -> int:
-    """Run `step` in one short transaction after another until it does nothing; sum."""
-    total = 0
-    while True:
-        with session_factory.begin() as session:
-            done = step(session)
-        total += done
-        if not done:
-            return total
-        sleep(pause)
+    """Run `step` in one short write transaction after another until it does nothing; sum.
+
+    Plain SQL on one connection: the write lock is held for the statements only, not for
+    ORM bookkeeping. The purge's own commits are not synced to disk (synchronous=NORMAL):
+    a batch lost to a power cut only comes back to be purged again, while a patient's
+    commit on another connection keeps synchronous=FULL.
+    """
+    raw = engine.raw_connection()
+    try:
+        db = raw.driver_connection
+        assert db is not None
+        previous = db.isolation_level
+        db.isolation_level = None  # BEGIN and COMMIT are ours
+        db.execute("PRAGMA synchronous=NORMAL")
+        total = 0
+        try:
+            while True:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    done = step(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                total += done
+                if not done:
+                    return total
+                sleep(pause)
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
+            db.isolation_level = previous
+    finally:
+        raw.close()
 
 
 def compact(
@@ -168,8 +211,9 @@ def compact(
         dbapi.execute(f"PRAGMA busy_timeout={COMPACT_BUSY_TIMEOUT_MS}")
         try:
             while int(dbapi.execute("PRAGMA freelist_count").fetchone()[0]) > 0:
-                # fetchall: the pragma frees one page per result row it is stepped through.
-                dbapi.execute(f"PRAGMA incremental_vacuum({int(step_pages)})").fetchall()
+                # executescript steps the pragma to its end: execute() stops after one
+                # step, which frees a single page (and costs a whole durable commit).
+                dbapi.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
                 sleep(pause)
             # Copy what the WAL holds without blocking writers, then truncate what is left.
             dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
@@ -201,8 +245,8 @@ def purge(
     moment = now or utcnow()
     cutoff = purge_cutoff(moment, tz=tz, retention=retention)
     erased = _in_batches(
-        session_factory,
-        lambda s: erase_identifying_fields(session=s, cutoff=cutoff, now=moment, limit=batch_rows),
+        engine,
+        lambda db: erase_identifying_fields(db, cutoff=cutoff, now=moment, limit=batch_rows),
         pause=pause,
         sleep=sleep,
     )
@@ -210,8 +254,8 @@ def purge(
     if sent_retention is not None:
         old = moment - sent_retention
         deleted = _in_batches(
-            session_factory,
-            lambda s: delete_sent_before(session=s, cutoff=old, limit=batch_rows),
+            engine,
+            lambda db: delete_sent_before(db, cutoff=old, limit=batch_rows),
             pause=pause,
             sleep=sleep,
         )

@@ -16,7 +16,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, event, func, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -63,6 +75,12 @@ class OutboxRecord(OutboxBase):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         # Retention finds old acknowledged rows without scanning a year of history.
         Index("ix_outbox_sent", "status", "sent_at"),
+        # Acknowledged rows whose identifying fields are still there: the purge's to-do list.
+        Index(
+            "ix_outbox_unpurged",
+            "sent_at",
+            sqlite_where=text("status = 'sent' AND purged_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
