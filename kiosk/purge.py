@@ -45,7 +45,7 @@ COMPACT_BUSY_TIMEOUT_MS = 250
 #: Rows per write transaction (erase and delete); a few milliseconds of write lock each.
 BATCH_ROWS = 100
 #: Pages handed back to the file system per incremental_vacuum step (4 KiB each).
-VACUUM_STEP_PAGES = 128
+VACUUM_STEP_PAGES = 64
 #: Pause between two batches, so a waiting patient commit gets the lock in between.
 BATCH_PAUSE_SECONDS = 0.005
 #: Domain models whose row id is the id of its outbox record (deleted together).
@@ -145,6 +145,15 @@ def delete_sent_before(db: sqlite3.Connection, *, cutoff: datetime, limit: int) 
     return len(ids)
 
 
+def _checkpoint_passive(db: sqlite3.Connection) -> None:
+    """Copy the WAL into the database without blocking writers.
+
+    Without it the purge's pages pile up in the WAL until a commit crosses
+    wal_autocheckpoint, and that commit (often a patient's) does the copying.
+    """
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 def _in_batches(
     engine: Engine,
     step: Callable[[sqlite3.Connection], int],
@@ -179,6 +188,7 @@ def _in_batches(
                 total += done
                 if not done:
                     return total
+                _checkpoint_passive(db)
                 sleep(pause)
         finally:
             db.execute("PRAGMA synchronous=FULL")
@@ -214,6 +224,7 @@ def compact(
                 # executescript steps the pragma to its end: execute() stops after one
                 # step, which frees a single page (and costs a whole durable commit).
                 dbapi.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
+                _checkpoint_passive(dbapi)
                 sleep(pause)
             # Copy what the WAL holds without blocking writers, then truncate what is left.
             dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
