@@ -45,9 +45,9 @@ COMPACT_BUSY_TIMEOUT_MS = 250
 #: Rows per write transaction (erase and delete); a few milliseconds of write lock each.
 BATCH_ROWS = 100
 #: Pages handed back to the file system per incremental_vacuum step (4 KiB each).
-VACUUM_STEP_PAGES = 64
+VACUUM_STEP_PAGES = 128
 #: Pause between two batches, so a waiting patient commit gets the lock in between.
-BATCH_PAUSE_SECONDS = 0.005
+BATCH_PAUSE_SECONDS = 0.02
 #: Domain models whose row id is the id of its outbox record (deleted together).
 _DOMAIN_MODELS: tuple[
     type[CheckIn | WalkIn | ContactUpdate | Question | RatingDetail | Rating], ...
