@@ -101,7 +101,8 @@ def build_history(path: Path, records: int, days: int, rng: random.Random) -> No
     made = 0
     t0 = time.perf_counter()
     while made < records:
-        outbox_rows, domain = [], {k: [] for k in kinds}
+        outbox_rows: list[tuple[Any, ...]] = []
+        domain: dict[str, list[tuple[Any, ...]]] = {k: [] for k in kinds}
         for i in range(made, min(records, made + chunk)):
             kind = rng.choices(kinds, weights)[0]
             at = start + step * i
