@@ -108,6 +108,10 @@ def record_heartbeat(*, session: Session, kiosk: Kiosk, heartbeat: Heartbeat) ->
     kiosk.backlog = min(heartbeat.backlog, MAX_COUNTER)
     kiosk.failed = min(heartbeat.failed, MAX_COUNTER)
     kiosk.last_error = heartbeat.last_error
+    kiosk.crash_count = heartbeat.crash_count
+    kiosk.last_crash_at = heartbeat.last_crash_at
+    kiosk.clock_skew_seconds = heartbeat.clock_skew_seconds
+    kiosk.clock_problem = heartbeat.clock_problem.value if heartbeat.clock_problem else None
 
 
 def clinic_config(*, session: Session) -> ClinicConfig:

@@ -132,6 +132,11 @@ class Kiosk(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_heartbeat_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # From the last heartbeat: exceptions the kiosk recovered from, and its clock's health.
+    crash_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_crash_at: Mapped[datetime | None]
+    clock_skew_seconds: Mapped[int | None] = mapped_column(Integer)
+    clock_problem: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def active(self) -> bool:

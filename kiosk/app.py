@@ -11,6 +11,7 @@ import importlib
 import logging
 import math
 import os
+import threading
 from datetime import tzinfo
 from importlib.resources import files
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import kivy
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.cache import Cache
 from kivy.clock import Clock
 from kivy.config import Config
@@ -32,6 +34,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
+from kiosk.crash import CrashGuard, count_crash
 from kiosk.facade import KioskFacade
 from kiosk.idle import IdlePhase, IdleTimer, PatientSession
 from kiosk.watchdog import Watchdog
@@ -148,8 +151,9 @@ class KioskApp(App):
     manager: ScreenManager  # set by build()
     top_bar: Any  # screens.widgets.TopBar, set by build()
 
-    #: Seconds between two reads of the sync status for the mark in the top bar.
-    SYNC_REFRESH_SECONDS = 2.0
+    #: The sync mark is read again when the kiosk or its worker says it changed (a Clock
+    #: trigger, kiosk.syncing.watch_status); this slow refresh is only a safety net.
+    SYNC_REFRESH_SECONDS = 60.0
     #: Seconds between two looks at the idle timer.
     IDLE_TICK_SECONDS = 0.2
 
@@ -192,6 +196,7 @@ class KioskApp(App):
             on_key_down=self._on_activity,
             on_textinput=self._on_activity,
         )
+        self._crash_handler = install_crash_guard(self)
         self._events = [
             # The other screens are built after the first frame, one per frame.
             Clock.schedule_interval(self._build_next_screen, 0),
@@ -199,6 +204,8 @@ class KioskApp(App):
             Clock.schedule_interval(lambda _dt: self.refresh_sync(), self.SYNC_REFRESH_SECONDS),
         ]
         self.refresh_sync()
+        self._sync_trigger = Clock.create_trigger(lambda _dt: self.refresh_sync())
+        self._call_syncing("watch_status", callback=self._sync_trigger)
         if self._start_sync:
             self._sync_started = self._call_syncing("start_sync")
         # Fed from this main loop: a frozen UI stops the pings and systemd restarts the kiosk.
@@ -214,9 +221,11 @@ class KioskApp(App):
             on_textinput=self._on_activity,
         )
         self.watchdog.stopping()
+        remove_crash_guard(getattr(self, "_crash_handler", None))
         for event in self._events:
             event.cancel()
         self._events = []
+        self._call_syncing("unwatch_status", callback=self._sync_trigger)
         if self._still_there is not None:
             self._still_there.dismiss(animation=False)
         if self._sync_started:
@@ -423,3 +432,30 @@ class KioskApp(App):
             return waiting
         offline = i18n._("Offline", lang)
         return f"{offline} · {waiting}" if pending else offline
+
+
+# --- last-resort exception handler (the logic lives in kiosk/crash.py) --------------------
+class _RecoverToWelcome(ExceptionHandler):
+    """Pass every exception of Kivy's main loop to the crash guard instead of closing."""
+
+    def __init__(self, guard: CrashGuard) -> None:
+        self.guard = guard
+
+    def handle_exception(self, inst: BaseException) -> Any:
+        return ExceptionManager.PASS if self.guard.handle(inst) else ExceptionManager.RAISE
+
+
+def install_crash_guard(app: KioskApp) -> _RecoverToWelcome:
+    """Make exceptions in callbacks and worker threads end the session, not the kiosk."""
+    guard = CrashGuard(record=lambda: count_crash(app.kiosk), recover=app.end_session)
+    handler = _RecoverToWelcome(guard)
+    ExceptionManager.add_handler(handler)
+    threading.excepthook = guard.thread_hook
+    return handler
+
+
+def remove_crash_guard(handler: _RecoverToWelcome | None) -> None:
+    """Undo install_crash_guard (the app is stopping)."""
+    if handler is not None and handler in ExceptionManager.handlers:
+        ExceptionManager.remove_handler(handler)
+    threading.excepthook = threading.__excepthook__

@@ -54,6 +54,8 @@ class KioskSettings:
     minutes_per_patient: int = 10
     # hours identifying fields stay after the server's ack; 0: until the end of that clinic day
     retention_hours: int = 0
+    # days an acknowledged record (stripped of identifying fields) stays before it is deleted
+    sent_retention_days: int = 14
     admin_pin_hash: str | None = None  # argon2 hash; required outside demo mode
     admin_max_attempts: int = 5
     admin_lockout_seconds: int = 60
@@ -119,6 +121,7 @@ class KioskSettings:
             "idle_countdown_seconds": self.idle_countdown_seconds,
             "minutes_per_patient": self.minutes_per_patient,
             "admin_max_attempts": self.admin_max_attempts,
+            "sent_retention_days": self.sent_retention_days,
         }
         for key, value in positive.items():
             if value <= 0:

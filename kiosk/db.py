@@ -23,7 +23,7 @@ from kiosk.models import KioskBase
 from sync.outbox import OutboxBase
 
 #: Bump when the schema changes and add a step to MIGRATIONS (from version N to N + 1).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 _BEGIN_OPTION = "kiosk_sqlite_begin"
 
@@ -52,7 +52,13 @@ def make_engine(path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> 
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # Set before the first table exists: freed pages can then be returned to the file
+            # system a few at a time (kiosk/purge.py) instead of by a VACUUM that holds the
+            # write lock for the whole file. An existing file is converted once on open.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Deleted and overwritten patient data is zeroed in the file, not just unlinked.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -94,8 +100,36 @@ def _v1_to_v2(connection: Any) -> None:
     )
 
 
+def _v2_to_v3(connection: Any) -> None:
+    """Index acknowledged rows by ack time (retention); the counters table follows."""
+    connection.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_outbox_sent ON outbox (status, sent_at)"
+    )
+    connection.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_outbox_unpurged ON outbox (sent_at) "
+        "WHERE status = 'sent' AND purged_at IS NULL"
+    )
+
+
 #: MIGRATIONS[n] upgrades a database at version n to n + 1 (runs inside one transaction).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+
+
+def ensure_incremental_vacuum(engine: Engine) -> bool:
+    """Switch a file made before auto_vacuum=INCREMENTAL over (one VACUUM); True if it did."""
+    with engine.connect() as connection:
+        if int(connection.exec_driver_sql("PRAGMA auto_vacuum").scalar_one()) == 2:
+            return False
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        assert dbapi is not None
+        dbapi.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        dbapi.execute("VACUUM")  # once, at start-up, before any patient is served
+        dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    return True
 
 
 def create_or_migrate(engine: Engine) -> int:
@@ -126,6 +160,7 @@ class Database:
         self.path = Path(path)
         self.engine = make_engine(self.path, busy_timeout_ms=busy_timeout_ms)
         create_or_migrate(self.engine)
+        ensure_incremental_vacuum(self.engine)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         #: The same pool, but transactions begin DEFERRED: for reads that must not wait.
         self.read_engine = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})

@@ -101,6 +101,10 @@ class SyncStatus:
     last_error: str | None = None
     #: Why the newest record parked as failed was refused (kind and the server's reason).
     last_failure: str | None = None
+    #: What is wrong with the kiosk's clock (sync.protocol.ClockProblem value), if anything,
+    #: and how far it was from the server's at the last answer (seconds, + = ahead).
+    clock_problem: str | None = None
+    clock_skew_seconds: int | None = None
 
 
 @dataclass(frozen=True)

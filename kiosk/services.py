@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kiosk import emergency, validation
+from kiosk.clockcheck import clock_problem
 from kiosk.config import DEMO_ADMIN_PIN, ConfigError, KioskSettings
 from kiosk.db import Database
 from kiosk.facade import (
@@ -68,8 +69,6 @@ from kiosk.models import (
 )
 from kiosk.state import (
     StateKey,
-    get_datetime,
-    get_flag,
     get_int,
     get_many,
     get_state,
@@ -830,19 +829,33 @@ class Kiosk(KioskFacade):
         return max(0, int(left + 0.999))
 
     def sync_status(self) -> SyncStatus:
-        """Return the outbox backlog and the sync health the worker recorded."""
+        """Return the outbox backlog, sync health and clock health (constant cost)."""
+        keys = (
+            StateKey.LAST_SUCCESS_AT,
+            StateKey.ONLINE,
+            StateKey.KIOSK_TOKEN,
+            StateKey.REVOKED,
+            StateKey.LAST_ERROR,
+            StateKey.CLOCK_SKEW_SECONDS,
+        )
         with self.db.read_session() as session:
-            numbers = outbox.counts(session=session)
-            return SyncStatus(
-                pending=numbers["pending"] + numbers["in_flight"],
-                failed=numbers["failed"],
-                last_success_at=get_datetime(StateKey.LAST_SUCCESS_AT, session=session),
-                online=get_flag(StateKey.ONLINE, session=session),
-                paired=bool(get_state(StateKey.KIOSK_TOKEN, session=session)),
-                revoked=bool(get_flag(StateKey.REVOKED, session=session)),
-                last_error=get_state(StateKey.LAST_ERROR, session=session),
-                last_failure=self._last_failure(session) if numbers["failed"] else None,
-            )
+            numbers = outbox.counts(session=session)  # trigger-kept counters, no scan
+            values = get_many(keys, session=session)
+            last_failure = self._last_failure(session) if numbers["failed"] else None
+        skew = parse_int(values.get(StateKey.CLOCK_SKEW_SECONDS))
+        problem = clock_problem(self.now(), skew)
+        return SyncStatus(
+            pending=numbers["pending"] + numbers["in_flight"],
+            failed=numbers["failed"],
+            last_success_at=parse_datetime(values.get(StateKey.LAST_SUCCESS_AT)),
+            online=None if StateKey.ONLINE not in values else values[StateKey.ONLINE] == "1",
+            paired=bool(values.get(StateKey.KIOSK_TOKEN)),
+            revoked=values.get(StateKey.REVOKED) == "1",
+            last_error=values.get(StateKey.LAST_ERROR),
+            last_failure=last_failure,
+            clock_problem=problem.value if problem else None,
+            clock_skew_seconds=skew,
+        )
 
     @staticmethod
     def _last_failure(session: Session) -> str | None:

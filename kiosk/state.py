@@ -35,6 +35,10 @@ class StateKey(StrEnum):
     # Admin overrides of settings (saved from the staff corner).
     DEFAULT_LANGUAGE = "default_language"
     IDLE_TIMEOUT_SECONDS = "idle_timeout_seconds"
+    # Self-healing and clock health (kiosk/crash.py, kiosk/clockcheck.py).
+    CRASH_COUNT = "crash_count"
+    LAST_CRASH_AT = "last_crash_at"  # ISO 8601
+    CLOCK_SKEW_SECONDS = "clock_skew_seconds"  # kiosk clock minus the server's Date header
 
 
 def get_state(key: str, *, session: Session, default: str | None = None) -> str | None:

@@ -25,11 +25,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk import state
+from kiosk.clockcheck import bounded_skew, clock_problem
+from kiosk.crash import crash_stats
 from kiosk.facade import N_
 from kiosk.purge import PurgeReport, purge
 from kiosk.state import StateKey
 from kiosk.store import apply_pull
 from sync.client import KioskClient, Refused, Retryable, Unauthorized
+from sync.outbox import utcnow
 from sync.protocol import KioskPull
 from sync.retry import RetryPolicy
 from sync.worker import Credentials, SyncHooks, SyncWorker, WorkerSettings
@@ -82,6 +85,7 @@ def _on_pull(kiosk: _Kiosk, pull: KioskPull, etag: str | None) -> None:
     with kiosk.db.sessions.begin() as session:
         apply_pull(pull, session=session)
         state.set_state(StateKey.PULL_ETAG, etag, session=session)
+    _status_changed(kiosk)  # the UI picks up clinic details between patients
 
 
 def _load_etag(kiosk: _Kiosk) -> str | None:
@@ -98,6 +102,53 @@ def _on_status(kiosk: _Kiosk, changes: dict[str, Any]) -> None:
                 state.set_datetime(key, value, session=session)
             else:  # None deletes (online unknown, no error)
                 state.set_state(key, None if value is None else str(value), session=session)
+    _status_changed(kiosk)
+
+
+def _heartbeat_extras(kiosk: _Kiosk) -> dict[str, Any]:
+    """Return the crash count and the clock's health for the heartbeat."""
+    with _reading(kiosk) as session:
+        crashes = crash_stats(session=session)
+        skew = state.get_int(StateKey.CLOCK_SKEW_SECONDS, session=session)
+    now = kiosk.now() if hasattr(kiosk, "now") else utcnow()
+    return {
+        "crash_count": min(crashes.count, 2**31 - 1),
+        "last_crash_at": crashes.last_crash_at,
+        "clock_skew_seconds": bounded_skew(skew),
+        "clock_problem": clock_problem(now, skew),
+    }
+
+
+_status_listeners: weakref.WeakKeyDictionary[Any, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def watch_status(kiosk: _Kiosk, callback: Callable[[], None]) -> None:
+    """Call `callback()` (from any thread) whenever what sync_status() shows may have changed.
+
+    The UI passes a Kivy Clock trigger: the sync mark is read again once, on the UI thread,
+    after a record is saved, acknowledged or parked, or the worker's health changes.
+    """
+    _status_listeners.setdefault(kiosk, []).append(callback)
+    add_listener = getattr(kiosk, "add_commit_listener", None)
+    if add_listener is not None:
+        add_listener(callback)
+
+
+def unwatch_status(kiosk: _Kiosk, callback: Callable[[], None]) -> None:
+    """Stop calling `callback` from the sync side (commit listeners stay with the kiosk)."""
+    listeners = _status_listeners.get(kiosk, [])
+    if callback in listeners:
+        listeners.remove(callback)
+
+
+def _status_changed(kiosk: _Kiosk) -> None:
+    for callback in list(_status_listeners.get(kiosk, [])):
+        try:
+            callback()
+        except Exception:
+            log.exception("status listener failed")
 
 
 def worker_settings(kiosk: _Kiosk, **overrides: Any) -> WorkerSettings:
@@ -148,18 +199,20 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
     hours = getattr(kiosk.settings, "retention_hours", None)
     # None or 0: keep until the end of the clinic day on which the server acked the record.
     retention = timedelta(hours=float(hours)) if hours else None
+    days = getattr(kiosk.settings, "sent_retention_days", None)
     return purge(
         kiosk.db.engine,
         kiosk.db.sessions,
         tz=kiosk.settings.tz,
         retention=retention,
+        sent_retention=timedelta(days=float(days)) if days else None,
         now=now,
         force_compact=force_compact,
     )
 
 
 def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:
-    """Erase identifying fields that are due for purging; return how many rows."""
+    """Erase identifying fields that are due (and delete old records); return rows erased."""
     return _purge(kiosk, now).erased
 
 
@@ -178,8 +231,15 @@ def start_sync(
         on_pull=lambda pull, etag: _on_pull(kiosk, pull, etag),
         load_etag=lambda: _load_etag(kiosk),
         on_status=lambda changes: _on_status(kiosk, changes),
+        heartbeat_extras=lambda: _heartbeat_extras(kiosk),
+        on_outbox_change=lambda: _status_changed(kiosk),
     )
-    worker = SyncWorker(kiosk.db.sessions, hooks, settings or worker_settings(kiosk))
+    worker = SyncWorker(
+        kiosk.db.sessions,
+        hooks,
+        settings or worker_settings(kiosk),
+        clock=getattr(kiosk, "now", utcnow),  # one clock for the kiosk: skew is measured on it
+    )
     worker.start()
     _workers[kiosk] = worker
     add_listener = getattr(kiosk, "add_commit_listener", None)
@@ -265,6 +325,7 @@ def request_pairing(
         worker = _workers.get(kiosk)
         if worker is not None:
             worker.nudge_credentials()
+        _status_changed(kiosk)
         on_done(None)
 
     thread = threading.Thread(target=work, name="kiosk-pairing", daemon=True)

@@ -9,6 +9,7 @@ from babel.dates import format_datetime
 from kivy.clock import Clock, mainthread
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from kiosk.clockcheck import warning_msgid
 from kiosk.facade import N_, KioskError
 from kiosk.i18n import _
 from screens.base import KioskScreen, load_kv
@@ -29,6 +30,8 @@ class AdminScreen(KioskScreen):
     paired = BooleanProperty(False)
     revoked = BooleanProperty(False)
     last_failure = StringProperty("")
+    clock_warning = StringProperty("")  # msgid from kiosk.clockcheck, with {minutes}
+    clock_minutes = NumericProperty(0)
     patient_fields = ("pairing_code", "message_msgid")
 
     def on_activate(self) -> None:
@@ -57,6 +60,9 @@ class AdminScreen(KioskScreen):
         self.revoked = status.revoked
         self.last_failure = status.last_failure or ""
         self.last_success = self._when(status.last_success_at)
+        skew = status.clock_skew_seconds
+        self.clock_minutes = round(abs(skew or 0) / 60)
+        self.clock_warning = warning_msgid(status.clock_problem, skew) or ""
 
     def status_text(self, lang: str) -> str:
         """Return the sync details for staff: pairing, counts, last success, last refusal."""
@@ -77,6 +83,8 @@ class AdminScreen(KioskScreen):
         ]
         if self.last_failure:
             lines.append(_("Last refused: {reason}", lang).format(reason=self.last_failure))
+        if self.clock_warning:
+            lines.append(_(self.clock_warning, lang).format(minutes=self.clock_minutes))
         return "\n".join(lines)
 
     def _when(self, moment: datetime | None) -> str:

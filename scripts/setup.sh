@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(xvfb xauth xclip libgl1-mesa-dri libegl1 libgl1 libmtdev1 fonts-noto-core chromium
-  postgresql-client systemd cage xwayland)
+  postgresql-client systemd cage xwayland
+  faketime)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from uuid import UUID
 
@@ -112,6 +113,8 @@ class KioskClient:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.session.headers["Accept"] = "application/json"
+        #: The server's clock from the last response's HTTP Date header (1 s resolution).
+        self.last_server_date: datetime | None = None
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -146,6 +149,7 @@ class KioskClient:
             raise Retryable(f"connection error: {type(exc).__name__}") from None
         except requests.RequestException as exc:  # e.g. a broken chunked body mid-read
             raise Retryable(f"request failed: {type(exc).__name__}") from None
+        self._note_server_date(response)
         status = response.status_code
         if status < 400 or status == 304:
             return response
@@ -159,6 +163,14 @@ class KioskClient:
             )
             raise Retryable(f"HTTP {status}: {_detail(response)}", retry_after)
         raise Refused(status, _detail(response))
+
+    def _note_server_date(self, response: requests.Response) -> None:
+        try:
+            moment = parsedate_to_datetime(response.headers.get("Date", ""))
+        except (TypeError, ValueError, IndexError):
+            return  # no Date header (or a proxy's malformed one): keep the last reading
+        if moment.tzinfo is not None:
+            self.last_server_date = moment.astimezone(UTC)
 
     @staticmethod
     def _parse(model: Any, response: requests.Response) -> Any:

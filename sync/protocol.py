@@ -466,6 +466,17 @@ class PairResponse(_Strict):
     token: str  # shown once; the server keeps only its hash
 
 
+class ClockProblem(StrEnum):
+    """Why a kiosk distrusts its own clock (its check-in windows and "today" depend on it)."""
+
+    BEFORE_RELEASE = "before_release"  # earlier than the kiosk software's release date
+    SKEWED = "skewed"  # minutes away from the server's HTTP Date header
+
+
+#: A clock reading this far (seconds) from the server's is implausible, not mere latency.
+MAX_CLOCK_SKEW_SECONDS = 10 * 366 * 86400
+
+
 class Heartbeat(_Strict):
     app_version: AppVersion
     backlog: Annotated[
@@ -475,6 +486,19 @@ class Heartbeat(_Strict):
         int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool_or_text)
     ]  # outbox rows parked as failed
     last_error: Annotated[FreeText, Field(max_length=500)] | None = None
+    #: Unexpected exceptions the kiosk recovered from since it was installed, and the last.
+    crash_count: Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_not_bool_or_text)] = 0
+    last_crash_at: Timestamp | None = None
+    #: The kiosk's clock minus the server's Date header, when it was last measured.
+    clock_skew_seconds: (
+        Annotated[
+            int,
+            Field(ge=-MAX_CLOCK_SKEW_SECONDS, le=MAX_CLOCK_SKEW_SECONDS),
+            BeforeValidator(_not_bool_or_text),
+        ]
+        | None
+    ) = None
+    clock_problem: ClockProblem | None = None
 
 
 class HeartbeatResponse(_Strict):

@@ -71,6 +71,10 @@ class SyncHooks:
     #: Status changes, keyed like kiosk.state: online, revoked, last_error, last_success_at,
     #: last_attempt_at. Only changed values are reported.
     on_status: Callable[[dict[str, Any]], None] = lambda _changes: None
+    #: Extra heartbeat fields from the host (crash count, clock problem...).
+    heartbeat_extras: Callable[[], dict[str, Any]] = lambda: {}
+    #: Called after each transaction that changed outbox rows' statuses (for the UI's mark).
+    on_outbox_change: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -89,6 +93,9 @@ class WorkerSettings:
     status_min_interval: float = 1.0
     #: The pairing (server URL, token) is read again at most this often while draining.
     credentials_ttl: float = 1.0
+    #: The measured clock skew is reported in steps of this many seconds (the Date header
+    #: has 1 s resolution, and latency adds noise).
+    clock_skew_step: int = 5
 
 
 class SyncWorker:
@@ -232,14 +239,26 @@ class SyncWorker:
             ):
                 self._heartbeat(client)
             return False
-        if self._may_send() and (self._next_pull_at is None or now >= self._next_pull_at):
+        if self._may_send() and self._due(self._next_pull_at, self.settings.pull_interval, now):
             self._pull(client)
-        if self._may_send() and (self._next_heartbeat_at is None or now >= self._next_heartbeat_at):
+        if self._may_send() and self._due(
+            self._next_heartbeat_at, self.settings.heartbeat_interval, now
+        ):
             self._heartbeat(client)
         if not self._may_send() or self._auth_refused:
             return False
         sent, full = self._push(client)
         return full
+
+    def _due(self, at: datetime | None, interval: float, now: datetime) -> bool:
+        """Return whether a periodic request is due; a clock set back makes it due at once.
+
+        Deadlines are wall-clock times: without this, a kiosk whose clock is corrected
+        backwards by an hour would not pull or send a heartbeat for that hour.
+        """
+        if at is None or now >= at:
+            return True
+        return (at - now).total_seconds() > interval + self.settings.policy.cap_seconds
 
     def _current_credentials(self) -> Credentials | None:
         """Return the pairing, read from the host at most every `credentials_ttl` seconds."""
@@ -314,8 +333,19 @@ class SyncWorker:
         )
         self._report_error(reason, online=True, revoked=True)
 
+    def _check_clock(self) -> None:
+        """Report how far this kiosk's clock is from the server's last Date header."""
+        server = self._client.last_server_date if self._client is not None else None
+        if server is None:
+            return
+        skew = (self._clock() - server).total_seconds()
+        step = max(1, self.settings.clock_skew_step)
+        # The Date header is truncated to the second: a kiosk in step reads 0..1 s ahead.
+        self._report(clock_skew_seconds=int(round((skew - 0.5) / step)) * step)
+
     def _on_success(self) -> None:
         self._failures = 0
+        self._check_clock()
         now = self._clock()
         if self._auth_refused:
             log.info("sync: server accepts the kiosk token again")
@@ -347,11 +377,17 @@ class SyncWorker:
     def _heartbeat(self, client: KioskClient) -> None:
         with self._session_factory() as session:
             counts = outbox.counts(session=session)
+        try:
+            extras = self._hooks.heartbeat_extras()
+        except Exception:  # the heartbeat itself matters more than its extras
+            log.exception("sync: heartbeat extras unavailable")
+            extras = {}
         beat = Heartbeat(
             app_version=self.settings.app_version[:32] or "0",
             backlog=counts[OutboxStatus.PENDING] + counts[OutboxStatus.IN_FLIGHT],
             failed=counts[OutboxStatus.FAILED],
             last_error=(self._last_error or None) and self._last_error[:500],
+            **extras,
         )
         interval = timedelta(seconds=self.settings.heartbeat_interval)
         try:
@@ -400,6 +436,7 @@ class SyncWorker:
             return len(batch), False
         self._batch_limit = min(self._batch_limit * 2, self.settings.batch_size, MAX_BATCH_RECORDS)
         parked = self._apply_results(batch, results, prefetch=len(batch) >= limit)
+        self._outbox_changed()
         self._on_success()
         if parked:
             self._report_error(parked[-1])
@@ -429,7 +466,14 @@ class SyncWorker:
         log.warning("sync: giving up on %s record %s: %s", kind, record_id, reason)
         with self._session_factory() as session, session.begin():
             outbox.mark_failed(record_id, session=session, reason=reason)
+        self._outbox_changed()
         self._report_error(reason, online=True)
+
+    def _outbox_changed(self) -> None:
+        try:
+            self._hooks.on_outbox_change()
+        except Exception:
+            log.exception("sync: outbox change callback failed")
 
     def _claim(self, session: Session, limit: int, now: datetime) -> list[_Row]:
         claimed = outbox.claim_due_batch(session=session, limit=limit, now=now)

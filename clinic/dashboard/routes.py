@@ -422,7 +422,7 @@ SILENT_AFTER = timedelta(minutes=10)
 
 @router.get("/dashboard/kiosks")
 def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> Response:
-    """Show each kiosk's last contact, version, unsent backlog and failed records."""
+    """Show each kiosk's last contact, version, backlog, failures, crashes and clock."""
     now = utcnow()
     kiosk_rows = [
         {
@@ -436,6 +436,12 @@ def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> R
             "backlog": k.backlog,
             "failed": k.failed,
             "last_error": k.last_error,
+            "crash_count": k.crash_count,
+            "last_crash_at": k.last_crash_at,
+            "clock_problem": k.clock_problem,
+            "clock_skew_minutes": (
+                None if k.clock_skew_seconds is None else round(k.clock_skew_seconds / 60)
+            ),
             "revoked": k.revoked_at is not None,
         }
         for k in session.query(Kiosk).order_by(Kiosk.revoked_at.is_not(None), Kiosk.name).all()

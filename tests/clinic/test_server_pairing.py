@@ -138,3 +138,38 @@ def test_database_down_means_503_with_retry_after(tmp_path: Path) -> None:
             assert client.get("/healthz").status_code == 503
     finally:
         app.state.db.dispose()
+
+
+def test_heartbeat_crashes_and_clock_reach_the_kiosks_page(
+    app: FastAPI, client: TestClient
+) -> None:
+    token = _pair(client, _code(app), name="Entrance").json()["token"]
+    beat = {
+        "app_version": "2.1.0",
+        "backlog": 0,
+        "failed": 0,
+        "crash_count": 3,
+        "last_crash_at": "2026-11-28T14:05:00+00:00",
+        "clock_skew_seconds": -420,
+        "clock_problem": "skewed",
+    }
+    assert client.post(HEARTBEAT_PATH, json=beat, headers=bearer(token)).status_code == 200
+    with app.state.db.reader() as session:
+        kiosk = session.scalars(select(Kiosk)).one()
+        assert (kiosk.crash_count, kiosk.clock_skew_seconds, kiosk.clock_problem) == (
+            3,
+            -420,
+            "skewed",
+        )
+        assert kiosk.last_crash_at is not None and kiosk.last_crash_at.hour == 14
+    login(client, new_user(app))
+    page = client.get("/dashboard/kiosks")
+    assert page.status_code == 200
+    row = page.text.split('data-kiosk="')[1]
+    assert '<td class="crashes"><span class="tag emergency">3</span>' in row
+    assert "7 min behind" in row
+    # An older kiosk that sends no crash or clock fields is still accepted.
+    old = {"app_version": "1.0", "backlog": 1, "failed": 0}
+    assert client.post(HEARTBEAT_PATH, json=old, headers=bearer(token)).status_code == 200
+    bad = dict(beat, clock_problem="sundial")
+    assert client.post(HEARTBEAT_PATH, json=bad, headers=bearer(token)).status_code == 422

@@ -231,7 +231,7 @@ def test_a_version_1_database_is_migrated(tmp_path) -> None:
     raw.commit()
     raw.close()
     db = Database(path)
-    assert db.pragma("user_version") == SCHEMA_VERSION == 2
+    assert db.pragma("user_version") == SCHEMA_VERSION == 3
     with db.read_engine.connect() as connection:
         columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(walk_ins)")}
     assert "identity_key" in columns

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,23 @@ def visible_texts(root: Any) -> list[str]:
 # One real Kiosk and one running app for the whole session, as on a real kiosk where one app
 # serves patient after patient: every test starts from the welcome screen after the same
 # reset a patient's session ends with. Database assertions compare counts before and after.
+#: The kiosk's clock starts on a clinic morning and runs on in real time, so the demo day
+#: (appointments relative to "now", kept inside the clinic day) is the same whatever the
+#: wall clock, time zone or date the suite runs at. Override with UI_CLOCK_START (ISO 8601).
+CLOCK_START = datetime.fromisoformat(os.environ.get("UI_CLOCK_START", "2026-12-02T10:00:00+00:00"))
+
+
+class RunningClock:
+    """A wall clock that starts at a fixed moment and advances with time.monotonic()."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._t0)
+
+
 @pytest.fixture(scope="session")
 def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real Kiosk on a fresh SQLite file, seeded with the demo people."""
@@ -160,7 +178,7 @@ def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         demo=True,
         server_url="https://clinic.example.test",
     )
-    real = Kiosk.open(settings)
+    real = Kiosk.open(settings, clock=RunningClock(CLOCK_START))
     yield real
     real.close()
 

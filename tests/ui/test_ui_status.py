@@ -1,0 +1,34 @@
+"""The sync mark follows the outbox when the kiosk says it changed, not by polling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+def test_sync_mark_follows_a_saved_record_at_the_next_frame(ui: Any, kiosk: Any) -> None:
+    assert ui.app.SYNC_REFRESH_SECONDS >= 60  # no 2 s poll left to do the work
+    ui.app.refresh_sync()
+    ui.pump(1)
+    before = ui.app.sync_pending
+    reads: list[int] = []
+    original = kiosk.sync_status
+
+    def counted() -> Any:
+        reads.append(1)
+        return original()
+
+    kiosk.sync_status = counted
+    try:
+        ui.pump(5)
+        assert reads == []  # idle frames read nothing
+        kiosk.ask_question("Is the pharmacy open?", "en")  # a commit fires the trigger
+        kiosk.ask_question("Where can I park?", "en")
+        ui.pump_until(lambda: ui.app.sync_pending == before + 2)
+        assert len(reads) == 1  # two commits in one frame: one read
+        assert ui.app.top_bar.ids.sync_mark.text == f"Offline · {before + 2} waiting"
+    finally:
+        del kiosk.sync_status
