@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import NotAuthenticated
+from clinic.ehr import runtime as ehr_runtime
 from clinic.routers import admin, auth, health, kiosk
 from clinic.security import RateLimiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        with ehr_runtime.running(_app):
+            yield
         db.dispose()
 
     app = FastAPI(
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    ehr_runtime.install(app)
     app.state.kiosk_limiter = RateLimiter(settings.kiosk_requests_per_minute, settings.kiosk_burst)
     app.state.pair_limiter = RateLimiter(settings.pair_requests_per_minute)
     app.state.follow_up_limiter = RateLimiter(settings.follow_up_requests_per_minute)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
+from clinic.ehr import queue as ehr_queue
 from clinic.models import (
     Appointment,
     AppointmentStatus,
@@ -444,6 +445,7 @@ def _apply(
     ):
         if rows:
             connection.execute(sa_insert(model), rows)
+    ehr_queue.arrivals_stored(session=session, arrivals=list(batch.arrivals.values()), now=now)
     if batch.applied:
         session.execute(
             update(ReceivedRecord)

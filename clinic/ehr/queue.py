@@ -1,0 +1,287 @@
+"""The durable outbound queue: enqueue in the caller's transaction, pick due messages, record.
+
+Messages of one patient (one lane, `patient_key`) go out strictly in the order they were
+made: a lane's next message waits while an earlier one is still pending, even when that one
+is only backing off. Sent, refused and given-up messages no longer hold their lane.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from clinic.ehr.models import EhrLinkState, EhrOutbox, EventKind, OutboxStatus
+
+#: session.info key holding the outbound targets ("fhir", "hl7") of this application.
+TARGETS_INFO_KEY = "ehr_targets"
+#: session.info key set when the session queued a message (the worker is woken on commit).
+WAKE_INFO_KEY = "ehr_wake"
+
+
+def targets_of(session: Session) -> tuple[str, ...]:
+    """Return the outbound targets configured for the application that made `session`."""
+    return tuple(session.info.get(TARGETS_INFO_KEY, ()))
+
+
+# ---------------------------------------------------------------------------------------
+# Enqueue (called inside the transaction that makes the change)
+# ---------------------------------------------------------------------------------------
+def enqueue(
+    *,
+    session: Session,
+    event: EventKind,
+    patient_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    targets: Iterable[str] | None = None,
+) -> int:
+    """Queue one event for each target in use; return how many messages were queued."""
+    rows = [
+        {
+            "target": target,
+            "event": event.value,
+            "patient_key": patient_key,
+            "payload": payload,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for target in (targets_of(session) if targets is None else targets)
+        # A walk-in has no appointment to update over FHIR; HL7 registers it (A04).
+        if not (target == "fhir" and event == EventKind.WALK_IN)
+    ]
+    for row in rows:
+        session.add(EhrOutbox(**row))
+    if rows:
+        session.info[WAKE_INFO_KEY] = True
+    return len(rows)
+
+
+def arrivals_stored(*, session: Session, arrivals: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Queue an arrival (check-in or walk-in) message for each new arrival row."""
+    if not targets_of(session):
+        return
+    for row in arrivals:
+        enqueue(
+            session=session,
+            event=EventKind.WALK_IN if row.get("walk_in") else EventKind.ARRIVED,
+            patient_key=str(row["id"]),
+            payload={
+                "arrival_id": str(row["id"]),
+                "appointment_id": row.get("appointment_id"),
+                "at": row["arrived_at"].isoformat(),
+            },
+            now=now,
+        )
+
+
+def status_changed(
+    *, session: Session, arrival_id: Any, appointment_id: int | None, status: str, now: datetime
+) -> None:
+    """Queue a staff status change (called in, seen, no-show, back to waiting)."""
+    if not targets_of(session):
+        return
+    enqueue(
+        session=session,
+        event=EventKind(status),
+        patient_key=str(arrival_id),
+        payload={
+            "arrival_id": str(arrival_id),
+            "appointment_id": appointment_id,
+            "at": now.isoformat(),
+        },
+        now=now,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Retry policy (pure)
+# ---------------------------------------------------------------------------------------
+def backoff_seconds(
+    attempts: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Return the wait before attempt `attempts + 1`: capped exponential, half jittered."""
+    ceiling = min(cap, base * (2 ** max(0, min(attempts - 1, 32))))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    reason: str
+    retry_after: float | None = None
+
+
+SendResult = Delivered | Refused | Retry
+
+
+# ---------------------------------------------------------------------------------------
+# Picking and recording
+# ---------------------------------------------------------------------------------------
+def due_messages(
+    *, session: Session, target: str, now: datetime, limit: int
+) -> Sequence[EhrOutbox]:
+    """Return due messages of `target`, oldest first, each the head of its lane."""
+    earlier = aliased(EhrOutbox)
+    head_of_lane = ~exists().where(
+        and_(
+            earlier.target == EhrOutbox.target,
+            earlier.patient_key == EhrOutbox.patient_key,
+            earlier.status == OutboxStatus.PENDING.value,
+            earlier.id < EhrOutbox.id,
+        )
+    )
+    return session.scalars(
+        select(EhrOutbox)
+        .where(
+            EhrOutbox.target == target,
+            EhrOutbox.status == OutboxStatus.PENDING.value,
+            EhrOutbox.next_attempt_at <= now,
+            head_of_lane,
+        )
+        .order_by(EhrOutbox.id)
+        .limit(limit)
+    ).all()
+
+
+def record_result(
+    *,
+    session: Session,
+    message: EhrOutbox,
+    result: SendResult,
+    now: datetime,
+    base: float,
+    cap: float,
+    give_up_after: float,
+) -> float | None:
+    """Store what one attempt gave: sent, refused, retry later or give up (with the reason).
+
+    Return the wait before the next attempt when the message is to be retried.
+    """
+    message.attempts += 1
+    if isinstance(result, Delivered):
+        message.status = OutboxStatus.SENT
+        message.done_at = now
+        message.outcome = result.outcome[:200]
+        _link(session, message.target).last_success_at = now
+        return None
+    reason = result.reason[:500]
+    message.last_error = reason
+    state = _link(session, message.target)
+    state.last_error, state.last_error_at = f"#{message.id} {message.event}: {reason}"[:500], now
+    if isinstance(result, Refused):
+        message.status = OutboxStatus.REFUSED
+        message.done_at = now
+        return None
+    wait = backoff_seconds(message.attempts, base=base, cap=cap)
+    if result.retry_after is not None:
+        wait = max(wait, min(result.retry_after, cap))
+    if (now - message.created_at).total_seconds() + wait > give_up_after:
+        message.status = OutboxStatus.GAVE_UP
+        message.done_at = now
+        message.last_error = (
+            f"gave up after {message.attempts} attempts over "
+            f"{int((now - message.created_at).total_seconds())} s: {reason}"
+        )[:500]
+        return None
+    message.next_attempt_at = now + timedelta(seconds=wait)
+    return wait
+
+
+def _link(session: Session, target: str) -> EhrLinkState:
+    state = session.get(EhrLinkState, target)
+    if state is None:
+        state = EhrLinkState(target=target)
+        session.add(state)
+    return state
+
+
+def take_lease(*, session: Session, target: str, owner: str, now: datetime, seconds: float) -> bool:
+    """Take or renew the delivery lease of `target`; False while another worker holds it."""
+    _link(session, target)
+    session.flush()
+    taken = session.execute(
+        update(EhrLinkState)
+        .where(
+            EhrLinkState.target == target,
+            (EhrLinkState.lease_owner == owner)
+            | EhrLinkState.lease_until.is_(None)
+            | (EhrLinkState.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount)
+
+
+# ---------------------------------------------------------------------------------------
+# What staff see (the "EHR link" panel)
+# ---------------------------------------------------------------------------------------
+@dataclass
+class LinkPanel:
+    target: str
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    backlog: int
+    oldest_pending_at: datetime | None
+    refused: int
+    gave_up: int
+
+
+def link_panel(*, session: Session, targets: Iterable[str]) -> list[LinkPanel]:
+    """Return last success, backlog and last error of each target."""
+    panels = []
+    for target in targets:
+        state = session.get(EhrLinkState, target)
+        counts = dict(
+            session.execute(
+                select(EhrOutbox.status, func.count())
+                .where(EhrOutbox.target == target)
+                .group_by(EhrOutbox.status)
+            ).all()
+        )
+        oldest = session.scalar(
+            select(func.min(EhrOutbox.created_at)).where(
+                EhrOutbox.target == target, EhrOutbox.status == OutboxStatus.PENDING.value
+            )
+        )
+        panels.append(
+            LinkPanel(
+                target=target,
+                last_success_at=state.last_success_at if state else None,
+                last_error_at=state.last_error_at if state else None,
+                last_error=state.last_error if state else None,
+                backlog=int(counts.get(OutboxStatus.PENDING.value, 0)),
+                oldest_pending_at=oldest,
+                refused=int(counts.get(OutboxStatus.REFUSED.value, 0)),
+                gave_up=int(counts.get(OutboxStatus.GAVE_UP.value, 0)),
+            )
+        )
+    return panels
+
+
+def problem_messages(*, session: Session, limit: int = 20) -> Sequence[EhrOutbox]:
+    """Return the newest refused or given-up messages (shown to staff with their reason)."""
+    return session.scalars(
+        select(EhrOutbox)
+        .where(EhrOutbox.status.in_([OutboxStatus.REFUSED.value, OutboxStatus.GAVE_UP.value]))
+        .order_by(EhrOutbox.id.desc())
+        .limit(limit)
+    ).all()

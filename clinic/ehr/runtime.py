@@ -1,0 +1,71 @@
+"""Wire the EHR link into the server: queue targets on writer sessions, worker, listener."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from clinic.ehr.config import EhrSettings
+from clinic.ehr.queue import TARGETS_INFO_KEY, WAKE_INFO_KEY
+
+log = logging.getLogger(__name__)
+
+
+def install(app: FastAPI, ehr: EhrSettings | None = None) -> None:
+    """Tell the app's writer sessions which targets to queue for; keep the settings."""
+    settings = ehr or EhrSettings.from_env()
+    app.state.ehr_settings = settings
+    app.state.ehr_worker = None
+    app.state.ehr_listener = None
+    app.state.ehr_poller = None
+    app.state.db.writer.configure(info={TARGETS_INFO_KEY: settings.targets})
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[None]:
+    """Run the worker, the SIU listener and the schedule poller while the app runs."""
+    settings: EhrSettings = app.state.ehr_settings
+    db = app.state.db
+    started: list[Any] = []
+    try:
+        if settings.enabled and settings.worker_in_server:
+            from clinic.ehr.worker import EhrWorker
+
+            worker = EhrWorker(settings, db.writer)
+            _wake_on_commit(db.writer, worker.wake)
+            worker.start()
+            app.state.ehr_worker = worker
+            started.append(worker)
+        if settings.siu_listen_port is not None:
+            from clinic.ehr.schedule import SiuListener
+
+            listener = SiuListener(settings, db.writer, app.state.settings.tz)
+            listener.start()
+            app.state.ehr_listener = listener
+            started.append(listener)
+        if settings.fhir_enabled and settings.schedule_poll_seconds > 0:
+            from clinic.ehr.schedule import SchedulePoller
+
+            poller = SchedulePoller(settings, db.writer, app.state.settings.tz)
+            poller.start()
+            app.state.ehr_poller = poller
+            started.append(poller)
+        yield
+    finally:
+        for part in reversed(started):
+            part.stop()
+
+
+def _wake_on_commit(writer: Any, wake: Any) -> None:
+    """Wake the worker after a commit that queued a message (no wait for its poll)."""
+
+    @event.listens_for(writer, "after_commit")
+    def _wake(session: Session) -> None:
+        if session.info.pop(WAKE_INFO_KEY, False):
+            wake.set()
