@@ -16,6 +16,7 @@ from clinic.dashboard import queries
 from clinic.dashboard.charts import Series, line_chart
 from clinic.dashboard.web import render
 from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep
+from clinic.ehr import panel as ehr_panel
 from clinic.models import ArrivalStatus, Kiosk, Question, ReviewState, utcnow
 
 router = APIRouter(include_in_schema=False)
@@ -443,7 +444,7 @@ def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> R
     return render(
         request,
         "dashboard/kiosks.html",
-        {"kiosks": kiosk_rows},
+        {"kiosks": kiosk_rows, "ehr_link": ehr_panel.panel_context(request, session)},
         session=session,
         staff=staff,
         active="kiosks",

@@ -150,7 +150,8 @@ def ack_result(ack_er7: str, control_id: str) -> SendResult:
         code = str(ack.extract_field("MSA", 1, 1))
         acked_id = str(ack.extract_field("MSA", 1, 2))
         text = str(ack.extract_field("MSA", 1, 3))
-        err = str(ack.extract_field("ERR", 1, 8)) if "ERR" in ack else ""
+        segments = {str(segment[0]) for segment in ack}
+        err = str(ack.extract_field("ERR", 1, 8)) if "ERR" in segments else ""
     except Exception as exc:  # noqa: BLE001 - any unreadable answer is retried
         return Retry(f"unreadable ACK ({type(exc).__name__})")
     if acked_id != control_id:
