@@ -20,6 +20,20 @@ from clinic.ehr.models import EhrLinkState, EhrOutbox, EventKind, OutboxStatus
 
 #: session.info key holding the outbound targets ("fhir", "hl7") of this application.
 TARGETS_INFO_KEY = "ehr_targets"
+#: What each target is told: a walk-in has no appointment to update over FHIR (HL7
+#: registers it, A04); HL7 v2 has no event for "called in" or "back to waiting".
+SENT_TO: dict[str, frozenset[EventKind]] = {
+    "fhir": frozenset(
+        {
+            EventKind.ARRIVED,
+            EventKind.CALLED_IN,
+            EventKind.SEEN,
+            EventKind.NO_SHOW,
+            EventKind.WAITING,
+        }
+    ),
+    "hl7": frozenset({EventKind.ARRIVED, EventKind.WALK_IN, EventKind.SEEN, EventKind.NO_SHOW}),
+}
 #: session.info key set when the session queued a message (the worker is woken on commit).
 WAKE_INFO_KEY = "ehr_wake"
 
@@ -54,8 +68,7 @@ def enqueue(
             "next_attempt_at": now,
         }
         for target in (targets_of(session) if targets is None else targets)
-        # A walk-in has no appointment to update over FHIR; HL7 registers it (A04).
-        if not (target == "fhir" and event == EventKind.WALK_IN)
+        if event in SENT_TO.get(target, ())
     ]
     for row in rows:
         session.add(EhrOutbox(**row))

@@ -37,7 +37,7 @@ def running(app: FastAPI) -> Iterator[None]:
         if settings.enabled and settings.worker_in_server:
             from clinic.ehr.worker import EhrWorker
 
-            worker = EhrWorker(settings, db.writer)
+            worker = EhrWorker(settings, db.writer, db.reader)
             _wake_on_commit(db.writer, worker.wake)
             worker.start()
             app.state.ehr_worker = worker

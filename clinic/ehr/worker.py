@@ -152,11 +152,13 @@ class EhrWorker:
         self,
         settings: EhrSettings,
         writer: sessionmaker[Session],
+        reader: sessionmaker[Session],
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.writer = writer
+        self.reader = reader
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = threading.Event()
@@ -195,7 +197,12 @@ class EhrWorker:
                 self.wake.clear()
 
     def run_once(self) -> bool:
-        """Send one batch per target; return whether anything was sent or tried."""
+        """Send one batch per target; return whether anything was sent or tried.
+
+        Sends happen outside any write transaction (the SQLite write lock is never held
+        across the network); results are stored afterwards in one short transaction. A
+        crash in between re-sends, which the EHR sees as the same message (idempotent).
+        """
         busy = False
         for target in self.settings.targets:
             if self._stop.is_set():
@@ -203,19 +210,35 @@ class EhrWorker:
             if time.monotonic() < self._paused_until.get(target, 0.0):
                 continue
             with self.writer.begin() as session:
-                now = self.clock()
                 if not take_lease(
-                    session=session, target=target, owner=self.owner, now=now, seconds=LEASE_SECONDS
+                    session=session,
+                    target=target,
+                    owner=self.owner,
+                    now=self.clock(),
+                    seconds=LEASE_SECONDS,
                 ):
                     continue
+            results: list[tuple[int, SendResult]] = []
+            with self.reader() as session:
                 messages = due_messages(
-                    session=session, target=target, now=now, limit=self.settings.batch_size
+                    session=session, target=target, now=self.clock(), limit=self.settings.batch_size
                 )
                 for message in messages:
-                    result = self.senders.send(session=session, message=message, now=now)
+                    result = self.senders.send(session=session, message=message, now=self.clock())
                     if isinstance(result, Refused | Retry):
                         # Reasons come from the EHR's answer, never from patient fields.
                         log.warning("EHR %s message %s: %s", target, message.id, result.reason)
+                    results.append((message.id, result))
+                    if isinstance(result, Retry):
+                        break  # the target is down: the other lane heads wait their turn
+            if not results:
+                continue
+            busy = True
+            with self.writer.begin() as session:
+                for message_id, result in results:
+                    message = session.get(EhrOutbox, message_id)
+                    if message is None:
+                        continue
                     wait = record_result(
                         session=session,
                         message=message,
@@ -225,12 +248,10 @@ class EhrWorker:
                         cap=self.settings.retry_cap_seconds,
                         give_up_after=self.settings.give_up_after_seconds,
                     )
-                    busy = True
                     if isinstance(result, Retry):
-                        # The target is down: leave it alone (every lane) as long as this
-                        # message waits, so an outage costs one probe per backoff step.
+                        # Leave the target alone (every lane) as long as this message waits,
+                        # so an outage costs one probe per backoff step.
                         self._paused_until[target] = time.monotonic() + (wait or 0.0)
-                        break
         return busy
 
 
