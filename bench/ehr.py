@@ -114,7 +114,9 @@ def drain(work: Path, arrivals: int) -> tuple[int, float]:
     try:
         token = pair(clinic)
         post_records(
-            clinic, token, [check_in_record(r, FIXED_NOW + timedelta(seconds=i)) for i, r in enumerate(refs)]
+            clinic,
+            token,
+            [check_in_record(r, FIXED_NOW + timedelta(seconds=i)) for i, r in enumerate(refs)],
         )
         with Session(engine) as session:
             total = int(session.scalar(select(func.count()).select_from(EhrOutbox)) or 0)
@@ -144,7 +146,9 @@ def main() -> None:
         samples = latency(Path(tmp) / "latency", args.latency_arrivals)
         quantiles = statistics.quantiles(samples, n=100)
         p50, p95 = statistics.median(samples), quantiles[94]
-        print(f"arrival -> EHR (FHIR arrived): p50 {p50:.0f} ms, p95 {p95:.0f} ms, n={len(samples)}")
+        print(
+            f"arrival -> EHR (FHIR arrived): p50 {p50:.0f} ms, p95 {p95:.0f} ms, n={len(samples)}"
+        )
         messages, seconds = drain(Path(tmp) / "drain", args.outage_arrivals)
         print(f"drain after outage: {messages} messages in {seconds:.1f} s")
     print(

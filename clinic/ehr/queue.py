@@ -240,7 +240,7 @@ def take_lease(*, session: Session, target: str, owner: str, now: datetime, seco
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
         .execution_options(synchronize_session=False)
     )
-    return bool(taken.rowcount)
+    return bool(getattr(taken, "rowcount", 0))
 
 
 # ---------------------------------------------------------------------------------------

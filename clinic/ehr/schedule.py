@@ -226,7 +226,7 @@ def _from_fhir(
         patient_id=str(patient.id),
         first_name=" ".join(str(g) for g in name.given or []) or "-",
         last_name=str(name.family),
-        date_of_birth=patient.birthDate,  # type: ignore[arg-type]
+        date_of_birth=patient.birthDate,
         starts_at=starts_at,
         clinician=clinician or "-",
         phone=phone,

@@ -236,12 +236,12 @@ class EhrWorker:
             busy = True
             with self.writer.begin() as session:
                 for message_id, result in results:
-                    message = session.get(EhrOutbox, message_id)
-                    if message is None:
+                    stored = session.get(EhrOutbox, message_id)
+                    if stored is None:
                         continue
                     wait = record_result(
                         session=session,
-                        message=message,
+                        message=stored,
                         result=result,
                         now=self.clock(),
                         base=self.settings.retry_base_seconds,

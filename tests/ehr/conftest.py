@@ -179,9 +179,10 @@ def clinic_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 def add_appointments(server: ServerProcess, rows: list[dict[str, Any]]) -> None:
     """Write appointments straight into the clinic database (as an import would)."""
+    from sqlalchemy.orm import Session
+
     from clinic.db import make_engine
     from clinic.models import Appointment, AppointmentStatus
-    from sqlalchemy.orm import Session
 
     engine = make_engine(server.database_url)
     with Session(engine) as session, session.begin():
@@ -232,7 +233,9 @@ def post_records(server: ServerProcess, token: str, records: list[dict[str, Any]
         assert answer.status_code == 200, answer.text
 
 
-def fhir_appointment(appointment_id: str, patient_id: str, start: datetime, status: str = "booked") -> dict[str, Any]:
+def fhir_appointment(
+    appointment_id: str, patient_id: str, start: datetime, status: str = "booked"
+) -> dict[str, Any]:
     """Return a synthetic FHIR R4 Appointment."""
     return {
         "resourceType": "Appointment",
@@ -242,9 +245,12 @@ def fhir_appointment(appointment_id: str, patient_id: str, start: datetime, stat
         "end": start.replace(minute=(start.minute + 15) % 60).isoformat(),
         "participant": [
             {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
-            {"actor": {"reference": "Practitioner/dr1", "display": "Dr Anna Smith"}, "status": "accepted"},
+            {
+                "actor": {"reference": "Practitioner/dr1", "display": "Dr Anna Smith"},
+                "status": "accepted",
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def fhir_patient(patient_id: str, family: str, given: str, birth: date) -> dict[str, Any]:

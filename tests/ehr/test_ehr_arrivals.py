@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.db import make_engine
-from clinic.ehr.models import EhrOutbox, EhrLinkState
+from clinic.ehr.models import EhrLinkState, EhrOutbox
 
 
 def _appointment_row(ref: str, last: str, start: datetime) -> dict[str, object]:
@@ -95,8 +95,10 @@ def test_check_in_reaches_fhir_as_arrived_and_hl7_as_a10(
             ],
         )
         wait_for(
-            lambda: all(m.status != "pending" for m in _outbox(clinic.database_url))
-            and len(_outbox(clinic.database_url)) == 8,
+            lambda: (
+                all(m.status != "pending" for m in _outbox(clinic.database_url))
+                and len(_outbox(clinic.database_url)) == 8
+            ),
             30,
             "every message delivered or refused",
         )
@@ -117,9 +119,7 @@ def test_check_in_reaches_fhir_as_arrived_and_hl7_as_a10(
         R4Appointment.model_validate(write["resource"])
         jsonschema.Draft6Validator(schema).validate(write["resource"])
 
-    by_ref = {
-        (m.target, m.payload.get("appointment_id")): m for m in _outbox(clinic.database_url)
-    }
+    by_ref = {(m.target, m.payload.get("appointment_id")): m for m in _outbox(clinic.database_url)}
     statuses = sorted((m.target, m.status) for m in by_ref.values())
     assert statuses == sorted(
         [("fhir", "sent"), ("fhir", "sent"), ("fhir", "refused"), ("fhir", "refused"),

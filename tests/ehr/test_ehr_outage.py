@@ -102,9 +102,7 @@ def test_ehr_down_for_1000_arrivals_then_up_each_once_in_order(
 
         def drained() -> bool:
             with writer() as session:
-                return not session.scalar(
-                    select(func.count()).where(EhrOutbox.status == "pending")
-                )
+                return not session.scalar(select(func.count()).where(EhrOutbox.status == "pending"))
 
         wait_for(drained, 600, "the backlog to drain")
         with writer() as session:
@@ -128,7 +126,9 @@ def test_ehr_down_for_1000_arrivals_then_up_each_once_in_order(
     # HL7: every message once (no duplicate control id), A10 before A03 for each patient.
     messages = peer.entries()
     assert peer.entries("duplicate") == []
-    assert len({m["control_id"] for m in messages}) == len(messages) == ARRIVALS + WITH_STATUS_CHANGES
+    assert (
+        len({m["control_id"] for m in messages}) == len(messages) == ARRIVALS + WITH_STATUS_CHANGES
+    )
     per_visit: dict[str, list[str]] = defaultdict(list)
     for message in messages:
         assert message["ack"] == "AA"

@@ -52,7 +52,9 @@ def test_fhir_pull_follows_paging_and_applies_changes_without_duplicates(
     start = FIXED_NOW.astimezone(TZ).replace(hour=10, minute=0)
     resources = []
     for i in range(8):
-        resources.append(fhir_appointment(f"apt-{i}", f"pat-{i}", start + timedelta(minutes=15 * i)))
+        resources.append(
+            fhir_appointment(f"apt-{i}", f"pat-{i}", start + timedelta(minutes=15 * i))
+        )
         resources.append(fhir_patient(f"pat-{i}", "García López", "María", date(1980, 1, 1 + i)))
     # Outside the window (in three days): not pulled.
     resources.append(fhir_appointment("apt-later", "pat-0", start + timedelta(days=3)))
@@ -93,7 +95,9 @@ def test_fhir_pull_follows_paging_and_applies_changes_without_duplicates(
         fhir.stop()
 
 
-def _siu(trigger: str, control: str, appointment_id: str, start: str, family: str = "García López") -> str:
+def _siu(
+    trigger: str, control: str, appointment_id: str, start: str, family: str = "García López"
+) -> str:
     message = Message("SIU_S12", version="2.5")
     message.msh.msh_3.hd_1 = "EHR"
     message.msh.msh_4.hd_1 = "CLINIC"
@@ -126,13 +130,23 @@ def test_siu_new_changed_cancelled_no_show_and_refusals(writer: sessionmaker[Ses
     listener.start()
     try:
         ack = _send(listener.port, _siu("S12", "m1", "S-1", "202603021000"))
-        assert (str(ack.extract_field("MSA", 1, 1)), str(ack.extract_field("MSA", 1, 2))) == ("AA", "m1")
+        assert (str(ack.extract_field("MSA", 1, 1)), str(ack.extract_field("MSA", 1, 2))) == (
+            "AA",
+            "m1",
+        )
         _send(listener.port, _siu("S12", "m2", "S-2", "202603021015"))
         rows = _appointments(writer)
         assert rows["S-1"].starts_at.astimezone(TZ).hour == 10
         assert rows["S-1"].last_name == "García López"
         # The same S12 again (re-sent): still one appointment.
-        assert str(_send(listener.port, _siu("S12", "m1", "S-1", "202603021000")).extract_field("MSA", 1, 1)) == "AA"
+        assert (
+            str(
+                _send(listener.port, _siu("S12", "m1", "S-1", "202603021000")).extract_field(
+                    "MSA", 1, 1
+                )
+            )
+            == "AA"
+        )
         # S14: moved to 11:30.
         _send(listener.port, _siu("S14", "m3", "S-1", "202603021130"))
         # S15: cancelled. S26: no-show.
