@@ -68,4 +68,28 @@ def _wake_on_commit(writer: Any, wake: Any) -> None:
     @event.listens_for(writer, "after_commit")
     def _wake(session: Session) -> None:
         if session.info.pop(WAKE_INFO_KEY, False):
-            wake.set()
+            wake()
+
+
+def serve() -> int:
+    """Run the EHR link without the HTTP server until SIGTERM/SIGINT (`ehr-worker`)."""
+    import signal
+    import threading
+
+    from clinic.config import Settings
+    from clinic.db import Database
+
+    settings = Settings.from_env()
+    ehr = EhrSettings.from_env().model_copy(update={"worker_in_server": True})
+    app = FastAPI()
+    app.state.settings = settings
+    app.state.db = Database(settings)
+    install(app, ehr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("EHR link running for targets %s", ", ".join(ehr.targets) or "(none)")
+    with running(app):
+        stop.wait()
+    app.state.db.dispose()
+    return 0

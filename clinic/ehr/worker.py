@@ -161,98 +161,102 @@ class EhrWorker:
         self.reader = reader
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.wake = threading.Event()
+        #: One thread per target, so a slow or absent EHR interface holds up only itself.
+        self._wakes = {target: threading.Event() for target in settings.targets}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.senders = Senders(settings)
         #: A target that failed to answer is left alone until then (monotonic seconds).
         self._paused_until: dict[str, float] = {}
 
+    def wake(self) -> None:
+        """Look for work now (a message was just queued)."""
+        for event in self._wakes.values():
+            event.set()
+
     def start(self) -> None:
-        """Start the daemon thread."""
-        self._thread = threading.Thread(target=self.run, name="ehr-worker", daemon=True)
-        self._thread.start()
+        """Start one daemon thread per target."""
+        for target in self.settings.targets:
+            thread = threading.Thread(
+                target=self.run, args=(target,), name=f"ehr-worker-{target}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to stop and wait for it within `timeout`."""
+        """Ask the threads to stop and wait for them within `timeout`."""
         self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout)
         self.senders.close()
 
-    def run(self) -> None:
+    def run(self, target: str) -> None:
         """Loop: deliver what is due, then sleep until woken or the poll interval passes."""
+        wake = self._wakes[target]
         while not self._stop.is_set():
-            self._paused_until = {
-                t: until for t, until in self._paused_until.items() if until > time.monotonic()
-            }
             try:
-                busy = self.run_once()
+                busy = self.run_once(target)
             except Exception:  # noqa: BLE001 - the worker must outlive any one failure
                 log.exception("EHR worker turn failed")
                 busy = False
             if not busy:
-                self.wake.wait(self.settings.poll_seconds)
-                self.wake.clear()
+                paused = self._paused_until.get(target, 0.0) - time.monotonic()
+                wake.wait(min(self.settings.poll_seconds, max(paused, 0.0) or 1e9))
+                wake.clear()
 
-    def run_once(self) -> bool:
-        """Send one batch per target; return whether anything was sent or tried.
+    def run_once(self, target: str) -> bool:
+        """Send one batch of `target`; return whether anything was sent or tried.
 
         Sends happen outside any write transaction (the SQLite write lock is never held
         across the network); results are stored afterwards in one short transaction. A
         crash in between re-sends, which the EHR sees as the same message (idempotent).
         """
-        busy = False
-        for target in self.settings.targets:
-            if self._stop.is_set():
-                break
-            if time.monotonic() < self._paused_until.get(target, 0.0):
-                continue
-            with self.writer.begin() as session:
-                if not take_lease(
-                    session=session,
-                    target=target,
-                    owner=self.owner,
-                    now=self.clock(),
-                    seconds=LEASE_SECONDS,
-                ):
+        if self._stop.is_set() or time.monotonic() < self._paused_until.get(target, 0.0):
+            return False
+        with self.writer.begin() as session:
+            if not take_lease(
+                session=session,
+                target=target,
+                owner=self.owner,
+                now=self.clock(),
+                seconds=LEASE_SECONDS,
+            ):
+                return False
+        results: list[tuple[int, SendResult]] = []
+        with self.reader() as session:
+            messages = due_messages(
+                session=session, target=target, now=self.clock(), limit=self.settings.batch_size
+            )
+            for message in messages:
+                result = self.senders.send(session=session, message=message, now=self.clock())
+                if isinstance(result, Refused | Retry):
+                    # Reasons come from the EHR's answer, never from patient fields.
+                    log.warning("EHR %s message %s: %s", target, message.id, result.reason)
+                results.append((message.id, result))
+                if isinstance(result, Retry):
+                    break  # the target is down: the other lane heads wait their turn
+        if not results:
+            return False
+        with self.writer.begin() as session:
+            for message_id, result in results:
+                stored = session.get(EhrOutbox, message_id)
+                if stored is None:
                     continue
-            results: list[tuple[int, SendResult]] = []
-            with self.reader() as session:
-                messages = due_messages(
-                    session=session, target=target, now=self.clock(), limit=self.settings.batch_size
+                wait = record_result(
+                    session=session,
+                    message=stored,
+                    result=result,
+                    now=self.clock(),
+                    base=self.settings.retry_base_seconds,
+                    cap=self.settings.retry_cap_seconds,
+                    give_up_after=self.settings.give_up_after_seconds,
                 )
-                for message in messages:
-                    result = self.senders.send(session=session, message=message, now=self.clock())
-                    if isinstance(result, Refused | Retry):
-                        # Reasons come from the EHR's answer, never from patient fields.
-                        log.warning("EHR %s message %s: %s", target, message.id, result.reason)
-                    results.append((message.id, result))
-                    if isinstance(result, Retry):
-                        break  # the target is down: the other lane heads wait their turn
-            if not results:
-                continue
-            busy = True
-            with self.writer.begin() as session:
-                for message_id, result in results:
-                    stored = session.get(EhrOutbox, message_id)
-                    if stored is None:
-                        continue
-                    wait = record_result(
-                        session=session,
-                        message=stored,
-                        result=result,
-                        now=self.clock(),
-                        base=self.settings.retry_base_seconds,
-                        cap=self.settings.retry_cap_seconds,
-                        give_up_after=self.settings.give_up_after_seconds,
-                    )
-                    if isinstance(result, Retry):
-                        # Leave the target alone (every lane) as long as this message waits,
-                        # so an outage costs one probe per backoff step.
-                        self._paused_until[target] = time.monotonic() + (wait or 0.0)
-        return busy
+                if isinstance(result, Retry):
+                    # Leave the target alone (every lane) as long as this message waits,
+                    # so an outage costs one probe per backoff step.
+                    self._paused_until[target] = time.monotonic() + (wait or 0.0)
+        return True
 
 
 __all__ = ["Delivered", "EhrWorker", "Senders"]
