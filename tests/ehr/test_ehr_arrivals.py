@@ -9,6 +9,7 @@ its sync worker makes.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -172,3 +173,84 @@ def test_link_panel_shows_last_success_backlog_and_last_error(
         assert 'data-backlog="1"' in html
     finally:
         clinic.stop()
+
+
+def test_staff_status_changes_and_a_walk_in_follow_to_the_ehr(
+    tmp_path: Path, fhir_schema: Path, clinic_factory
+) -> None:
+    """Called in / seen on the dashboard reach FHIR and HL7; a walk-in is an A04."""
+    import re
+
+    from sync.protocol import new_follow_up_token
+
+    start = FIXED_NOW + timedelta(hours=1)
+    (tmp_path / "fhir").mkdir()
+    fhir = FhirServer(tmp_path / "fhir", fhir_schema)
+    fhir.seed.write_text(
+        json.dumps(
+            [
+                fhir_appointment("apt-s", "pat-s", start),
+                fhir_patient("pat-s", "Nakamura", "Yui", date(1988, 8, 8)),
+            ]
+        )
+    )
+    fhir.start()
+    peer = MllpPeer(tmp_path).start()
+    clinic = clinic_factory(
+        ehr_fhir_base_url=fhir.url, ehr_hl7_host="127.0.0.1", ehr_hl7_port=str(peer.port)
+    )
+    add_appointments(clinic, [_appointment_row("apt-s", "Nakamura", start)])
+    clinic.start()
+    try:
+        token = pair(clinic)
+        check_in = check_in_record("apt-s", FIXED_NOW, "A7")
+        walk_in = {
+            "id": str(uuid.uuid4()),
+            "kind": "walk_in",
+            "created_at": FIXED_NOW.isoformat(),
+            "body": {
+                "first_name": "Pedro",
+                "last_name": "Núñez-Ruiz",
+                "date_of_birth": "1970-02-03",
+                "reason": "cough",
+                "arrived_at": FIXED_NOW.isoformat(),
+                "queue_number": "W1",
+                "follow_up_token": new_follow_up_token(),
+                "language": "es",
+            },
+        }
+        post_records(clinic, token, [check_in, walk_in])
+        browser = staff_session(clinic)
+        page = browser.get(clinic.url + "/dashboard/arrivals", timeout=10).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf is not None
+        for new_status in ("called_in", "seen"):
+            answer = browser.post(
+                f"{clinic.url}/dashboard/arrivals/{check_in['id']}/status",
+                data={"status": new_status, "csrf_token": csrf.group(1)},
+                allow_redirects=False,
+                timeout=10,
+            )
+            assert answer.status_code == 303, answer.text[:300]
+        wait_for(
+            lambda: len([m for m in _outbox(clinic.database_url) if m.status == "sent"]) == 6,
+            30,
+            "six messages sent",
+        )
+    finally:
+        clinic.stop()
+        fhir.stop()
+        peer.stop()
+
+    writes = [(w["from"], w["to"]) for w in fhir.entries("write")]
+    assert writes == [("booked", "arrived"), ("arrived", "checked-in"), ("checked-in", "fulfilled")]
+    events = [(m["event"], m["visit"], m["family"]) for m in peer.entries()]
+    assert sorted(events) == sorted(
+        [
+            ("ADT^A10", "apt-s", "Nakamura"),
+            ("ADT^A03", "apt-s", "Nakamura"),
+            ("ADT^A04", walk_in["id"], "Núñez-Ruiz"),
+        ]
+    )
+    a10 = events.index(("ADT^A10", "apt-s", "Nakamura"))
+    assert a10 < events.index(("ADT^A03", "apt-s", "Nakamura"))
