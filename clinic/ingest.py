@@ -445,7 +445,12 @@ def _apply(
     ):
         if rows:
             connection.execute(sa_insert(model), rows)
-    ehr_queue.arrivals_stored(session=session, arrivals=list(batch.arrivals.values()), now=now)
+    ehr_queue.records_stored(
+        session=session,
+        arrivals=list(batch.arrivals.values()),
+        ratings=list(batch.ratings.values()),
+        now=now,
+    )
     if batch.applied:
         session.execute(
             update(ReceivedRecord)

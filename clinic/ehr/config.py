@@ -34,6 +34,8 @@ class EhrSettings(BaseModel):
     schedule_poll_seconds: int = Field(default=300, ge=0)
     #: Rating as QuestionnaireResponse, question + answer as Communication.
     send_feedback: bool = False
+    #: A rating waits this long before it is sent, so its survey details go with it.
+    feedback_delay_seconds: float = Field(default=900.0, ge=0)
 
     # HL7 v2 over MLLP (arrivals out as ADT^A10 / A04, SIU in)
     hl7_host: str | None = None

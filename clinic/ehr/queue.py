@@ -30,10 +30,15 @@ SENT_TO: dict[str, frozenset[EventKind]] = {
             EventKind.SEEN,
             EventKind.NO_SHOW,
             EventKind.WAITING,
+            EventKind.RATING,
+            EventKind.QUESTION,
         }
     ),
     "hl7": frozenset({EventKind.ARRIVED, EventKind.WALK_IN, EventKind.SEEN, EventKind.NO_SHOW}),
 }
+#: session.info key: (send feedback?, seconds a rating waits for its survey details).
+FEEDBACK_INFO_KEY = "ehr_feedback"
+FEEDBACK_EVENTS = frozenset({EventKind.RATING, EventKind.QUESTION})
 #: session.info key set when the session queued a message (the worker is woken on commit).
 WAKE_INFO_KEY = "ehr_wake"
 
@@ -54,8 +59,11 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     targets: Iterable[str] | None = None,
+    not_before: datetime | None = None,
 ) -> int:
     """Queue one event for each target in use; return how many messages were queued."""
+    if event in FEEDBACK_EVENTS and not session.info.get(FEEDBACK_INFO_KEY, (False, 0))[0]:
+        return 0
     rows = [
         {
             "target": target,
@@ -65,7 +73,7 @@ def enqueue(
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,
             "created_at": now,
-            "next_attempt_at": now,
+            "next_attempt_at": not_before or now,
         }
         for target in (targets_of(session) if targets is None else targets)
         if event in SENT_TO.get(target, ())
@@ -77,10 +85,27 @@ def enqueue(
     return len(rows)
 
 
-def arrivals_stored(*, session: Session, arrivals: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Queue an arrival (check-in or walk-in) message for each new arrival row."""
+def records_stored(
+    *,
+    session: Session,
+    arrivals: Sequence[dict[str, Any]],
+    ratings: Sequence[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Queue a message for each new arrival (check-in, walk-in) and rating row."""
     if not targets_of(session):
         return
+    _send, wait = session.info.get(FEEDBACK_INFO_KEY, (False, 0))
+    for rating in ratings:
+        # Sent after a pause, so the survey details that follow the face are included.
+        enqueue(
+            session=session,
+            event=EventKind.RATING,
+            patient_key=str(rating["id"]),
+            payload={"rating_id": str(rating["id"]), "at": now.isoformat()},
+            now=now,
+            not_before=now + timedelta(seconds=wait),
+        )
     for row in arrivals:
         enqueue(
             session=session,
@@ -93,6 +118,19 @@ def arrivals_stored(*, session: Session, arrivals: Sequence[dict[str, Any]], now
             },
             now=now,
         )
+
+
+def question_answered(*, session: Session, question_id: Any, now: datetime) -> None:
+    """Queue a staff answer: the question and the answer go out as Communications."""
+    if not targets_of(session):
+        return
+    enqueue(
+        session=session,
+        event=EventKind.QUESTION,
+        patient_key=str(question_id),
+        payload={"question_id": str(question_id), "at": now.isoformat()},
+        now=now,
+    )
 
 
 def status_changed(

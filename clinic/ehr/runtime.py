@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from clinic.ehr import feedback
 from clinic.ehr.config import EhrSettings
-from clinic.ehr.queue import TARGETS_INFO_KEY, WAKE_INFO_KEY
+from clinic.ehr.queue import FEEDBACK_INFO_KEY, TARGETS_INFO_KEY, WAKE_INFO_KEY
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,16 @@ def install(app: FastAPI, ehr: EhrSettings | None = None) -> None:
     app.state.ehr_worker = None
     app.state.ehr_listener = None
     app.state.ehr_poller = None
-    app.state.db.writer.configure(info={TARGETS_INFO_KEY: settings.targets})
+    app.state.db.writer.configure(
+        info={
+            TARGETS_INFO_KEY: settings.targets,
+            FEEDBACK_INFO_KEY: (
+                settings.send_feedback and settings.fhir_enabled,
+                settings.feedback_delay_seconds,
+            ),
+        }
+    )
+    app.include_router(feedback.router)
 
 
 @contextmanager
@@ -37,7 +47,9 @@ def running(app: FastAPI) -> Iterator[None]:
         if settings.enabled and settings.worker_in_server:
             from clinic.ehr.worker import EhrWorker
 
-            worker = EhrWorker(settings, db.writer, db.reader)
+            worker = EhrWorker(
+                settings, db.writer, db.reader, public_base_url=app.state.settings.public_base_url
+            )
             _wake_on_commit(db.writer, worker.wake)
             worker.start()
             app.state.ehr_worker = worker

@@ -19,10 +19,12 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from clinic.ehr.config import EhrSettings
+from clinic.ehr.feedback import send_feedback
 from clinic.ehr.fhir import FHIR_STATUS, FhirClient, send_status
 from clinic.ehr.hl7v2 import ADT_EVENTS, Hl7Patient, MllpConnection, build_adt
 from clinic.ehr.models import EhrAppointmentLink, EhrOutbox, EventKind
 from clinic.ehr.queue import (
+    FEEDBACK_EVENTS,
     Delivered,
     Refused,
     Retry,
@@ -41,8 +43,9 @@ LEASE_SECONDS = 30.0
 class Senders:
     """The connections to the EHR; turns one queued message into one send."""
 
-    def __init__(self, settings: EhrSettings) -> None:
+    def __init__(self, settings: EhrSettings, public_base_url: str = "") -> None:
         self.settings = settings
+        self.public_base_url = public_base_url
         self.fhir: FhirClient | None = None
         self.hl7: MllpConnection | None = None
         if settings.fhir_base_url:
@@ -80,6 +83,13 @@ class Senders:
         if message.target == "fhir":
             if self.fhir is None:
                 return Retry("FHIR target no longer configured")
+            if event in FEEDBACK_EVENTS:
+                return send_feedback(
+                    self.fhir,
+                    session=session,
+                    payload=payload,
+                    public_base_url=self.public_base_url,
+                )
             if event not in FHIR_STATUS:
                 return Delivered("no FHIR status for this event")
             if appointment is None:
@@ -154,6 +164,7 @@ class EhrWorker:
         writer: sessionmaker[Session],
         reader: sessionmaker[Session],
         *,
+        public_base_url: str = "",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
@@ -165,7 +176,7 @@ class EhrWorker:
         self._wakes = {target: threading.Event() for target in settings.targets}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.senders = Senders(settings)
+        self.senders = Senders(settings, public_base_url)
         #: A target that failed to answer is left alone until then (monotonic seconds).
         self._paused_until: dict[str, float] = {}
 

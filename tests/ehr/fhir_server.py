@@ -24,6 +24,8 @@ import jwt
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
 from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 SCHEMA_PATH = os.environ.get("FHIR_TEST_SCHEMA", "")
 #: R4 Appointment state diagram (hl7.org/fhir/R4/appointment.html#statemachine).
@@ -90,7 +92,11 @@ def validate(resource: dict[str, Any]) -> list[str]:
     """Return the problems both validators find (empty: valid)."""
     problems: list[str] = []
     try:
-        model = {"Appointment": Appointment}[resource.get("resourceType", "")]
+        model = {
+            "Appointment": Appointment,
+            "Communication": Communication,
+            "QuestionnaireResponse": QuestionnaireResponse,
+        }[resource.get("resourceType", "")]
         model.model_validate(resource)
     except KeyError:
         problems.append(f"unexpected resourceType {resource.get('resourceType')!r}")
@@ -178,6 +184,30 @@ async def update(appointment_id: str, request: Request) -> Response:
         store[key] = body
         _log({"type": "write", "key": key, "from": old, "to": new, "resource": body})
     return JSONResponse(body, media_type="application/fhir+json")
+
+
+@app.put("/{kind}/{resource_id}")
+async def create_or_update(kind: str, resource_id: str, request: Request) -> Response:
+    """Create or replace a Communication or QuestionnaireResponse (update as create)."""
+    if not authorised(request):
+        return outcome(401, "no valid token")
+    if kind not in ("Communication", "QuestionnaireResponse"):
+        return outcome(405, f"{kind} is read-only here")
+    body = await request.json()
+    problems = validate(body)
+    if body.get("resourceType") != kind or body.get("id") != resource_id:
+        problems.append("resourceType/id differ from the URL")
+    if problems:
+        _log({"type": "invalid", "problems": problems})
+        return outcome(400, "; ".join(problems))
+    key = f"{kind}/{resource_id}"
+    with lock:
+        created = key not in store
+        store[key] = body
+        _log({"type": "put", "key": key, "created": created, "resource": body})
+    return JSONResponse(
+        body, status_code=201 if created else 200, media_type="application/fhir+json"
+    )
 
 
 @app.get("/Appointment")
