@@ -89,3 +89,14 @@ class EhrAppointmentLink(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_ehr_appointment_links_external", "source", "external_id"),)
+
+
+class EhrConfigRow(Base):
+    """What an admin set on the admin page (one row, id 1), over the file/environment."""
+
+    __tablename__ = "ehr_config"
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    values: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))

@@ -252,6 +252,12 @@ class SchedulePoller:
         self._thread = threading.Thread(target=self._run, name="ehr-schedule", daemon=True)
         self._thread.start()
 
+    def start_once(self) -> None:
+        """Pull once in a daemon thread (polling is off)."""
+        self._stop.set()
+        self._thread = threading.Thread(target=self._pull, name="ehr-schedule-once", daemon=True)
+        self._thread.start()
+
     def pull_now(self) -> None:
         """Ask for a pull without waiting for the interval."""
         self.wake.set()
@@ -265,20 +271,22 @@ class SchedulePoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                if self.client is not None:
-                    pull_fhir_schedule(
-                        client=self.client, writer=self.writer, tz=self.tz, now=utcnow()
-                    )
-            except Exception as exc:  # noqa: BLE001 - record and try again next time
-                log.warning("FHIR schedule pull failed: %s", type(exc).__name__)
-                with self.writer.begin() as session:
-                    state = session.get(EhrLinkState, "schedule") or EhrLinkState(target="schedule")
-                    state.last_error = f"schedule pull failed: {type(exc).__name__}: {exc}"[:500]
-                    state.last_error_at = utcnow()
-                    session.add(state)
+            self._pull()
             self.wake.wait(self.settings.schedule_poll_seconds)
             self.wake.clear()
+
+    def _pull(self) -> None:
+        """Pull once; record a failure on the schedule's link state."""
+        try:
+            if self.client is not None:
+                pull_fhir_schedule(client=self.client, writer=self.writer, tz=self.tz, now=utcnow())
+        except Exception as exc:  # noqa: BLE001 - record and try again next time
+            log.warning("FHIR schedule pull failed: %s", type(exc).__name__)
+            with self.writer.begin() as session:
+                state = session.get(EhrLinkState, "schedule") or EhrLinkState(target="schedule")
+                state.last_error = f"schedule pull failed: {type(exc).__name__}: {exc}"[:500]
+                state.last_error_at = utcnow()
+                session.add(state)
 
 
 # ---------------------------------------------------------------------------------------

@@ -267,14 +267,15 @@ def fhir_patient(patient_id: str, family: str, given: str, birth: date) -> dict[
 FIXED_NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def staff_session(server: ServerProcess) -> requests.Session:
+def staff_session(server: ServerProcess, *, admin: bool = False) -> requests.Session:
     """Create a staff user through the CLI and log in through the form, like a browser."""
     import subprocess as sp
 
     username = f"staff{uuid.uuid4().hex[:6]}"
     password = "correct horse battery staple"
+    command = "create-admin" if admin else "create-user"
     sp.run(
-        [sys.executable, "-m", "clinic.cli", "create-user", username, "--password-stdin"],
+        [sys.executable, "-m", "clinic.cli", command, username, "--password-stdin"],
         input=password + "\n", env=server.env, cwd=ROOT, check=True, capture_output=True, text=True,
     )  # fmt: skip
     browser = requests.Session()

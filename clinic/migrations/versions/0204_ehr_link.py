@@ -1,4 +1,4 @@
-"""EHR link: outbound queue, link state per target, where each appointment came from.
+"""EHR link: outbound queue, link state per target, appointment links, admin settings.
 
 Revision ID: 0204
 Revises: 0103
@@ -66,9 +66,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_ehr_appointment_links_external", "ehr_appointment_links", ["source", "external_id"]
     )
+    op.create_table(
+        "ehr_config",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("values", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_ehr_config"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ehr_config")
     op.drop_table("ehr_appointment_links")
     op.drop_table("ehr_link_state")
     op.drop_table("ehr_outbox")
