@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from clinic.ehr.models import EhrLinkState, EhrOutbox, EventKind, OutboxStatus
@@ -253,6 +253,18 @@ def record_result(
         return None
     message.next_attempt_at = now + timedelta(seconds=wait)
     return wait
+
+
+def prune_done(*, session: Session, target: str, before: datetime) -> int:
+    """Delete sent messages of `target` finished before `before`; keep refused/given-up."""
+    deleted = session.execute(
+        delete(EhrOutbox).where(
+            EhrOutbox.target == target,
+            EhrOutbox.status == OutboxStatus.SENT.value,
+            EhrOutbox.done_at < before,
+        )
+    )
+    return int(getattr(deleted, "rowcount", 0) or 0)
 
 
 def _link(session: Session, target: str) -> EhrLinkState:

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,7 @@ from clinic.ehr.queue import (
     Retry,
     SendResult,
     due_messages,
+    prune_done,
     record_result,
     take_lease,
 )
@@ -38,6 +39,7 @@ from clinic.models import Appointment, Arrival, utcnow
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 30.0
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class Senders:
@@ -205,7 +207,19 @@ class EhrWorker:
     def run(self, target: str) -> None:
         """Loop: deliver what is due, then sleep until woken or the poll interval passes."""
         wake = self._wakes[target]
+        next_prune = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                try:
+                    with self.writer.begin() as session:
+                        prune_done(
+                            session=session,
+                            target=target,
+                            before=self.clock() - timedelta(days=self.settings.keep_done_days),
+                        )
+                except Exception:  # noqa: BLE001 - pruning waits for the next hour
+                    log.exception("EHR outbox pruning failed")
             try:
                 busy = self.run_once(target)
             except Exception:  # noqa: BLE001 - the worker must outlive any one failure
@@ -242,8 +256,9 @@ class EhrWorker:
             for message in messages:
                 result = self.senders.send(session=session, message=message, now=self.clock())
                 if isinstance(result, Refused | Retry):
-                    # Reasons come from the EHR's answer, never from patient fields.
-                    log.warning("EHR %s message %s: %s", target, message.id, result.reason)
+                    # The reason (kept for staff on the kiosks page) may quote the EHR's
+                    # answer, which could echo patient data: the log gets the kind only.
+                    log.warning("EHR %s message %s: %s", target, message.id, type(result).__name__)
                 results.append((message.id, result))
                 if isinstance(result, Retry):
                     break  # the target is down: the other lane heads wait their turn

@@ -190,3 +190,22 @@ def test_ack_codes_map_to_delivered_refused_and_retry() -> None:
     assert ack_result(ack("AR"), "m1") == Refused("HL7 AR: no reason given")
     assert isinstance(ack_result(ack("AA", acked="other"), "m1"), Retry)
     assert isinstance(ack_result("not hl7 at all", "m1"), Retry)
+
+
+def test_sent_messages_are_pruned_after_the_keep_period_refused_ones_stay(
+    writer: sessionmaker[Session],
+) -> None:
+    from clinic.ehr.queue import prune_done
+
+    for lane in ("a", "b", "c"):
+        _queue(writer, lane, EventKind.ARRIVED, NOW)
+    with writer() as session:
+        ids = [m.id for m in due_messages(session=session, target="fhir", now=NOW, limit=5)]
+    _record(writer, ids[0], Delivered("ok"), NOW)
+    _record(writer, ids[1], Refused("FHIR 404"), NOW)
+    _record(writer, ids[2], Delivered("ok"), NOW + timedelta(days=20))
+    with writer.begin() as session:
+        assert prune_done(session=session, target="fhir", before=NOW + timedelta(days=10)) == 1
+    with writer() as session:
+        left = {m.id: m.status for m in session.scalars(sa.select(EhrOutbox))}
+    assert left == {ids[1]: "refused", ids[2]: "sent"}
