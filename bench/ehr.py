@@ -48,7 +48,7 @@ from clinic.ehr.models import EhrOutbox  # noqa: E402
 
 
 def _setup(work: Path, refs: list[str], *, up: bool) -> tuple[ServerProcess, FhirServer, MllpPeer]:
-    schema = fhir_schema.__wrapped__()  # type: ignore[attr-defined]
+    schema = fhir_schema.__wrapped__()
     start = FIXED_NOW + timedelta(hours=1)
     (work / "fhir").mkdir(parents=True)
     fhir = FhirServer(work / "fhir", schema)

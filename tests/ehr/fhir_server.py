@@ -110,7 +110,7 @@ def validate(resource: dict[str, Any]) -> list[str]:
     """Return the problems both validators find (empty: valid)."""
     problems: list[str] = []
     try:
-        model = {
+        model: Any = {
             "Appointment": Appointment,
             "Communication": Communication,
             "QuestionnaireResponse": QuestionnaireResponse,

@@ -7,6 +7,7 @@ import json
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from conftest import (
@@ -37,10 +38,10 @@ def _csrf(browser: requests.Session, url: str) -> str:
     return found.group(1)
 
 
-def _rows(database_url: str, model: type) -> list:
+def _rows(database_url: str, model: type) -> list[Any]:
     engine = make_engine(database_url)
     with Session(engine) as session:
-        rows = list(session.scalars(select(model)))
+        rows: list[Any] = list(session.scalars(select(model)))
     engine.dispose()
     return rows
 

@@ -78,14 +78,19 @@ def _queue(writer: sessionmaker[Session], lane: str, event: EventKind, at: datet
         )
 
 
-def _record(writer: sessionmaker[Session], message_id: int, result: object, now: datetime) -> None:
+def _record(
+    writer: sessionmaker[Session],
+    message_id: int,
+    result: Delivered | Refused | Retry,
+    now: datetime,
+) -> None:
     with writer.begin() as session:
         message = session.get(EhrOutbox, message_id)
         assert message is not None
         record_result(
             session=session,
             message=message,
-            result=result,  # type: ignore[arg-type]
+            result=result,
             now=now,
             base=1.0,
             cap=60.0,

@@ -168,3 +168,32 @@ def test_siu_new_changed_cancelled_no_show_and_refusals(writer: sessionmaker[Ses
         assert "S-4" not in _appointments(writer)
     finally:
         listener.stop()
+
+
+def test_the_server_process_listens_for_siu_when_configured(clinic_factory) -> None:
+    """The clinic server started with a SIU port answers over MLLP and stores the booking."""
+    from conftest import wait_for
+    from serverproc import free_port
+
+    port = free_port()
+    clinic = clinic_factory(ehr_siu_listen_port=str(port))
+    clinic.start()
+    try:
+
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_for(listening, 20, "the SIU listener")
+        ack = _send(port, _siu("S12", "p1", "S-77", "202603021000"))
+        assert str(ack.extract_field("MSA", 1, 1)) == "AA"
+    finally:
+        clinic.stop()
+    engine = make_engine(clinic.database_url)
+    with Session(engine) as session:
+        [appointment] = session.scalars(select(Appointment)).all()
+        assert (appointment.ref, appointment.last_name) == ("S-77", "García López")
+    engine.dispose()
