@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, delete, event, exists, func, select, update
+from sqlalchemy.orm import Session, aliased, object_session
 
 from clinic.ehr.models import EhrLinkState, EhrOutbox, EventKind, OutboxStatus
+from clinic.models import Rating
 
 #: session.info key holding the outbound targets ("fhir", "hl7") of this application.
 TARGETS_INFO_KEY = "ehr_targets"
@@ -85,6 +86,18 @@ def enqueue(
     return len(rows)
 
 
+#: session.info key: ids of stored ratings whose survey details arrived in this session.
+AMENDED_RATINGS_INFO_KEY = "ehr_amended_ratings"
+
+
+@event.listens_for(Rating.detail_at, "set")
+def _rating_detail_arrived(target: Rating, value: Any, _old: Any, _initiator: Any) -> None:
+    """Note a stored rating that just got its survey details (sent again, completed)."""
+    session = object_session(target)
+    if session is not None and value is not None:
+        session.info.setdefault(AMENDED_RATINGS_INFO_KEY, set()).add(target.id)
+
+
 def records_stored(
     *,
     session: Session,
@@ -96,6 +109,24 @@ def records_stored(
     if not targets_of(session):
         return
     _send, wait = session.info.get(FEEDBACK_INFO_KEY, (False, 0))
+    amended = session.info.pop(AMENDED_RATINGS_INFO_KEY, set()) - {r["id"] for r in ratings}
+    for rating_id in sorted(amended, key=str):
+        already_waiting = session.scalar(
+            select(EhrOutbox.id).where(
+                EhrOutbox.patient_key == str(rating_id),
+                EhrOutbox.event == EventKind.RATING.value,
+                EhrOutbox.status == OutboxStatus.PENDING.value,
+            )
+        )
+        if already_waiting is None:
+            # The first QuestionnaireResponse went out without the survey: replace it.
+            enqueue(
+                session=session,
+                event=EventKind.RATING,
+                patient_key=str(rating_id),
+                payload={"rating_id": str(rating_id), "at": now.isoformat()},
+                now=now,
+            )
     for rating in ratings:
         # Sent after a pause, so the survey details that follow the face are included.
         enqueue(

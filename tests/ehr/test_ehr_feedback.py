@@ -69,6 +69,18 @@ def test_rating_and_answered_question_reach_the_ehr_as_valid_resources(
         )
         assert answer.status_code == 303, answer.text[:300]
         wait_for(lambda: len(fhir.entries("put")) == 3, 30, "three resources written")
+
+        # A survey finished after the rating was sent: the same resource is replaced.
+        late = _record(
+            "rating",
+            {"face": 5, "rated_at": FIXED_NOW.isoformat(),
+             "follow_up_token": new_follow_up_token(), "language": "en"},
+        )  # fmt: skip
+        post_records(clinic, token, [late])
+        wait_for(lambda: len(fhir.entries("put")) == 4, 30, "the late rating written")
+        late_detail = _record("rating_detail", {"rating_id": late["id"], "politeness": 5})
+        post_records(clinic, token, [late_detail])
+        wait_for(lambda: len(fhir.entries("put")) == 5, 30, "the late survey written")
         published = requests.get(
             clinic.url + "/fhir/Questionnaire/kiosk-visit-feedback", timeout=10
         ).json()
@@ -81,6 +93,10 @@ def test_rating_and_answered_question_reach_the_ehr_as_valid_resources(
     Questionnaire.model_validate(published)
     schema.validate(published)
     puts = {entry["key"]: entry["resource"] for entry in fhir.entries("put")}
+    late_puts = [e for e in fhir.entries("put") if e["key"].endswith(str(late["id"]))]
+    assert [e["created"] for e in late_puts] == [True, False]
+    assert [i["linkId"] for i in late_puts[0]["resource"]["item"]] == ["face"]
+    assert [i["linkId"] for i in late_puts[1]["resource"]["item"]] == ["face", "politeness"]
     response = puts[f"QuestionnaireResponse/{rating['id']}"]
     QuestionnaireResponse.model_validate(response)
     schema.validate(response)
