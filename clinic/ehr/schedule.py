@@ -185,10 +185,40 @@ def pull_fhir_schedule(
                 report.skipped += 1
                 continue
             apply_appointment(session=session, incoming=incoming, report=report)
+        _remove_vanished(
+            session=session,
+            seen={str(a.id) for a in appointments},
+            window=(datetime.combine(first, time(), tz), datetime.combine(end, time(), tz)),
+            report=report,
+        )
         state = session.get(EhrLinkState, "schedule") or EhrLinkState(target="schedule")
         state.last_success_at = utcnow()
         session.add(state)
     return report
+
+
+def _remove_vanished(
+    *, session: Session, seen: set[str], window: tuple[datetime, datetime], report: ApplyReport
+) -> None:
+    """Remove FHIR-sourced bookings in the window that the complete search no longer holds.
+
+    The search followed every page, so an appointment missing from it was deleted in the
+    EHR (not just cancelled); one a patient already checked in for is left to staff.
+    """
+    rows = session.execute(
+        select(Appointment, EhrAppointmentLink.external_id)
+        .join(EhrAppointmentLink, EhrAppointmentLink.appointment_id == Appointment.id)
+        .where(
+            EhrAppointmentLink.source == "fhir",
+            Appointment.starts_at >= window[0],
+            Appointment.starts_at < window[1],
+            Appointment.status == AppointmentStatus.BOOKED.value,
+        )
+    ).all()
+    for appointment, external_id in rows:
+        if external_id not in seen:
+            session.delete(appointment)
+            report.cancelled += 1
 
 
 def _from_fhir(

@@ -80,13 +80,15 @@ def test_fhir_pull_follows_paging_and_applies_changes_without_duplicates(
         fhir.stop()
         moved = fhir_appointment("apt-1", "pat-1", start + timedelta(hours=3))
         cancelled = fhir_appointment("apt-2", "pat-2", start, status="cancelled")
-        seed = [r for r in resources if r["id"] not in ("apt-1", "apt-2")] + [moved, cancelled]
+        # apt-4 is deleted in the EHR outright (not cancelled): gone from the search.
+        seed = [r for r in resources if r["id"] not in ("apt-1", "apt-2", "apt-4")]
+        seed += [moved, cancelled]
         fhir.seed.write_text(json.dumps(seed))
         fhir.start()
         changed = pull_fhir_schedule(client=client, writer=writer, tz=TZ, now=FIXED_NOW)
-        assert (changed.created, changed.updated, changed.cancelled) == (0, 1, 1)
+        assert (changed.created, changed.updated, changed.cancelled) == (0, 1, 2)
         rows = _appointments(writer)
-        assert "apt-2" not in rows and len(rows) == 7
+        assert "apt-2" not in rows and "apt-4" not in rows and len(rows) == 6
         assert rows["apt-1"].starts_at == (start + timedelta(hours=3))
         with writer() as session:
             links = session.scalars(select(EhrAppointmentLink)).all()
