@@ -59,6 +59,8 @@ class EhrSettings(BaseModel):
     #: How often an idle worker looks for work it was not woken for (other processes).
     poll_seconds: float = Field(default=1.0, gt=0)
     batch_size: int = Field(default=50, ge=1)
+    #: How often a server process looks for settings another process saved on the admin page.
+    config_check_seconds: float = Field(default=30.0, gt=0)
     #: Sent messages are deleted this many days after they were sent (refused ones stay).
     keep_done_days: int = Field(default=30, ge=1)
 

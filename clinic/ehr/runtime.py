@@ -49,6 +49,7 @@ def install(app: FastAPI, ehr: EhrSettings | None = None) -> None:
     app.state.ehr_base_settings = ehr or EhrSettings.from_env()
     app.state.ehr_parts = []
     app.state.ehr_lock = threading.Lock()
+    app.state.ehr_applied_stamp = None
     _apply(app, app.state.ehr_base_settings)
     app.include_router(feedback.router)
     app.include_router(admin.router)
@@ -134,16 +135,61 @@ def running(app: FastAPI) -> Iterator[None]:
         log.warning("EHR admin settings not readable; using the file/environment settings")
     with app.state.ehr_lock:
         _start(app)
+    watcher = _ConfigWatcher(app, app.state.ehr_base_settings.config_check_seconds)
+    watcher.start()
     try:
         yield
     finally:
+        watcher.stop()
         with app.state.ehr_lock:
             _stop(app)
+
+
+class _ConfigWatcher:
+    """Apply admin-page settings saved by another server process (`config_check_seconds`)."""
+
+    def __init__(self, app: FastAPI, interval: float) -> None:
+        self.app, self.interval = app, interval
+        self._stop = threading.Event()
+        self._seen = self._stamp()
+        self._thread = threading.Thread(target=self._run, name="ehr-config", daemon=True)
+
+    def _stamp(self) -> object:
+        try:
+            with self.app.state.db.reader() as session:
+                row = session.get(EhrConfigRow, 1)
+                return (row.updated_at, row.values) if row is not None else None
+        except SQLAlchemyError:
+            return None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            stamp = self._stamp()
+            if stamp == self._seen:
+                continue
+            self._seen = stamp
+            if stamp == self.app.state.ehr_applied_stamp:
+                continue  # this process saved it and applied it already
+            try:
+                with self.app.state.db.reader() as session:
+                    reconfigure(self.app, session)
+                log.info("EHR link settings changed on the admin page: applied")
+            except Exception:  # noqa: BLE001 - keep the running link, try at the next change
+                log.exception("EHR link settings could not be applied")
 
 
 def reconfigure(app: FastAPI, session: Session) -> EhrSettings:
     """Apply newly saved admin settings in this process: stop the parts, start them again."""
     settings = effective_settings(app, session)
+    row = session.get(EhrConfigRow, 1)
+    app.state.ehr_applied_stamp = (row.updated_at, row.values) if row is not None else None
     with app.state.ehr_lock:
         _stop(app)
         _apply(app, settings)

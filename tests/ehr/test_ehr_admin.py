@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -164,4 +165,53 @@ def test_admin_configures_the_fhir_link_and_it_applies_at_once(
         assert forbidden.status_code in (401, 403)
     finally:
         clinic.stop()
+        fhir.stop()
+
+
+def test_settings_saved_in_one_server_process_reach_the_other(
+    tmp_path: Path, fhir_schema: Path, clinic_factory
+) -> None:
+    """Two server processes on one database: the second applies what the first saved."""
+    from serverproc import ServerProcess
+
+    start = datetime.now(UTC).replace(microsecond=0)
+    (tmp_path / "fhir").mkdir()
+    fhir = FhirServer(tmp_path / "fhir", fhir_schema)
+    fhir.seed.write_text(
+        json.dumps(
+            [
+                fhir_appointment("apt-2p", "pat-2p", start),
+                fhir_patient("pat-2p", "Mbeki", "Thabo", date(1970, 7, 7)),
+            ]
+        )
+    )
+    fhir.start()
+    first = clinic_factory(ehr_config_check_seconds="0.3")
+    add_appointments(
+        first,
+        [{"ref": "apt-2p", "first_name": "Thabo", "last_name": "Mbeki",
+          "date_of_birth": date(1970, 7, 7), "starts_at": start, "clinician": "Dr Smith"}],
+    )  # fmt: skip
+    first.start()
+    second = ServerProcess(tmp_path / "second", ehr_config_check_seconds="0.3")
+    second.env["CLINIC_DATABASE_URL"] = first.database_url
+    second.start()
+    try:
+        token = pair(first)
+        admin = staff_session(first, admin=True)
+        saved = admin.post(
+            first.url + "/dashboard/admin/ehr/settings",
+            data={"csrf_token": _csrf(admin, first.url), "fhir_base_url": fhir.url,
+                  "schedule_poll_seconds": "0"},
+            allow_redirects=False,
+            timeout=10,
+        )  # fmt: skip
+        assert saved.status_code == 303
+        first.stop()  # only the second process is left to deliver
+        time.sleep(1.0)  # a few of its config checks
+        post_records(second, token, [check_in_record("apt-2p", FIXED_NOW)])
+        wait_for(lambda: len(fhir.entries("write")) == 1, 30, "the second process's delivery")
+    finally:
+        second.close()
+        first.stop()
         fhir.stop()
