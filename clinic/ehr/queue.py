@@ -324,6 +324,16 @@ def take_lease(*, session: Session, target: str, owner: str, now: datetime, seco
     return bool(getattr(taken, "rowcount", 0))
 
 
+def release_leases(*, session: Session, owner: str) -> None:
+    """Give up every lease `owner` holds (a clean stop), so another worker goes on at once."""
+    session.execute(
+        update(EhrLinkState)
+        .where(EhrLinkState.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # What staff see (the "EHR link" panel)
 # ---------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from clinic.ehr.queue import (
     due_messages,
     prune_done,
     record_result,
+    release_leases,
     take_lease,
 )
 from clinic.ehr.smart import SmartTokenSource
@@ -203,6 +204,11 @@ class EhrWorker:
         for thread in self._threads:
             thread.join(timeout)
         self.senders.close()
+        try:
+            with self.writer.begin() as session:
+                release_leases(session=session, owner=self.owner)
+        except Exception:  # noqa: BLE001 - the lease then simply runs out
+            log.warning("EHR worker could not release its leases")
 
     def run(self, target: str) -> None:
         """Loop: deliver what is due, then sleep until woken or the poll interval passes."""

@@ -214,3 +214,14 @@ def test_sent_messages_are_pruned_after_the_keep_period_refused_ones_stay(
     with writer() as session:
         left = {m.id: m.status for m in session.scalars(sa.select(EhrOutbox))}
     assert left == {ids[1]: "refused", ids[2]: "sent"}
+
+
+def test_a_released_lease_is_free_at_once(writer: sessionmaker[Session]) -> None:
+    from clinic.ehr.queue import release_leases
+
+    with writer.begin() as session:
+        assert take_lease(session=session, target="hl7", owner="a", now=NOW, seconds=30)
+    with writer.begin() as session:
+        release_leases(session=session, owner="a")
+    with writer.begin() as session:
+        assert take_lease(session=session, target="hl7", owner="b", now=NOW, seconds=30)
