@@ -26,16 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "ehr"), str(ROOT / "tests" / "sync")]
 
-from conftest import (  # noqa: E402
+from ehr_support import (  # noqa: E402
     FAST_EHR,
     FIXED_NOW,
     FhirServer,
     MllpPeer,
     add_appointments,
     check_in_record,
+    ensure_fhir_schema,
     fhir_appointment,
     fhir_patient,
-    fhir_schema,
     pair,
     post_records,
 )
@@ -48,7 +48,7 @@ from clinic.ehr.models import EhrOutbox  # noqa: E402
 
 
 def _setup(work: Path, refs: list[str], *, up: bool) -> tuple[ServerProcess, FhirServer, MllpPeer]:
-    schema = fhir_schema.__wrapped__()
+    schema = ensure_fhir_schema()
     start = FIXED_NOW + timedelta(hours=1)
     (work / "fhir").mkdir(parents=True)
     fhir = FhirServer(work / "fhir", schema)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import (
+from ehr_support import (
     FIXED_NOW,
     FhirServer,
     add_appointments,

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
-from conftest import (
+from ehr_support import (
     FIXED_NOW,
     FhirServer,
     MllpPeer,

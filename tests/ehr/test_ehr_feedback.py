@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import requests
-from conftest import FIXED_NOW, FhirServer, pair, post_records, staff_session, wait_for
+from ehr_support import FIXED_NOW, FhirServer, pair, post_records, staff_session, wait_for
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse

@@ -10,7 +10,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from conftest import (
+from ehr_support import (
     FhirServer,
     MllpPeer,
     add_appointments,

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-from conftest import (
+from ehr_support import (
     FIXED_NOW,
     FhirServer,
     MllpPeer,

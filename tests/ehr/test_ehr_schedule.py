@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import hl7
 import pytest
-from conftest import FIXED_NOW, FhirServer, fhir_appointment, fhir_patient
+from ehr_support import FIXED_NOW, FhirServer, fhir_appointment, fhir_patient
 from hl7apy.core import Message
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -174,7 +174,7 @@ def test_siu_new_changed_cancelled_no_show_and_refusals(writer: sessionmaker[Ses
 
 def test_the_server_process_listens_for_siu_when_configured(clinic_factory) -> None:
     """The clinic server started with a SIU port answers over MLLP and stores the booking."""
-    from conftest import wait_for
+    from ehr_support import wait_for
     from serverproc import free_port
 
     port = free_port()

@@ -8,7 +8,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import (
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from ehr_support import (
     FIXED_NOW,
     FhirServer,
     add_appointments,
@@ -19,8 +21,6 @@ from conftest import (
     post_records,
     wait_for,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 
 def _keys(tmp_path: Path, algorithm: str) -> tuple[Path, Path]:
