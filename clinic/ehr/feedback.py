@@ -19,7 +19,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from sqlalchemy.orm import Session
 
-from clinic.ehr.fhir import FHIR_JSON, FhirClient, _failure, resource_json
+from clinic.ehr.fhir import FHIR_JSON, FhirClient, failure_result, resource_dict, resource_json
 from clinic.ehr.queue import Delivered, Refused, Retry, SendResult
 from clinic.ehr.smart import TokenError
 from clinic.models import Question, Rating
@@ -85,7 +85,7 @@ def published_questionnaire(request: Request) -> JSONResponse:
     """Publish the Questionnaire that feedback QuestionnaireResponses answer."""
     base = request.app.state.settings.public_base_url
     return JSONResponse(
-        content=__import__("json").loads(resource_json(questionnaire(base))),
+        content=resource_dict(questionnaire(base)),
         media_type=FHIR_JSON,
     )
 
@@ -164,7 +164,7 @@ def send_feedback(
                 headers={"Content-Type": FHIR_JSON},
             )
             if response.status_code not in (200, 201):
-                return _failure(response)
+                return failure_result(response)
     except TokenError as exc:
         return Retry(str(exc))
     except requests.RequestException as exc:

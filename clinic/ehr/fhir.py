@@ -135,7 +135,7 @@ def send_status(client: FhirClient, appointment_id: str, event: EventKind) -> Se
         if response.status_code in (404, 410):
             return Refused(f"{_problem(response)} (appointment {appointment_id} not in the EHR)")
         if response.status_code != 200:
-            return _failure(response)
+            return failure_result(response)
         current = FhirAppointment.model_validate(response.json())
         if PROGRESS.get(str(current.status), 0) >= PROGRESS[wanted]:
             return Delivered(f"EHR already {current.status}: left alone")
@@ -153,10 +153,11 @@ def send_status(client: FhirClient, appointment_id: str, event: EventKind) -> Se
         return Retry(f"unreadable answer from the FHIR server: {str(exc)[:200]}")
     if response.status_code in (200, 201):
         return Delivered(f"Appointment.status = {wanted}")
-    return _failure(response)
+    return failure_result(response)
 
 
-def _failure(response: requests.Response) -> SendResult:
+def failure_result(response: requests.Response) -> SendResult:
+    """Map an error answer to retry (408/409/412/425/429, 5xx but 501/505) or refusal."""
     if response.status_code in RETRY_STATUSES or response.status_code >= 500:
         if response.status_code in (501, 505):
             return Refused(_problem(response))

@@ -4,6 +4,7 @@ as processes, the real clinic server, synthetic records. Synthetic people only."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -71,7 +72,7 @@ class FhirServer:
         self.seed = data_dir / "seed.json"
         self.log = data_dir / "fhir.jsonl"
         self.env = {
-            **__import__("os").environ,
+            **os.environ,
             "FHIR_TEST_SEED": str(self.seed),
             "FHIR_TEST_LOG": str(self.log),
             "FHIR_TEST_SCHEMA": str(schema),

@@ -22,6 +22,7 @@ from ehr_support import (
     check_in_record,
     fhir_appointment,
     fhir_patient,
+    free_port,
     pair,
     post_records,
     staff_session,
@@ -148,7 +149,7 @@ def test_link_panel_shows_last_success_backlog_and_last_error(
     tmp_path: Path, clinic_factory
 ) -> None:
     """With the HL7 peer down, the kiosks page shows the backlog and the last error."""
-    dead_port = __import__("serverproc").free_port()
+    dead_port = free_port()
     clinic = clinic_factory(ehr_hl7_host="127.0.0.1", ehr_hl7_port=str(dead_port))
     add_appointments(clinic, [_appointment_row("apt-9", "Ito", FIXED_NOW)])
     clinic.start()
