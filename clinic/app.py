@@ -29,6 +29,7 @@ from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.logsafe import describe_exception, install_log_redaction
+from clinic.ehr import runtime as ehr_runtime
 from clinic.routers import admin, auth, health, kiosk
 from clinic.security import RateLimiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -123,7 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             purger = asyncio.create_task(purge_loop(db, settings.purge_check_seconds))
         try:
-            yield
+            with ehr_runtime.running(_app):
+                yield
         finally:
             if purger is not None:
                 purger.cancel()
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    ehr_runtime.install(app)
     app.state.kiosk_limiter = RateLimiter(settings.kiosk_requests_per_minute, settings.kiosk_burst)
     app.state.pair_limiter = RateLimiter(settings.pair_requests_per_minute)
     app.state.follow_up_limiter = RateLimiter(settings.follow_up_requests_per_minute)

@@ -448,7 +448,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="seed demo data (demo/dev only)").set_defaults(
         func=cmd_seed_demo
     )
+    sub.add_parser(
+        "ehr-worker", help="deliver EHR messages, listen for SIU, pull the schedule (foreground)"
+    ).set_defaults(func=cmd_ehr_worker)
     return parser
+
+
+def cmd_ehr_worker(_args: argparse.Namespace) -> int:
+    """Run the EHR link (clinic/ehr) in the foreground, without the HTTP server."""
+    from clinic.ehr.runtime import serve
+
+    return serve()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

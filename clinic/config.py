@@ -185,7 +185,8 @@ class Settings(BaseModel):
         config_file = env.get(ENV_PREFIX + "CONFIG")
         if config_file:
             with Path(config_file).open("rb") as fh:
-                values.update(tomllib.load(fh))
+                # The [ehr] table belongs to clinic.ehr.config.EhrSettings.
+                values.update({k: v for k, v in tomllib.load(fh).items() if k != "ehr"})
         for name in cls.model_fields:
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is not None:

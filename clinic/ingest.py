@@ -33,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
+from clinic.ehr import queue as ehr_queue
 from clinic.models import (
     Appointment,
     AppointmentStatus,
@@ -552,6 +553,12 @@ def _apply(
             ),
             tokens,
         )
+    ehr_queue.records_stored(
+        session=session,
+        arrivals=list(batch.arrivals.values()),
+        ratings=list(batch.ratings.values()),
+        now=now,
+    )
     if batch.applied:
         session.execute(
             update(ReceivedRecord)

@@ -20,6 +20,7 @@ from clinic.dashboard import queries
 from clinic.dashboard.csvsafe import csv_rows
 from clinic.dashboard.web import render
 from clinic.deps import CsrfProtected, CurrentAdmin, SessionDep, SettingsDep
+from clinic.ehr import admin as ehr_admin
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.models import (
     ClinicConfig,
@@ -84,6 +85,7 @@ def _admin_page(
             select(FaqEntryRow).order_by(FaqEntryRow.language, FaqEntryRow.position)
         ).all(),
         "error": error,
+        "ehr_admin": ehr_admin.context(request, session),
     }
     context.update(extra)
     return render(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from clinic.dashboard import rollup
 from clinic.dashboard.alerts import UNHAPPY_FACES, AlertDecision, AlertRule, evaluate_alert
+from clinic.ehr import queue as ehr_queue
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.models import (
     Alert,
@@ -164,6 +165,13 @@ def set_arrival_status(
         if appointment is not None:
             appointment.status = _APPOINTMENT_STATUS[status]
             appointment.called_at = arrival.called_at
+    ehr_queue.status_changed(
+        session=session,
+        arrival_id=arrival.id,
+        appointment_id=arrival.appointment_id,
+        status=status.value,
+        now=now,
+    )
     return arrival
 
 

@@ -16,6 +16,8 @@ from clinic.dashboard import queries
 from clinic.dashboard.charts import Series, line_chart
 from clinic.dashboard.web import render
 from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep
+from clinic.ehr import panel as ehr_panel
+from clinic.ehr import queue as ehr_queue
 from clinic.models import ArrivalStatus, Kiosk, Question, ReviewState, utcnow
 
 router = APIRouter(include_in_schema=False)
@@ -171,6 +173,7 @@ def answer_question(
     if done == "1":
         question.done = True
         question.done_at = now
+    ehr_queue.question_answered(session=session, question_id=question.id, now=now)
     # The answer's text stays in its table; the log says who answered which question.
     audit(session=session, action="question.answer", user=staff, target=f"question:{question_id}")
     return _back("/dashboard/questions", "answered")
@@ -449,7 +452,7 @@ def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> R
     return render(
         request,
         "dashboard/kiosks.html",
-        {"kiosks": kiosk_rows},
+        {"kiosks": kiosk_rows, "ehr_link": ehr_panel.panel_context(request, session)},
         session=session,
         staff=staff,
         active="kiosks",

@@ -56,9 +56,15 @@ EXPECTED: dict[tuple[str, str], Statuses] = {
     ("POST", "/api/admin/pairing-codes"): (401, 401, 403, 201),
     ("POST", "/api/admin/kiosks/{kiosk_id}/revoke"): (401, 401, 403, 404),
     ("POST", "/api/admin/appointments/import"): (401, 401, 403, 422),
+    # EHR link (clinic/ehr): the published feedback Questionnaire is public (no data);
+    # its admin section: saving empty settings turns the link off, pulling needs FHIR.
+    ("GET", "/fhir/Questionnaire/kiosk-visit-feedback"): (200, 200, 200, 200),
+    ("POST", "/dashboard/admin/ehr/settings"): (303, 303, 403, 303),
+    ("POST", "/dashboard/admin/ehr/pull"): (303, 303, 403, 409),
+    ("POST", "/dashboard/admin/ehr/messages/{message_id}/retry"): (303, 303, 403, 404),
 }
 
-PATH_VALUES: dict[str, str] = {"token": new_follow_up_token()}
+PATH_VALUES: dict[str, str] = {"token": new_follow_up_token(), "message_id": "999999"}
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
