@@ -28,8 +28,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
-from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.ehr import runtime as ehr_runtime
+from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
 from clinic.security import RateLimiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
