@@ -220,22 +220,32 @@ class KioskApp(App):
         root.add_widget(self.keyboard)
         self._root = root
         self.keyboard.bind(visible=self._on_keyboard_visible)
+        manager.bind(current=self._update_top_bar)
         self.bind(lang=self.keyboard.setter("lang"))
         self.keyboard.lang = self.lang
         return root
 
-    def _on_keyboard_visible(self, _instance: Any, visible: bool) -> None:
-        # On a short screen the top bar gives its room to the form while someone types.
+    def _on_keyboard_visible(self, *_args: Any) -> None:
+        self._update_top_bar()
+
+    def _update_top_bar(self, *_args: Any) -> None:
+        """On a short screen the top bar gives its room to the form while someone types,
+        and to a screen that needs the whole height (`KioskScreen.full_height`)."""
+        if self._root is None:
+            return
         compact = self.window_height < 700
+        screen = self.manager.current_screen
+        wanted = getattr(screen, "full_height", False) or self.keyboard.visible
+        hide = compact and wanted
         has_bar = self.top_bar.parent is not None
-        if visible and compact and has_bar:
+        if hide and has_bar:
             self._root.remove_widget(self.top_bar)
-        elif not (visible and compact) and not has_bar:
+        elif not hide and not has_bar:
             self._root.add_widget(self.top_bar, index=len(self._root.children))
 
     def _on_window_size(self, _window: Any, size: tuple[int, int]) -> None:
         self.window_width, self.window_height = size
-        self._on_keyboard_visible(self.keyboard, self.keyboard.visible)
+        self._update_top_bar()
 
     def on_start(self) -> None:
         from kivy.core.window import Window

@@ -10,7 +10,6 @@ from kivy.properties import BooleanProperty, StringProperty
 from kiosk.facade import N_, KioskError
 from screens.base import KioskScreen, load_kv
 
-
 #: Service field names -> the field on this screen their errors belong to.
 FIELDS = {
     "text": "question",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from kivy.app import App
@@ -41,6 +41,8 @@ class KioskScreen(Screen):
     busy = BooleanProperty(False)
     #: msgid of the key that ends the typing on this screen (Enter on the last field).
     enter_key_msgid = "Next"
+    #: A short screen hides the top bar for this screen (one screen of many questions).
+    full_height = False
 
     @property
     def app(self) -> Any:

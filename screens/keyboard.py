@@ -38,7 +38,7 @@ class KeyboardLayout:
     accents: str = "áéíóúüñçàèìòùâêîôûäëïöÿãõåæøß"
     #: Characters after the letters of rows 2 and 3 (names such as O'Brien or Smith-Jones).
     row_extras: tuple[str, str] = ("'", "-")
-    symbols: tuple[str, str, str] = ("1234567890", "@#&/:;()\"", ".,?!'-+_")
+    symbols: tuple[str, str, str] = ("1234567890", '@#&/:;()"', ".,?!'-+_")
     name: str = field(default="latin")
 
 
@@ -179,13 +179,13 @@ class KioskKeyboard(BoxLayout):
             weight = 4.0 if self.mode != "digits" else 1.0
         return KeyButton(key=key, keyboard=self, role=role, size_hint_x=weight)
 
-    def keys(self) -> list[KeyButton]:
+    def all_keys(self) -> list[KeyButton]:
         """Return every key on the page shown."""
         return [w for w in self.walk(restrict=True) if isinstance(w, KeyButton)]
 
     def key_for(self, key: str) -> KeyButton | None:
         """Return the key that types `key` (or the special key of that name) on this page."""
-        for button in self.keys():
+        for button in self.all_keys():
             if button.key == key and button.role != "blank":
                 return button
         return None
@@ -208,13 +208,18 @@ class KioskKeyboard(BoxLayout):
         elif key in (TO_LETTERS, TO_ACCENTS, TO_SYMBOLS):
             self.mode = key
         elif key == BACKSPACE:
-            target.do_backspace()
+            if getattr(target, "_selection", False):
+                target.delete_selection()
+            else:
+                target.do_backspace()
         elif key == ENTER:
             advance(target)
         else:
             char = " " if key == SPACE else key
             if self.shift:
                 char = char.upper()
+            if getattr(target, "_selection", False):  # typing replaces a selection
+                target.delete_selection()
             target.insert_text(char)
             self.shift = self._auto_shift(target) if char in " -'" else False
             if self.mode == TO_ACCENTS:  # one accented letter, then back to the letters

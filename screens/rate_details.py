@@ -28,7 +28,10 @@ class RateDetailsScreen(KioskScreen):
     consent = BooleanProperty(False)
     contact_phone = StringProperty("")
     patient_fields = ("comment", "consent", "contact_phone")
-    enter_key_msgid = N_("Send")
+    # Enter on the last field only closes the keyboard: the scales and the consent switch
+    # are to be seen (and checked) before sending.
+    enter_key_msgid = N_("Done")
+    full_height = True  # every question on one screen, without scrolling, at 800x480 too
 
     def on_consent(self, _instance: object, value: bool) -> None:
         if value and not self.contact_phone and self.manager is not None:
@@ -36,9 +39,6 @@ class RateDetailsScreen(KioskScreen):
             Clock.schedule_once(lambda _dt: setattr(self.ids.contact_phone, "focus", True), 0)
         if not value:
             self.clear_error("contact_phone")
-
-    def on_enter_key(self) -> None:
-        self.submit()
 
     def details(self) -> RatingDetails:
         """Collect the answers given."""

@@ -8,8 +8,7 @@ from screens.checkin import route_match
 
 #: Wrong digits are not a wrong name or birth date: say so, and keep the patient here.
 MSG_PHONE_MISMATCH = N_(
-    "These digits do not match the phone number we have. Please try again, "
-    "or see the front desk."
+    "These digits do not match the phone number we have. Please try again, or see the front desk."
 )
 
 

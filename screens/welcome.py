@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
@@ -21,6 +21,7 @@ class ChoiceCard(ButtonBehavior, BoxLayout):
     """A large card with an icon and a label; `main` for the most common choice."""
 
     text = StringProperty("")
+    font_size = NumericProperty(28)
     icon = StringProperty("checkin")
     main = BooleanProperty(False)
 

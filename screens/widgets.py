@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from calendar import monthrange
 from datetime import date
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import qrcode
 from babel.dates import format_date, get_date_format, get_month_names
@@ -318,7 +318,7 @@ class DateField(FocusBehavior, BoxLayout):
     # --- meaning -----------------------------------------------------------------------------
     def _check(self, *_args: Any) -> None:
         parts = self.parts()
-        day, month, year = parts["d"], parts["M"], parts["y"]
+        day, month = parts["d"], parts["M"]
         problem = ""
         names = month_names(self.lang)
         echo = ""
@@ -431,21 +431,32 @@ class FormArea(StencilView):
         return None
 
     def place(self, *_args: Any) -> None:
-        """Lay the content out at the top; shift it up to show the focused field."""
+        """Lay the content out at the top; shift it up to show the focused field.
+
+        Positions inside the content are measured relative to the content (its own layout
+        may not have followed a move yet); a move triggers one more pass to settle.
+        """
         if not self.children:
             return
         content = self.children[0]
         content.width = self.width
         content.x = self.x
-        content.top = self.top  # first at the top, to measure the field's place in it
         shift = 0.0
         box = self.focused_box(content)
         if box is not None:
-            below = self.y + dp(4) - box.y  # how far the box reaches under the area's bottom
+            rel_bottom = box.to_window(box.x, box.y)[1] - content.to_window(0, content.y)[1]
+            rel_top = rel_bottom + box.height
+            # Where the box's bottom would be with no shift, above the area's bottom.
+            lowest = self.top - content.height + rel_bottom
+            needed = self.y + dp(4) - lowest
             # Up just enough, and never so far that the box's top (the label) leaves.
-            shift = max(0.0, min(below, self.top - box.top))
+            shift = max(0.0, min(needed, content.height - rel_top))
+        top = self.top + shift
+        moved = abs(content.top - top) > 0.5
         self.shift = shift
-        content.top = self.top + shift
+        content.top = top
+        if moved:
+            self._trigger()
 
 
 class StepIndicator(BoxLayout):
@@ -462,6 +473,7 @@ class BottomBar(BoxLayout):
 
 class ConfirmExitView(ModalView):
     """Ask staff to confirm that the kiosk should close."""
+
 
 class NumPad(BoxLayout):
     """A big digit pad with a masked or plain display, for PINs and phone digits."""

@@ -104,9 +104,9 @@ def tap(widget: Any) -> None:
     x, y = widget.to_window(*widget.center)
     assert 0 <= x <= Window.width and 0 <= y <= Window.height, f"{widget!r} is off screen"
     board = _kiosk_keyboard()
-    if board is not None and board.visible and not _is_inside(widget, board):
-        if board.collide_point(*board.to_widget(x, y)):
-            raise AssertionError(f"{widget!r} is under the on-screen keyboard")
+    covered = board is not None and board.visible and not _is_inside(widget, board)
+    if covered and board.collide_point(*board.to_widget(x, y)):
+        raise AssertionError(f"{widget!r} is under the on-screen keyboard")
     _visible_in_form(widget, x, y)
     touch = UnitTestTouch(x, y)
     touch.touch_down()
