@@ -162,6 +162,7 @@ class KioskApp(App):
     #: Seconds the receipt stays before the welcome screen comes back (kiosk setting).
     receipt_seconds = NumericProperty(20)
     receipt_seconds_left = NumericProperty(0)
+    keyboard_visible = BooleanProperty(False)  # the kiosk keyboard is up (forms get smaller)
     #: Touches this soon after a screen change are ignored: the second tap of a double tap
     #: must not land on whatever the next screen has in the same place.
     settle_seconds = NumericProperty(0.35)
@@ -225,7 +226,8 @@ class KioskApp(App):
         self.keyboard.lang = self.lang
         return root
 
-    def _on_keyboard_visible(self, *_args: Any) -> None:
+    def _on_keyboard_visible(self, _instance: Any, visible: bool) -> None:
+        self.keyboard_visible = visible
         self._update_top_bar()
 
     def _update_top_bar(self, *_args: Any) -> None:

@@ -430,33 +430,39 @@ class FormArea(StencilView):
             node = node.parent if node.parent is not node else None
         return None
 
-    def place(self, *_args: Any) -> None:
-        """Lay the content out at the top; shift it up to show the focused field.
+    @staticmethod
+    def _settle(content: Widget) -> None:
+        """Lay the content's own layouts out now, parents first, so positions are fresh."""
+        from kivy.uix.layout import Layout
 
-        Positions inside the content are measured relative to the content (its own layout
-        may not have followed a move yet); a move triggers one more pass to settle.
-        """
+        for widget in content.walk(restrict=True):
+            if isinstance(widget, Layout):
+                widget.do_layout()
+
+    def place(self, *_args: Any) -> None:
+        """Lay the content out at the top; shift it up to show the focused field."""
         if not self.children:
             return
         content = self.children[0]
         content.width = self.width
         content.x = self.x
+        content.top = self.top
+        self._settle(content)
         shift = 0.0
         box = self.focused_box(content)
-        if box is not None:
-            rel_bottom = box.to_window(box.x, box.y)[1] - content.to_window(0, content.y)[1]
-            rel_top = rel_bottom + box.height
-            # Where the box's bottom would be with no shift, above the area's bottom.
-            lowest = self.top - content.height + rel_bottom
-            needed = self.y + dp(4) - lowest
-            # Up just enough, and never so far that the box's top (the label) leaves.
-            shift = max(0.0, min(needed, content.height - rel_top))
-        top = self.top + shift
-        moved = abs(content.top - top) > 0.5
+        board = keyboard()
+        field = board.target if board is not None else None
+        if box is not None and field is not None:
+            margin = dp(4)
+            # Ideally the whole box (label, field, error) shows, the label never leaving...
+            shift = max(0.0, min(self.y + margin - box.y, self.top - box.top))
+            # ...but the field being typed in shows in any case.
+            if field.y + shift < self.y + margin:
+                shift = max(0.0, min(self.y + margin - field.y, self.top - field.top))
         self.shift = shift
-        content.top = top
-        if moved:
-            self._trigger()
+        if shift:
+            content.top = self.top + shift
+            self._settle(content)
 
 
 class StepIndicator(BoxLayout):
