@@ -38,11 +38,12 @@ class ContactScreen(KioskScreen):
 
     def skip(self) -> None:
         """Go on to the receipt without changing anything."""
-        self.submit_once(lambda: self._to_receipt() or True)
+        self.submit_once(self._to_receipt)
 
-    def _to_receipt(self) -> None:
+    def _to_receipt(self) -> bool:
         self.phone = self.email = ""
         self.app.show_receipt(self.app.session.receipt_kind or "check_in", self.app.session.receipt)
+        return True
 
 
 load_kv(__file__)
