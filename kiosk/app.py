@@ -231,13 +231,14 @@ class KioskApp(App):
         self._update_top_bar()
 
     def _update_top_bar(self, *_args: Any) -> None:
-        """On a short screen the top bar gives its room to the form while someone types,
-        and to a screen that needs the whole height (`KioskScreen.full_height`)."""
+        """On a short screen the top bar gives its room to a screen that needs the whole
+        height (`KioskScreen.full_height`). It stays while someone types: the language, A+
+        and staff corner must stay reachable, and the form keeps the field in view anyway."""
         if self._root is None:
             return
         compact = self.window_height < 700
         screen = self.manager.current_screen
-        wanted = getattr(screen, "full_height", False) or self.keyboard.visible
+        wanted = getattr(screen, "full_height", False)
         hide = compact and wanted
         has_bar = self.top_bar.parent is not None
         if hide and has_bar:

@@ -400,7 +400,9 @@ class FormArea(StencilView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._trigger = Clock.create_trigger(self.place, -1)
+        # Next frame, not "before this frame": placing lays the content out, which may ask
+        # to be placed again; across frames that settles instead of spinning the clock.
+        self._trigger = Clock.create_trigger(self.place, 0)
         self.fbind("size", self._trigger)
         self.fbind("pos", self._trigger)
         board = keyboard()

@@ -36,7 +36,7 @@ def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -
     ui.press_enter()
     ui.type_text("0312")  # half a date of birth
     checkin.ids.dob.focus = False
-    ui.pump(2)
+    ui.pump_until(lambda: ui.app.top_bar.parent is not None)  # the keyboard has gone
     from kivy.cache import Cache
 
     def rendered_names() -> list[str]:
