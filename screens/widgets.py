@@ -476,16 +476,7 @@ class StepIndicator(BoxLayout):
 
 
 class BottomBar(BoxLayout):
-    """The row of actions at the bottom: back on the left, the main action on the right.
-
-    Like the old action row, its button texts shrink to fit (a long Spanish label at 800x480
-    with larger text) instead of growing the bar.
-    """
-
-    def add_widget(self, widget: Widget, *args: Any, **kwargs: Any) -> None:
-        if isinstance(widget, KButton):
-            widget.fit = True
-        super().add_widget(widget, *args, **kwargs)
+    """The row of actions at the bottom: back on the left, the main action on the right."""
 
 
 class ConfirmExitView(ModalView):
