@@ -79,6 +79,13 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "input_bg": (1, 1, 1, 1),
         "alert_color": (0.72, 0.04, 0.04, 1),
         "alert_text": (1, 1, 1, 1),
+        # Non-text contrast (WCAG 1.4.11): field and button edges 3:1 or more on the page.
+        "field_border": (0.40, 0.44, 0.50, 1),
+        "error_text": (0.66, 0.03, 0.03, 1),
+        "key_tray": (0.24, 0.28, 0.34, 1),
+        "key_color": (1, 1, 1, 1),
+        "key_special": (0.80, 0.84, 0.89, 1),
+        "card_color": (1, 1, 1, 1),
     },
     "high_contrast": {
         "bg_color": (0, 0, 0, 1),
@@ -92,6 +99,12 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "input_bg": (0.13, 0.13, 0.13, 1),
         "alert_color": (0.85, 0, 0, 1),
         "alert_text": (1, 1, 1, 1),
+        "field_border": (1, 1, 1, 1),
+        "error_text": (1, 0.55, 0.55, 1),
+        "key_tray": (0.30, 0.30, 0.30, 1),
+        "key_color": (0.05, 0.05, 0.05, 1),
+        "key_special": (0.18, 0.18, 0.18, 1),
+        "card_color": (0.10, 0.10, 0.10, 1),
     },
 }
 
@@ -110,8 +123,9 @@ def configure_kiosk_mode() -> None:
     late), so callers may import it first and configure next.
     """
     Config.set("kivy", "exit_on_escape", "0")
-    Config.set("kivy", "keyboard_mode", "systemanddock")
-    Config.set("kivy", "keyboard_layout", "qwerty")
+    # The patient screens type on the kiosk's own keyboard (screens/keyboard.py), docked in
+    # the layout; "system" keeps Kivy's VKeyboard away and still accepts hardware keys.
+    Config.set("kivy", "keyboard_mode", "system")
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
 
@@ -142,6 +156,21 @@ class KioskApp(App):
     input_bg = ColorProperty(THEMES["standard"]["input_bg"])
     alert_color = ColorProperty(THEMES["standard"]["alert_color"])
     alert_text = ColorProperty(THEMES["standard"]["alert_text"])
+    field_border = ColorProperty(THEMES["standard"]["field_border"])
+    error_text = ColorProperty(THEMES["standard"]["error_text"])
+    key_tray = ColorProperty(THEMES["standard"]["key_tray"])
+    key_color = ColorProperty(THEMES["standard"]["key_color"])
+    key_special = ColorProperty(THEMES["standard"]["key_special"])
+    card_color = ColorProperty(THEMES["standard"]["card_color"])
+    window_width = NumericProperty(800)
+    window_height = NumericProperty(480)
+    #: Seconds the receipt stays before the welcome screen comes back (kiosk setting).
+    receipt_seconds = NumericProperty(20)
+    receipt_seconds_left = NumericProperty(0)
+    keyboard_visible = BooleanProperty(False)  # the kiosk keyboard is up (forms get smaller)
+    #: Touches this soon after a screen change are ignored: the second tap of a double tap
+    #: must not land on whatever the next screen has in the same place.
+    settle_seconds = NumericProperty(0.35)
 
     sync_state = StringProperty("offline")  # "sent" | "waiting" | "offline"
     sync_pending = NumericProperty(0)
@@ -150,6 +179,7 @@ class KioskApp(App):
 
     manager: ScreenManager  # set by build()
     top_bar: Any  # screens.widgets.TopBar, set by build()
+    keyboard: Any  # screens.keyboard.KioskKeyboard, set by build()
 
     #: The sync mark is read again when the kiosk or its worker says it changed (a Clock
     #: trigger, kiosk.syncing.watch_status); this slow refresh is only a safety net.
@@ -168,28 +198,70 @@ class KioskApp(App):
         self._still_there: Any = None
         self._events: list[Any] = []
         self.watchdog = Watchdog()
+        self._receipt_event: Any = None
+        self._shown_at = -1e9
+        self._root: Any = None
 
     # --- life cycle ----------------------------------------------------------------------
     def build(self) -> BoxLayout:
         self.apply_settings()
         self.set_language(self.default_language)
+        from kivy.core.window import Window
+
+        from screens.keyboard import KioskKeyboard
+
+        self.window_width, self.window_height = Window.size
+        self.keyboard = KioskKeyboard()
         manager = ScreenManager(transition=NoTransition())
         self.manager = manager
         self.screen("welcome")
         manager.current = "welcome"
         from screens.widgets import TopBar
 
-        # One top bar above every screen: language, accessibility, sync mark, staff corner.
+        # One top bar above every screen (language, accessibility, sync mark, staff corner)
+        # and the kiosk keyboard under it, taking room instead of covering the form.
         root = BoxLayout(orientation="vertical")
         self.top_bar = TopBar()
         root.add_widget(self.top_bar)
         root.add_widget(manager)
+        root.add_widget(self.keyboard)
+        self._root = root
+        self.keyboard.bind(visible=self._on_keyboard_visible)
+        manager.bind(current=self._update_top_bar)
+        self.bind(lang=self.keyboard.setter("lang"))
+        self.keyboard.lang = self.lang
         return root
+
+    def _on_keyboard_visible(self, _instance: Any, visible: bool) -> None:
+        self.keyboard_visible = visible
+        self._update_top_bar()
+
+    def _update_top_bar(self, *_args: Any) -> None:
+        """On a short screen the top bar gives its room to a screen that needs the whole
+        height (`KioskScreen.full_height`). It stays while someone types: the language, A+
+        and staff corner must stay reachable, and the form keeps the field in view anyway."""
+        if self._root is None:
+            return
+        compact = self.window_height < 700
+        screen = self.manager.current_screen
+        wanted = getattr(screen, "full_height", False)
+        hide = compact and wanted
+        has_bar = self.top_bar.parent is not None
+        if hide and has_bar:
+            self._root.remove_widget(self.top_bar)
+        elif not hide and not has_bar:
+            self._root.add_widget(self.top_bar, index=len(self._root.children))
+
+    def _on_window_size(self, _window: Any, size: tuple[int, int]) -> None:
+        self.window_width, self.window_height = size
+        self._update_top_bar()
 
     def on_start(self) -> None:
         from kivy.core.window import Window
 
-        Window.softinput_mode = "below_target"
+        Window.softinput_mode = ""
+        Window.bind(size=self._on_window_size)
+        Window.bind(on_touch_down=self._swallow_settling_touch)
         Window.bind(
             on_request_close=self._refuse_close,
             on_touch_down=self._on_activity,
@@ -214,6 +286,8 @@ class KioskApp(App):
     def on_stop(self) -> None:
         from kivy.core.window import Window
 
+        Window.unbind(size=self._on_window_size)
+        Window.unbind(on_touch_down=self._swallow_settling_touch)
         Window.unbind(
             on_request_close=self._refuse_close,
             on_touch_down=self._on_activity,
@@ -250,8 +324,16 @@ class KioskApp(App):
         # Escape and the window's close button must not leave kiosk mode; only the admin can.
         return not self._exit_allowed
 
+    def confirm_exit(self) -> Any:
+        """Ask staff to confirm before the kiosk closes; return the question shown."""
+        from screens.widgets import ConfirmExitView
+
+        view = ConfirmExitView()
+        view.open(animation=False)
+        return view
+
     def exit_kiosk(self) -> None:
-        """Leave kiosk mode (from the staff corner)."""
+        """Leave kiosk mode (from the staff corner, once confirmed)."""
         self._exit_allowed = True
         self.stop()
 
@@ -260,6 +342,8 @@ class KioskApp(App):
         self.apply_clinic_info()
         self.idle.timeout_seconds = self.kiosk.idle_timeout_seconds()
         self.idle.countdown_seconds = self.kiosk.idle_countdown_seconds()
+        settings = getattr(self.kiosk, "settings", None)
+        self.receipt_seconds = getattr(settings, "receipt_seconds", self.receipt_seconds)
 
     def apply_clinic_info(self) -> None:
         """Read the clinic's name, logo and languages (the sync may have pulled new ones)."""
@@ -321,7 +405,13 @@ class KioskApp(App):
     def show(self, name: str) -> None:
         """Show a screen."""
         self.screen(name)
+        if self.manager.current != name:
+            self._shown_at = Clock.get_time()
         self.manager.current = name
+
+    def _swallow_settling_touch(self, _window: Any, _touch: Any) -> bool:
+        """Drop a touch that comes right after a screen change (see `settle_seconds`)."""
+        return Clock.get_time() - self._shown_at < self.settle_seconds
 
     def show_receipt(self, kind: str, receipt: Any) -> None:
         """Show the end of a flow with its receipt (queue number, QR code...)."""
@@ -329,6 +419,33 @@ class KioskApp(App):
         self.session.receipt_kind = kind
         self.screen("receipt").fill(kind, receipt)
         self.show("receipt")
+        self._start_receipt_timer()
+
+    def _start_receipt_timer(self) -> None:
+        """Go back to the welcome screen by itself: the number and QR code must not wait
+        for the next person."""
+        self._stop_receipt_timer()
+        self.receipt_seconds_left = math.ceil(self.receipt_seconds)
+        deadline = Clock.get_time() + self.receipt_seconds
+
+        def tick(_dt: float) -> bool:
+            if self.manager.current != "receipt":
+                self._receipt_event = None
+                return False
+            left = deadline - Clock.get_time()
+            self.receipt_seconds_left = max(0, math.ceil(left))
+            if left <= 0:
+                self._receipt_event = None
+                self.end_session()
+                return False
+            return True
+
+        self._receipt_event = Clock.schedule_interval(tick, min(0.25, self.receipt_seconds))
+
+    def _stop_receipt_timer(self) -> None:
+        if self._receipt_event is not None:
+            self._receipt_event.cancel()
+            self._receipt_event = None
 
     def show_front_desk(self, reason_msgid: str) -> None:
         """Send the patient to the front desk, saying why."""
@@ -350,6 +467,7 @@ class KioskApp(App):
 
         if self._still_there is not None:
             self._still_there.dismiss(animation=False)
+        self._stop_receipt_timer()
         for screen in self.manager.screens:
             for widget in screen.walk(restrict=True):
                 if isinstance(widget, Spinner):
@@ -362,6 +480,8 @@ class KioskApp(App):
         Cache.remove("textinput.label")
         Cache.remove("textinput.width")
         Window.release_all_keyboards()
+        self.keyboard.target = None
+        self.keyboard.visible = False
         self.set_accessibility(False)
         self.set_language(self.default_language)
         self.idle.disarm()
@@ -424,14 +544,17 @@ class KioskApp(App):
             self.sync_state = "sent"
 
     def sync_text(self, lang: str, state: str, pending: int) -> str:
-        """Return the sync mark's text in a language."""
-        waiting = i18n.ngettext("{n} waiting", "{n} waiting", pending, lang).format(n=pending)
+        """Return the sync mark's text in a language.
+
+        Patients read a number on this screen as a place in a queue, so the mark says only
+        whether records are saved and sent; the counts are on the staff screen.
+        """
+        del pending  # bound in kv so the mark refreshes; counts are for staff only
         if state == "sent":
-            return i18n._("All sent", lang)
+            return i18n._("Saved and sent", lang)
         if state == "waiting":
-            return waiting
-        offline = i18n._("Offline", lang)
-        return f"{offline} · {waiting}" if pending else offline
+            return i18n._("Saved, sending", lang)
+        return i18n._("Saved on this kiosk", lang)
 
 
 # --- last-resort exception handler (the logic lives in kiosk/crash.py) --------------------

@@ -48,6 +48,7 @@ class KioskSettings:
     timezone: str = "UTC"
     idle_timeout_seconds: int = 60
     idle_countdown_seconds: int = 10
+    receipt_seconds: int = 20  # the queue number and QR code go away after this
     check_in_early_minutes: int = 30
     check_in_late_minutes: int = 15
     rating_dedupe_seconds: int = 10
@@ -119,6 +120,7 @@ class KioskSettings:
         positive = {
             "idle_timeout_seconds": self.idle_timeout_seconds,
             "idle_countdown_seconds": self.idle_countdown_seconds,
+            "receipt_seconds": self.receipt_seconds,
             "minutes_per_patient": self.minutes_per_patient,
             "admin_max_attempts": self.admin_max_attempts,
             "sent_retention_days": self.sent_retention_days,

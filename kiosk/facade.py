@@ -58,6 +58,7 @@ class AppointmentMatch:
     starts_at: datetime | None = None  # timezone-aware
     clinician: str | None = None
     receipt: CheckInReceipt | None = None  # set when ALREADY_CHECKED_IN
+    check_in_opens_at: datetime | None = None  # set when TOO_EARLY: "check-in opens at 10:30"
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,9 @@ class Kiosk(KioskFacade):
             early, late = self._window(session)
         starts_at = shown["starts_at"]
         if now < starts_at - early:
-            return AppointmentMatch(status=MatchStatus.TOO_EARLY, **shown)
+            return AppointmentMatch(
+                status=MatchStatus.TOO_EARLY, check_in_opens_at=starts_at - early, **shown
+            )
         if now > starts_at + late:
             return AppointmentMatch(status=MatchStatus.TOO_LATE, **shown)
         return AppointmentMatch(status=MatchStatus.MATCHED, **shown)

@@ -123,8 +123,8 @@ class AdminScreen(KioskScreen):
         self.refresh_status()
 
     def exit_kiosk(self) -> None:
-        """Leave kiosk mode (the only way out)."""
-        self.app.exit_kiosk()
+        """Ask for confirmation, then leave kiosk mode (the only way out)."""
+        self.confirm_view = self.app.confirm_exit()
 
     def languages(self, *_args: Any) -> list[str]:
         return list(self.app.languages)

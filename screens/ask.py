@@ -10,6 +10,18 @@ from kivy.properties import BooleanProperty, StringProperty
 from kiosk.facade import N_, KioskError
 from screens.base import KioskScreen, load_kv
 
+#: Service field names -> the field on this screen their errors belong to.
+FIELDS = {
+    "text": "question",
+    "question": "question",
+    "contact_name": "contact_name",
+    "contact_phone": "contact_phone",
+    "contact_email": "contact_email",
+    "name": "contact_name",
+    "phone": "contact_phone",
+    "email": "contact_email",
+}
+
 
 class AskScreen(KioskScreen):
     """Send a question; warn at once when the words suggest an emergency."""
@@ -19,15 +31,8 @@ class AskScreen(KioskScreen):
     contact_phone = StringProperty("")
     contact_email = StringProperty("")
     emergency = BooleanProperty(False)
-    error_msgid = StringProperty("")
-    patient_fields = (
-        "question",
-        "contact_name",
-        "contact_phone",
-        "contact_email",
-        "emergency",
-        "error_msgid",
-    )
+    patient_fields = ("question", "contact_name", "contact_phone", "contact_email", "emergency")
+    enter_key_msgid = N_("Send")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -40,15 +45,18 @@ class AskScreen(KioskScreen):
     def _check_emergency(self, *_args: Any) -> None:
         self.emergency = bool(self.question) and self.kiosk.is_emergency_text(self.question)
 
-    def on_activate(self) -> None:
-        self.error_msgid = ""
+    def on_enter_key(self) -> None:
+        self.submit()
 
     def submit(self) -> None:
-        """Send the question (one transaction) and show where the answer will appear."""
+        """Send the question (one transaction, once per tap); show where the answer goes."""
+        self.submit_once(self._submit)
+
+    def _submit(self) -> bool:
         text = self.question.strip()
         if not text:
-            self.error_msgid = N_("Please type your question.")
-            return
+            self.set_error("question", N_("Please type your question."))
+            return False
         self._check_emergency()
         try:
             receipt = self.kiosk.ask_question(
@@ -59,9 +67,9 @@ class AskScreen(KioskScreen):
                 contact_email=self.contact_email.strip() or None,
             )
         except KioskError as error:
-            self.error_msgid = self.explain(error)
-            return
+            return self.show_error(error, FIELDS)
         self.app.show_receipt("question", receipt)
+        return True
 
 
 load_kv(__file__)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
+from kivy.properties import BooleanProperty, DictProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.textinput import TextInput
 
@@ -33,6 +35,14 @@ class KioskScreen(Screen):
     """
 
     patient_fields: tuple[str, ...] = ()
+    #: Field name -> msgid of the error shown right under that field.
+    errors = DictProperty({})
+    #: True from a submit's first tap until the screen is left (or the submit failed).
+    busy = BooleanProperty(False)
+    #: msgid of the key that ends the typing on this screen (Enter on the last field).
+    enter_key_msgid = "Next"
+    #: A short screen hides the top bar for this screen (one screen of many questions).
+    full_height = False
 
     @property
     def app(self) -> Any:
@@ -48,12 +58,15 @@ class KioskScreen(Screen):
 
     # --- Screen events -> hooks ----------------------------------------------------------
     def on_pre_enter(self, *args: Any) -> None:
+        self.busy = False
+        self.errors = {}
         self.on_activate()
 
     def on_leave(self, *args: Any) -> None:
-        # A focused field keeps the docked keyboard up over the next screen.
-        for field in self.text_inputs():
+        # A focused field keeps the keyboard up over the next screen.
+        for field in self.typing_fields():
             field.focus = False
+        self.busy = False
         self.on_deactivate()
 
     def on_activate(self) -> None:
@@ -66,11 +79,73 @@ class KioskScreen(Screen):
     def text_inputs(self) -> list[TextInput]:
         return [w for w in self.walk(restrict=True) if isinstance(w, TextInput)]
 
+    def typing_fields(self) -> list[Any]:
+        """Return the fields typed on the keyboard (text and date), top to bottom."""
+        from screens.widgets import DateField
+
+        return [w for w in self.walk(restrict=True) if isinstance(w, TextInput | DateField)]
+
+    # --- Enter on the last field, errors, one record per tap ---------------------------------
+    def enter_msgid(self) -> str:
+        """Return what the keyboard's Enter key says on the last field of this screen."""
+        return self.enter_key_msgid
+
+    def on_enter_key(self) -> None:
+        """Enter on the last field: the screen's main action (none by default)."""
+
+    def set_error(self, field_name: str, msgid: str) -> None:
+        """Show an error under one field ("" under the action bar)."""
+        self.errors = {**self.errors, field_name: msgid}
+
+    def clear_error(self, field_name: str) -> None:
+        """Take a field's error away (the patient is fixing it)."""
+        if field_name in self.errors:
+            self.errors = {k: v for k, v in self.errors.items() if k != field_name}
+
+    def error(self, errors: dict[str, str], field_name: str, lang: str) -> str:
+        """Return the translated error of one field (kv binds `errors` and `lang`)."""
+        msgid = errors.get(field_name, "")
+        return _(msgid, lang) if msgid else ""
+
+    def is_leaving(self) -> bool:
+        """Tell whether this screen is no longer the one on show."""
+        manager = self.manager
+        return manager is None or manager.current != self.name
+
+    def submit_once(self, action: Callable[[], bool | None]) -> None:
+        """Run a submit at most once per visit of the screen.
+
+        A double tap, a tap while the commit is still running, or a tap on a screen that is
+        already being left does nothing: one tap, one record. `action` returns False when
+        it stopped on an error the patient can fix, which allows the next tap.
+        """
+        if self.busy or self.is_leaving():
+            return
+        self.busy = True
+        try:
+            ok = action()
+        except Exception:
+            self.busy = False
+            raise
+        if ok is False and not self.is_leaving():
+            self.busy = False
+
+    def show_error(self, error: Exception, fields: dict[str, str] | None = None) -> bool:
+        """Put a kiosk error next to its field (or under the form); return False."""
+        from kiosk.facade import KioskError
+
+        field_name = getattr(error, "field_name", None) if isinstance(error, KioskError) else None
+        target = (fields or {}).get(field_name or "", "")
+        self.set_error(target, self.explain(error))
+        return False
+
     def reset(self) -> None:
         """Forget everything a patient entered or was shown on this screen."""
         for name in self.patient_fields:
             prop = self.property(name)
             setattr(self, name, prop.defaultvalue)
+        self.errors = {}
+        self.busy = False
         for field in self.text_inputs():
             field.focus = False
             field.text = ""

@@ -17,12 +17,10 @@ class ConfirmScreen(KioskScreen):
     first_initial = StringProperty("")
     clinician = StringProperty("")
     starts_at = ObjectProperty(None, allownone=True)
-    error_msgid = StringProperty("")
-    patient_fields = ("first_initial", "clinician", "starts_at", "error_msgid")
+    patient_fields = ("first_initial", "clinician", "starts_at")
 
     def on_activate(self) -> None:
         match = self.app.session.match
-        self.error_msgid = ""
         if match is not None:
             self.first_initial = match.first_initial or ""
             self.clinician = match.clinician or ""
@@ -36,19 +34,22 @@ class ConfirmScreen(KioskScreen):
         return format_time(local, "short", locale=lang)
 
     def confirm(self) -> None:
-        """Check in (one transaction), then offer the contact update."""
+        """Check in (one transaction, once per tap), then offer the contact update."""
+        self.submit_once(self._confirm)
+
+    def _confirm(self) -> bool:
         match = self.app.session.match
         if match is None or match.appointment_ref is None:
             self.go("checkin")
-            return
+            return True
         try:
             receipt = self.kiosk.check_in(match.appointment_ref, self.app.lang)
         except KioskError as error:
-            self.error_msgid = self.explain(error)
-            return
+            return self.show_error(error)
         self.app.session.receipt = receipt
         self.app.session.receipt_kind = "already" if receipt.already_checked_in else "check_in"
         self.go("contact")
+        return True
 
 
 load_kv(__file__)

@@ -8,10 +8,15 @@ from screens.base import KioskScreen, load_kv
 
 
 class FrontDeskScreen(KioskScreen):
-    """Send the patient to a person."""
+    """Send the patient to a person, saying why and what to do now."""
 
     reason_msgid = StringProperty("")
-    patient_fields = ("reason_msgid",)
+    opens_at = StringProperty("")  # "10:30" when check-in has not opened yet
+    patient_fields = ("reason_msgid", "opens_at")
+
+    def reason_text(self, msgid: str, opens_at: str, lang: str) -> str:
+        """Return the translated reason, with the time check-in opens filled in."""
+        return self.tr(msgid).format(time=opens_at) if msgid else ""
 
 
 load_kv(__file__)

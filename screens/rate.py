@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
-from kivy.properties import StringProperty
-
-from kiosk.facade import KioskError
+from kiosk.facade import N_, KioskError
 from screens.base import KioskScreen, load_kv
+
+#: What each face means, printed under it.
+FACE_LABELS = {
+    1: N_("Very bad"),
+    2: N_("Bad"),
+    3: N_("OK"),
+    4: N_("Good"),
+    5: N_("Very good"),
+}
 
 
 class RateScreen(KioskScreen):
     """Five faces; the tap is saved even if the patient walks away after it."""
 
-    error_msgid = StringProperty("")
-    patient_fields = ("error_msgid",)
+    def face(self, face: int) -> object:
+        """Return the button of one face (1 to 5)."""
+        return self.ids[f"choice{face}"].ids.button
 
-    def on_activate(self) -> None:
-        self.error_msgid = ""
+    @staticmethod
+    def face_label(face: int) -> str:
+        return FACE_LABELS[face]
 
     def rate(self, face: int) -> None:
-        """Store the face (one transaction), then offer the optional questions."""
+        """Store the face (one transaction, once per tap), then offer the optional questions."""
+        self.submit_once(lambda: self._rate(face))
+
+    def _rate(self, face: int) -> bool:
         match = self.app.session.match
         ref = match.appointment_ref if match is not None else None
         try:
             receipt = self.kiosk.rate_visit(face, self.app.lang, appointment_ref=ref)
         except KioskError as error:
-            self.error_msgid = self.explain(error)
-            return
+            return self.show_error(error)
         self.app.session.rating_id = receipt.rating_id
         self.app.session.receipt = receipt
         self.app.session.receipt_kind = "rating"
         self.go("rate_details")
+        return True
 
 
 load_kv(__file__)

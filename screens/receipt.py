@@ -42,6 +42,12 @@ class ReceiptScreen(KioskScreen):
         self.emergency = bool(getattr(receipt, "emergency", False))
         self.follow_up_url = getattr(receipt, "follow_up_url", "") or ""
 
+    def call_text(self, kind: str, number: str, lang: str) -> str:
+        """Return what to do now: take a seat, we will call your number."""
+        if not number:
+            return ""
+        return self.tr(N_("Please take a seat. We will call {number}.")).format(number=number)
+
     @staticmethod
     def title(kind: str) -> str:
         return TITLES.get(kind, "")

@@ -1,4 +1,4 @@
-"""Widgets shared by the kiosk screens: top bar, QR code, date picker, PIN pad, faces."""
+"""Widgets shared by the kiosk screens: fields, form area, action bar, QR code, pads, faces."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import time
 from calendar import monthrange
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import qrcode
-from babel.dates import get_month_names
+from babel.dates import format_date, get_date_format, get_month_names
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -21,17 +23,20 @@ from kivy.properties import (
     OptionProperty,
     StringProperty,
 )
-from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.behaviors import ButtonBehavior, FocusBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
+from kivy.uix.stencilview import StencilView
+from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
-Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+import screens.keyboard  # noqa: F401  (the keyboard's rules, used by the fields)
+from kiosk.facade import N_
+from screens.keyboard import advance, keyboard
 
-#: Oldest age the date-of-birth picker offers.
-MAX_AGE_YEARS = 110
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
 class FitText(Label):
@@ -191,48 +196,164 @@ class QrCode(Widget):
         self.texture = texture
 
 
-class DatePicker(BoxLayout):
-    """Day, month and year chosen from lists: no free-text date on a touch screen."""
+class KInput(TextInput):
+    """A text field typed on the kiosk keyboard; Enter moves on to the next field."""
 
-    day = NumericProperty(0)
-    month = NumericProperty(0)
-    year = NumericProperty(0)
-    days = ListProperty([str(d) for d in range(1, 32)])
-    years = ListProperty([])
+    #: Start with a capital (names): the keyboard turns Shift on at the start of a word.
+    autocap = BooleanProperty(False)
 
-    def __init__(self, **kwargs: object) -> None:
-        this_year = date.today().year
-        self.years = [str(y) for y in range(this_year, this_year - MAX_AGE_YEARS - 1, -1)]
+    def on_focus(self, _instance: object, focused: bool) -> None:
+        board = keyboard()
+        if board is not None:
+            if focused:
+                board.attach(self)
+            else:
+                board.detach(self)
+
+    def on_text_validate(self) -> None:
+        advance(self)
+
+
+def date_order(lang: str) -> list[str]:
+    """Return the order of day, month and year in a language's short dates ("d", "M", "y")."""
+    try:
+        pattern = get_date_format("short", locale=lang).pattern
+    except Exception:  # an unknown locale: day first, the most common order
+        return ["d", "M", "y"]
+    order = sorted("dMy", key=lambda part: pattern.find(part) if part in pattern else 99)
+    return order
+
+
+def month_names(lang: str) -> list[str]:
+    """Return the month names in a language (CLDR through Babel)."""
+    try:
+        names = get_month_names("wide", locale=lang)
+    except Exception:  # an unknown locale: English names rather than a crash
+        names = get_month_names("wide", locale="en")
+    return [names[m][:1].upper() + names[m][1:] for m in range(1, 13)]
+
+
+#: Digits per part of a date of birth.
+PART_DIGITS = {"d": 2, "M": 2, "y": 4}
+#: What an empty part shows, per part (msgids: "YYYY" is "AAAA" in Spanish).
+PART_HINTS = {"d": N_("DD"), "M": N_("MM"), "y": N_("YYYY")}
+DATE_PROBLEM_MONTH = N_("There is no such month. Please check the month.")
+DATE_PROBLEM_DAY = N_("There is no such day. Please check the day.")
+DATE_PROBLEM_DATE = N_("This date does not exist. Please check it.")
+
+
+class DateField(FocusBehavior, BoxLayout):
+    """A date of birth typed as 8 digits on the digit pad, in the language's order.
+
+    The parts fill in as the digits come (no drop-down lists, no scrolling); the month is
+    echoed by name and the whole date in words once complete, so a patient sees at once
+    whether 03/12 was read as March or December.
+    """
+
+    digits = StringProperty("")
+    lang = StringProperty("en")
+    input_type = StringProperty("number")  # the keyboard shows its digit pad
+    problem = StringProperty("")  # msgid of what is wrong with the digits so far
+    echo = StringProperty("")  # the month, then the whole date, in words
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.fbind("digits", self._check)
+        self.fbind("lang", self._check)
 
-    @staticmethod
-    def month_names(lang: str) -> list[str]:
-        """Return the month names in a language (CLDR through Babel)."""
-        try:
-            names = get_month_names("wide", locale=lang)
-        except Exception:  # an unknown locale: English names rather than a crash
-            names = get_month_names("wide", locale="en")
-        return [names[m][:1].upper() + names[m][1:] for m in range(1, 13)]
+    @property
+    def text(self) -> str:
+        """Return the digits typed (so a reset and the tests treat it like a text field)."""
+        return self.digits
 
-    def pick(self, part: str, values: list[str], text: str) -> None:
-        """Store a choice made in one of the lists (placeholders are ignored)."""
-        if text not in values:
-            return
-        if part == "month":
-            self.month = values.index(text) + 1
-        else:
-            setattr(self, part, int(text))
+    def order(self) -> list[str]:
+        return date_order(self.lang)
+
+    def parts(self) -> dict[str, str]:
+        """Split the digits typed so far into day, month and year, in the language's order."""
+        out = {"d": "", "M": "", "y": ""}
+        rest = self.digits
+        for part in self.order():
+            out[part], rest = rest[: PART_DIGITS[part]], rest[PART_DIGITS[part] :]
+        return out
+
+    def part_text(self, part: str, digits: str, lang: str) -> str:
+        """Return what one box shows: the digits typed, or the hint when empty."""
+        from kiosk.i18n import _
+
+        del digits  # bound in kv so the boxes update as digits come
+        typed = self.parts()[part]
+        if not typed:
+            return _(PART_HINTS[part], lang)
+        return typed + "_" * (PART_DIGITS[part] - len(typed))
+
+    # --- typing ------------------------------------------------------------------------------
+    def insert_text(self, substring: str, from_undo: bool = False) -> None:
+        wanted = "".join(ch for ch in substring if ch.isdigit() and ch.isascii())
+        self.digits = (self.digits + wanted)[:8]
+
+    def do_backspace(self, from_undo: bool = False, mode: str = "bkspc") -> None:
+        self.digits = self.digits[:-1]
+
+    def keyboard_on_textinput(self, window: Any, text: str) -> None:
+        self.insert_text(text)
+
+    def keyboard_on_key_down(self, window: Any, keycode: Any, text: Any, modifiers: Any) -> bool:
+        if keycode[0] == 8:
+            self.do_backspace()
+            return True
+        if keycode[0] in (13, 271):
+            advance(self)
+            return True
+        return bool(super().keyboard_on_key_down(window, keycode, text, modifiers))
+
+    def on_focus(self, _instance: object, focused: bool) -> None:
+        board = keyboard()
+        if board is not None:
+            if focused:
+                board.attach(self)
+            else:
+                board.detach(self)
+
+    # --- meaning -----------------------------------------------------------------------------
+    def _check(self, *_args: Any) -> None:
+        parts = self.parts()
+        day, month = parts["d"], parts["M"]
+        problem = ""
+        names = month_names(self.lang)
+        echo = ""
+        if len(month) == 2:
+            if not 1 <= int(month) <= 12:
+                problem = DATE_PROBLEM_MONTH
+            else:
+                echo = names[int(month) - 1]
+        if len(day) == 2 and not 1 <= int(day) <= 31:
+            problem = problem or DATE_PROBLEM_DAY
+        if not problem and len(self.digits) == 8:
+            try:
+                value = self.value()
+            except ValueError:
+                problem = DATE_PROBLEM_DATE
+            else:
+                if value is not None:
+                    echo = format_date(value, "long", locale=self.lang)
+        self.problem = problem
+        self.echo = echo
 
     def value(self) -> date | None:
-        """Return the chosen date; None if incomplete; ValueError if it does not exist."""
-        if not (self.day and self.month and self.year):
+        """Return the date typed; None if incomplete; ValueError if it does not exist."""
+        if len(self.digits) < 8:
             return None
-        if self.day > monthrange(self.year, self.month)[1]:
-            raise ValueError("no such day in that month")
-        return date(self.year, self.month, self.day)
+        parts = self.parts()
+        day, month, year = int(parts["d"]), int(parts["M"]), int(parts["y"])
+        if not 1 <= month <= 12 or not 1 <= day <= monthrange(max(year, 1), month)[1]:
+            raise ValueError("no such date")
+        if year < 1:
+            raise ValueError("no such year")
+        return date(year, month, day)
 
     def value_or_none(self) -> date | None:
-        """Return the chosen date, or None if incomplete or impossible."""
+        """Return the date typed, or None if incomplete or impossible."""
         try:
             return self.value()
         except ValueError:
@@ -240,13 +361,126 @@ class DatePicker(BoxLayout):
 
     def set_value(self, value: date | None) -> None:
         """Show a date (or nothing)."""
-        self.day, self.month, self.year = (
-            (value.day, value.month, value.year) if value else (0, 0, 0)
-        )
+        if value is None:
+            self.digits = ""
+            return
+        text = {"d": f"{value.day:02d}", "M": f"{value.month:02d}", "y": f"{value.year:04d}"}
+        self.digits = "".join(text[part] for part in self.order())
 
     def reset(self) -> None:
-        """Forget the chosen date."""
-        self.set_value(None)
+        """Forget the date."""
+        self.focus = False
+        self.digits = ""
+
+
+class FieldBox(BoxLayout):
+    """A field with its label always above it and its error right under it."""
+
+    label = StringProperty("")
+    error = StringProperty("")
+    _ready = False
+
+    def on_kv_post(self, _base_widget: object) -> None:
+        self._ready = True
+
+    def add_widget(self, widget: Widget, *args: Any, **kwargs: Any) -> None:
+        if self._ready and "index" not in kwargs and not args:
+            # Between the label (last child) and the error line (first child).
+            super().add_widget(widget, index=1)
+            return
+        super().add_widget(widget, *args, **kwargs)
+
+
+class FormArea(StencilView):
+    """The body of a form: top-aligned, shifted up just enough to keep the field being
+    typed in (with its label and error) above the docked keyboard. Never scrolled by hand.
+    """
+
+    shift = NumericProperty(0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Next frame, not "before this frame": placing lays the content out, which may ask
+        # to be placed again; across frames that settles instead of spinning the clock.
+        self._trigger = Clock.create_trigger(self.place, 0)
+        self.fbind("size", self._trigger)
+        self.fbind("pos", self._trigger)
+        board = keyboard()
+        if board is not None:
+            board.fbind("target", self._trigger)
+
+    def add_widget(self, widget: Widget, *args: Any, **kwargs: Any) -> None:
+        super().add_widget(widget, *args, **kwargs)
+        widget.fbind("height", self._trigger)
+        self._trigger()
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.collide_point(*touch.pos):
+            return False
+        return bool(super().on_touch_down(touch))
+
+    def focused_box(self, content: Widget) -> Widget | None:
+        """Return the FieldBox (or field) of the field being typed in, if it is in here."""
+        board = keyboard()
+        target = board.target if board is not None else None
+        node, box = target, None
+        while node is not None and node is not self:
+            if box is None and isinstance(node, FieldBox):
+                box = node
+            if node is content:
+                return box or target
+            node = node.parent if node.parent is not node else None
+        return None
+
+    @staticmethod
+    def _settle(content: Widget) -> None:
+        """Lay the content's own layouts out now, parents first, so positions are fresh."""
+        from kivy.uix.layout import Layout
+
+        for widget in content.walk(restrict=True):
+            if isinstance(widget, Layout):
+                widget.do_layout()
+
+    def place(self, *_args: Any) -> None:
+        """Lay the content out at the top; shift it up to show the focused field."""
+        if not self.children:
+            return
+        content = self.children[0]
+        content.width = self.width
+        content.x = self.x
+        content.top = self.top
+        self._settle(content)
+        shift = 0.0
+        box = self.focused_box(content)
+        board = keyboard()
+        field = board.target if board is not None else None
+        if box is not None and field is not None:
+            margin = dp(4)
+            # Ideally the whole box (label, field, error) shows, the label never leaving...
+            shift = max(0.0, min(self.y + margin - box.y, self.top - box.top))
+            # ...but the field being typed in shows in any case.
+            if field.y + shift < self.y + margin:
+                shift = max(0.0, min(self.y + margin - field.y, self.top - field.top))
+        self.shift = shift
+        if shift:
+            content.top = self.top + shift
+            self._settle(content)
+
+
+class StepIndicator(BoxLayout):
+    """Where the patient is in a flow: "Step 2 of 3" and one bar per step."""
+
+    title = StringProperty("")
+    step = NumericProperty(1)
+    steps = NumericProperty(3)  # 0: a screen outside a numbered flow (title only)
+
+
+class BottomBar(BoxLayout):
+    """The row of actions at the bottom: back on the left, the main action on the right."""
+
+
+class ConfirmExitView(ModalView):
+    """Ask staff to confirm that the kiosk should close."""
 
 
 class NumPad(BoxLayout):
@@ -293,6 +527,8 @@ class ScoreRow(BoxLayout):
     low = NumericProperty(1)
     high = NumericProperty(5)
     score = NumericProperty(-1)  # -1: not answered
+    inline = BooleanProperty(False)  # the question on the left of its buttons (a scale matrix)
+    cols = NumericProperty(0)  # buttons per line; 0: all on one line
 
     def on_kv_post(self, _base_widget: object) -> None:
         from kivy.factory import Factory

@@ -72,31 +72,105 @@ def pump_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def _kiosk_keyboard() -> Any:
+    from kivy.app import App
+
+    return App.get_running_app().keyboard
+
+
+def _is_inside(widget: Any, ancestor: Any) -> bool:
+    node = widget
+    while node is not None:
+        if node is ancestor:
+            return True
+        node = node.parent if node.parent is not node else None
+    return False
+
+
+def _visible_in_form(widget: Any, x: float, y: float) -> None:
+    """Fail if the point is clipped away by the FormArea the widget sits in."""
+    from screens.widgets import FormArea
+
+    node = widget.parent
+    while node is not None and node is not node.parent:
+        if isinstance(node, FormArea):
+            assert node.collide_point(*node.to_widget(x, y)), f"{widget!r} is hidden in its form"
+            return
+        node = node.parent
+
+
 def tap(widget: Any) -> None:
     """Touch a widget at its centre through the Window, like a finger."""
     assert widget.get_root_window() is not None, f"{widget!r} is not on screen"
     x, y = widget.to_window(*widget.center)
     assert 0 <= x <= Window.width and 0 <= y <= Window.height, f"{widget!r} is off screen"
-    for other in Window.children[:1]:  # the docked keyboard, if up, sits on top
-        if other.__class__.__name__ == "VKeyboard" and other.collide_point(x, y):
-            raise AssertionError(f"{widget!r} is under the on-screen keyboard")
+    board = _kiosk_keyboard()
+    covered = board is not None and board.visible and not _is_inside(widget, board)
+    if covered and board.collide_point(*board.to_widget(x, y)):
+        raise AssertionError(f"{widget!r} is under the on-screen keyboard")
+    _visible_in_form(widget, x, y)
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
     pump(1)
 
 
+#: The counts of the last typing by taps (keys of the kiosk keyboard).
+KEY_TAPS: list[str] = []
+
+
+def _page_of(board: Any, char: str) -> str | None:
+    from screens.keyboard import key_rows, layout_for
+
+    input_type = getattr(board.target, "input_type", "text")
+    if board.mode == "digits":
+        return "digits"
+    for mode in ("letters", "accents", "symbols"):
+        rows = key_rows(layout_for(board.lang), mode, input_type)
+        if any(char in row for row in rows):
+            return mode
+    return None
+
+
+def tap_key(key: str) -> None:
+    """Tap one key of the kiosk keyboard by its name ("a", "shift", "enter"...)."""
+    board = _kiosk_keyboard()
+    assert board.visible, "the kiosk keyboard is not up"
+    button = board.key_for(key)
+    assert button is not None, f"no key {key!r} on the {board.mode} page"
+    KEY_TAPS.append(key)
+    tap(button)
+
+
 def type_text(text: str) -> None:
-    """Type characters into the focused field, as the keyboard does."""
+    """Type by tapping the keys of the kiosk keyboard: pages, Shift and all."""
+    board = _kiosk_keyboard()
     for ch in text:
-        Window.dispatch("on_textinput", ch)
+        key = "space" if ch == " " else ch
+        lower = key if key == "space" else ch.lower()
+        page = _page_of(board, lower)
+        assert page is not None, f"{ch!r} is not on the keyboard"
+        if page != board.mode:
+            if board.mode != "letters":
+                tap_key("letters")
+            if page != "letters":
+                tap_key(page)
+        if key != "space" and ch != lower and not board.shift:
+            tap_key("shift")
+        elif key != "space" and ch == lower and ch.upper() != ch and board.shift:
+            tap_key("shift")  # an auto-capital not wanted
+        tap_key(lower)
     pump(1)
 
 
 def press_enter() -> None:
-    """Press Enter on the keyboard (a hardware key; the docked keyboard sends the same)."""
-    Window.dispatch("on_key_down", 13, 40, "\r", [])
-    Window.dispatch("on_key_up", 13, 40)
+    """Tap Enter on the kiosk keyboard (Next, or the screen's action on the last field)."""
+    board = _kiosk_keyboard()
+    if board is not None and board.visible:
+        tap_key("enter")
+    else:
+        Window.dispatch("on_key_down", 13, 40, "\r", [])
+        Window.dispatch("on_key_up", 13, 40)
     pump(2)
 
 
@@ -194,6 +268,7 @@ def kiosk_app(kiosk: Any) -> Iterator[Any]:
 
     app = KioskApp(kiosk, start_sync=True)
     app._run_prepare()
+    app.settle_seconds = 0  # the tests tap as fast as frames go (tests/ui/test_ui_once.py)
     runTouchApp(embedded=True)
     pump(3)
     yield app
@@ -215,6 +290,7 @@ def ui(kiosk_app: Any) -> Iterator[Any]:
         pump=pump,
         pump_until=pump_until,
         tap=tap,
+        tap_key=tap_key,
         type_text=type_text,
         press_enter=press_enter,
         choose=choose,

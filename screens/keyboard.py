@@ -1,0 +1,285 @@
+"""The kiosk's own on-screen keyboard: large keys, Shift, accents, a digit pad, Enter = next.
+
+It replaces Kivy's stock VKeyboard (Config `keyboard_mode = system`): it is docked under the
+screen in the app's layout, so it takes room instead of covering it, and a form shifts its
+content so that the field being typed in sits above it (`screens.widgets.FormArea`).
+
+A field says which keys it needs with TextInput's `input_type`: `tel` and `number` get the
+digit pad, anything else the letters. Layouts are data: add a language to `LAYOUTS` (extra
+letters on the rows, the accented letters on the accents page) and it is offered at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.uix.behaviors import FocusBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+#: Special keys (anything else types itself).
+SHIFT, BACKSPACE, ENTER, SPACE = "shift", "backspace", "enter", "space"
+TO_LETTERS, TO_ACCENTS, TO_SYMBOLS = "letters", "accents", "symbols"
+
+
+@dataclass(frozen=True)
+class KeyboardLayout:
+    """The letters of one language: three rows of letters plus the accents page."""
+
+    rows: tuple[str, str, str] = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    accents: str = "áéíóúüñçàèìòùâêîôûäëïöÿãõåæøß"
+    #: Characters after the letters of rows 2 and 3 (names such as O'Brien or Smith-Jones).
+    row_extras: tuple[str, str] = ("'", "-")
+    symbols: tuple[str, str, str] = ("1234567890", '@#&/:;()"', ".,?!'-+_")
+    name: str = field(default="latin")
+
+
+#: Language code -> layout. English and Spanish share QWERTY; Spanish adds ñ in row 2.
+LAYOUTS: dict[str, KeyboardLayout] = {
+    "en": KeyboardLayout(name="en"),
+    "es": KeyboardLayout(
+        rows=("qwertyuiop", "asdfghjklñ", "zxcvbnm"),
+        accents="áéíóúüñçàèìòùâêîôûäëïöãõ",
+        name="es",
+    ),
+}
+
+
+def layout_for(lang: str) -> KeyboardLayout:
+    """Return the keyboard layout of a language (English's for one without its own)."""
+    return LAYOUTS.get(lang, LAYOUTS["en"])
+
+
+def key_rows(layout: KeyboardLayout, mode: str, input_type: str) -> list[list[str]]:
+    """Return the keys of one page, row by row (specials by name)."""
+    if mode == "digits":
+        extra = "+" if input_type == "tel" else ""
+        return [
+            ["1", "2", "3", BACKSPACE],
+            ["4", "5", "6", extra],
+            ["7", "8", "9", SPACE if input_type == "tel" else ""],
+            ["", "0", "", ENTER],
+        ]
+    if mode == TO_ACCENTS:
+        letters = layout.accents
+        rows = [list(letters[i : i + 10]) for i in range(0, len(letters), 10)][:3]
+        rows[0].append(BACKSPACE)
+        rows[-1] = [SHIFT, *rows[-1]]
+        return [*rows, [TO_LETTERS, "@", SPACE, ".", ENTER]]
+    if mode == TO_SYMBOLS:
+        r1, r2, r3 = layout.symbols
+        return [[*r1, BACKSPACE], list(r2), list(r3), [TO_LETTERS, "@", SPACE, ".", ENTER]]
+    r1, r2, r3 = layout.rows
+    e2, e3 = layout.row_extras
+    return [
+        [*r1, BACKSPACE],
+        [*r2, e2],
+        [SHIFT, *r3, e3, SHIFT],
+        [TO_SYMBOLS, TO_ACCENTS, "@", SPACE, ".", ENTER],
+    ]
+
+
+class KeyButton(Button):
+    """One key; `key` is the character it types or the name of a special key."""
+
+    key = StringProperty("")
+    keyboard = ObjectProperty(None, allownone=True)
+    role = OptionProperty("char", options=("char", "special", "enter", "blank"))
+
+
+class KioskKeyboard(BoxLayout):
+    """The docked keyboard: shown while a field has the focus, typing into that field."""
+
+    target = ObjectProperty(None, allownone=True)
+    mode = OptionProperty("letters", options=("letters", "accents", "symbols", "digits"))
+    shift = BooleanProperty(False)
+    lang = StringProperty("en")
+    visible = BooleanProperty(False)
+    enter_label = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rebuild = Clock.create_trigger(lambda _dt: self.build_keys(), -1)
+        self._hide = Clock.create_trigger(self._hide_if_unfocused, 0)
+        for name in ("mode", "lang", "target"):
+            self.fbind(name, self._rebuild)
+        self._built_for: tuple[str, str, str] | None = None
+
+    # --- which field -----------------------------------------------------------------------
+    def attach(self, field: Any) -> None:
+        """Type into `field` (it just got the focus)."""
+        self.target = field
+        input_type = getattr(field, "input_type", "text")
+        self.mode = "digits" if input_type in ("tel", "number", "datetime") else "letters"
+        self.shift = self._auto_shift(field)
+        self.enter_label = self._enter_label(field)
+        self.visible = True
+        self.build_keys()
+
+    def detach(self, field: Any) -> None:
+        """Stop typing into `field` (it lost the focus); hide if no other field took it."""
+        if self.target is field:
+            self._hide()
+
+    def _hide_if_unfocused(self, *_args: Any) -> None:
+        target = self.target
+        if target is not None and getattr(target, "focus", False):
+            return
+        self.target = None
+        self.visible = False
+
+    @staticmethod
+    def _auto_shift(field: Any) -> bool:
+        """Start a capital where a name or a sentence starts."""
+        if not getattr(field, "autocap", False):
+            return False
+        text = getattr(field, "text", "")
+        return not text or text[-1] in " -'"
+
+    def _enter_label(self, field: Any) -> str:
+        screen = owner_screen(field)
+        if screen is not None and next_field(screen, field) is None:
+            return str(screen.enter_msgid())
+        return "Next"
+
+    # --- keys --------------------------------------------------------------------------------
+    def build_keys(self) -> None:
+        """(Re)make the key rows for the current page and language."""
+        input_type = getattr(self.target, "input_type", "text")
+        wanted = (self.mode, self.lang, input_type)
+        if wanted == self._built_for:
+            return
+        self._built_for = wanted
+        rows_box = self.ids.rows
+        rows_box.clear_widgets()
+        for row in key_rows(layout_for(self.lang), self.mode, input_type):
+            box = BoxLayout(spacing=rows_box.spacing)
+            for key in row:
+                box.add_widget(self._make_key(key))
+            rows_box.add_widget(box)
+
+    def _make_key(self, key: str) -> KeyButton:
+        role = "char"
+        weight = 1.0
+        if key == "":
+            role = "blank"
+        elif key == ENTER:
+            role, weight = "enter", 2.0 if self.mode != "digits" else 1.0
+        elif key in (SHIFT, BACKSPACE, TO_LETTERS, TO_ACCENTS, TO_SYMBOLS):
+            role, weight = "special", 1.5 if self.mode != "digits" else 1.0
+        elif key == SPACE:
+            weight = 4.0 if self.mode != "digits" else 1.0
+        return KeyButton(key=key, keyboard=self, role=role, size_hint_x=weight)
+
+    def all_keys(self) -> list[KeyButton]:
+        """Return every key on the page shown."""
+        return [w for w in self.walk(restrict=True) if isinstance(w, KeyButton)]
+
+    def key_for(self, key: str) -> KeyButton | None:
+        """Return the key that types `key` (or the special key of that name) on this page."""
+        for button in self.all_keys():
+            if button.key == key and button.role != "blank":
+                return button
+        return None
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.collide_point(*touch.pos) or not self.visible:
+            return False
+        # A touch on the keyboard must not take the focus away from the field typed in.
+        FocusBehavior.ignored_touch.append(touch)
+        super().on_touch_down(touch)
+        return True
+
+    def press(self, key: str) -> None:
+        """Act on one key."""
+        target = self.target
+        if target is None:
+            return
+        if key == SHIFT:
+            self.shift = not self.shift
+        elif key in (TO_LETTERS, TO_ACCENTS, TO_SYMBOLS):
+            self.mode = key
+        elif key == BACKSPACE:
+            if getattr(target, "_selection", False):
+                target.delete_selection()
+            else:
+                target.do_backspace()
+        elif key == ENTER:
+            advance(target)
+        else:
+            char = " " if key == SPACE else key
+            if self.shift:
+                char = char.upper()
+            if getattr(target, "_selection", False):  # typing replaces a selection
+                target.delete_selection()
+            target.insert_text(char)
+            self.shift = self._auto_shift(target) if char in " -'" else False
+            if self.mode == TO_ACCENTS:  # one accented letter, then back to the letters
+                self.mode = TO_LETTERS
+        self.enter_label = self._enter_label(target) if self.target is not None else ""
+
+    def label_for(self, key: str, shift: bool, enter_label: str, lang: str) -> str:
+        """Return the text printed on a key."""
+        from kiosk.i18n import _
+
+        names = {
+            SHIFT: "⇧",
+            BACKSPACE: "⌫",
+            SPACE: _("space", lang),
+            TO_LETTERS: "abc",
+            TO_ACCENTS: "áéñ",
+            TO_SYMBOLS: "123",
+            ENTER: _(enter_label or "Next", lang),
+        }
+        if key in names:
+            return names[key]
+        return key.upper() if shift else key
+
+
+def owner_screen(widget: Any) -> Any:
+    """Return the kiosk screen a widget is on (None if it is on none)."""
+    from screens.base import KioskScreen
+
+    parent = widget
+    while parent is not None:
+        if isinstance(parent, KioskScreen):
+            return parent
+        parent = parent.parent if parent.parent is not parent else None
+    return None
+
+
+def next_field(screen: Any, field: Any) -> Any:
+    """Return the field after `field` on its screen (None at the last one)."""
+    fields = [f for f in screen.typing_fields() if not f.disabled]
+    if field not in fields:
+        return None
+    index = fields.index(field)
+    return fields[index + 1] if index + 1 < len(fields) else None
+
+
+def advance(field: Any) -> None:
+    """Enter: go to the next field, or after the last one do the screen's main action."""
+    screen = owner_screen(field)
+    if screen is None:
+        field.focus = False
+        return
+    following = next_field(screen, field)
+    if following is not None:
+        following.focus = True
+        return
+    field.focus = False
+    screen.on_enter_key()
+
+
+def keyboard() -> KioskKeyboard | None:
+    """Return the app's keyboard (None outside the running kiosk app)."""
+    app = App.get_running_app()
+    return getattr(app, "keyboard", None)
