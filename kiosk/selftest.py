@@ -50,40 +50,26 @@ def _tap(widget: Any) -> None:
     EventLoop.post_dispatch_input("end", finger)
 
 
-def _type(text: str) -> None:
-    from kivy.core.window import Window
-
-    for ch in text:
-        Window.dispatch("on_textinput", ch)
-
-
 def _on(app: Any, name: str) -> Iterator[Wait]:
     """Wait for a screen, then for a few frames so its widgets are laid out."""
     yield lambda: app.manager.current == name and app.manager.current_screen is not None
     yield _frames(3)
+    # The app drops a touch that comes right after a screen change; a finger is slower.
+    yield _seconds(float(getattr(app, "settle_seconds", 0)) + 0.05)
 
 
-def _choose(spinner: Any, text: str) -> Iterator[Wait]:
-    """Open a spinner, scroll its list to the option and tap it."""
-    from kivy.core.window import Window
+def _key(app: Any, name: str) -> None:
+    """Tap one key of the kiosk's own on-screen keyboard ("enter", "a", "1"...)."""
+    button = app.keyboard.key_for(name)
+    if button is None:
+        raise RuntimeError(f"no key {name!r} on the keyboard's {app.keyboard.mode} page")
+    _tap(button)
 
-    _tap(spinner)
-    yield lambda: bool(spinner.is_open)
-    dropdown = spinner._dropdown
-    option = next(b for b in dropdown.container.children if b.text == text)
 
-    def in_view() -> bool:
-        x, y = option.to_window(*option.center)
-        if 0 <= x <= Window.width and 0 <= y <= Window.height and dropdown.collide_point(x, y):
-            return True
-        dropdown.scroll_to(option, animate=False)  # again, once the list is laid out
-        return False
-
-    yield in_view
-    # A list ignores taps for DropDown.min_state_time after it opens; a finger is slower.
-    yield _seconds(max(0.3, 2 * float(dropdown.min_state_time)))
-    _tap(option)
-    yield lambda: not spinner.is_open and dropdown.parent is None
+def _date_digits(field: Any, born: date) -> str:
+    """Return the 8 digits of a date in the order the field's language writes dates."""
+    parts = {"d": f"{born.day:02d}", "M": f"{born.month:02d}", "y": f"{born.year:04d}"}
+    return "".join(parts[p] for p in field.order())
 
 
 def _seconds(seconds: float) -> Wait:
@@ -108,16 +94,18 @@ def check_in_steps(app: Any) -> Iterator[Wait]:
     _tap(app.manager.current_screen.ids.check_in)
     yield from _on(app, "checkin")
     checkin = app.manager.current_screen
-    _tap(checkin.ids.last_name)
-    yield lambda: bool(checkin.ids.last_name.focus)
-    _type(LAST_NAME)
-    checkin.ids.last_name.focus = False  # close the docked keyboard, as Enter does
-    yield _frames(2)
-    picker = checkin.ids.dob
-    yield from _choose(picker.ids.day, str(DATE_OF_BIRTH.day))
-    yield from _choose(picker.ids.month, picker.month_names(app.lang)[DATE_OF_BIRTH.month - 1])
-    yield from _choose(picker.ids.year, str(DATE_OF_BIRTH.year))
-    _tap(checkin.ids.next)
+    yield lambda: bool(checkin.ids.last_name.focus)  # focused when the screen opens
+    for letter in LAST_NAME.lower():  # Shift comes on by itself for a name's first letter
+        _key(app, letter)
+        yield _frames(1)
+    _key(app, "enter")  # on to the date of birth, with the digit pad
+    yield lambda: bool(checkin.ids.dob.focus) and app.keyboard.mode == "digits"
+    yield _frames(5)  # the digit pad is laid out in the frames after the page changes
+    for digit in _date_digits(checkin.ids.dob, DATE_OF_BIRTH):
+        _key(app, digit)
+        yield _frames(2)
+        yield lambda typed=digit: checkin.ids.dob.text.endswith(typed)
+    _key(app, "enter")  # the last field: Enter looks the appointment up
     yield from _on(app, "confirm")
     _tap(app.manager.current_screen.ids.yes)
     yield from _on(app, "contact")
