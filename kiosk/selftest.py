@@ -72,6 +72,11 @@ def _date_digits(field: Any, born: date) -> str:
     return "".join(parts[p] for p in field.order())
 
 
+def _typed(field: Any, text: str) -> Wait:
+    """Wait until a field holds `text`."""
+    return lambda: bool(field.text == text)
+
+
 def _seconds(seconds: float) -> Wait:
     until = time.monotonic() + seconds
     return lambda: time.monotonic() >= until
@@ -101,10 +106,11 @@ def check_in_steps(app: Any) -> Iterator[Wait]:
     _key(app, "enter")  # on to the date of birth, with the digit pad
     yield lambda: bool(checkin.ids.dob.focus) and app.keyboard.mode == "digits"
     yield _frames(5)  # the digit pad is laid out in the frames after the page changes
-    for digit in _date_digits(checkin.ids.dob, DATE_OF_BIRTH):
+    digits = _date_digits(checkin.ids.dob, DATE_OF_BIRTH)
+    for count, digit in enumerate(digits, start=1):
         _key(app, digit)
         yield _frames(2)
-        yield lambda typed=digit: checkin.ids.dob.text.endswith(typed)
+        yield _typed(checkin.ids.dob, digits[:count])
     _key(app, "enter")  # the last field: Enter looks the appointment up
     yield from _on(app, "confirm")
     _tap(app.manager.current_screen.ids.yes)
