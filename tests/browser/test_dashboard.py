@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from browser_support import ADMIN, STAFF, Server, login, record, shoot
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
+from clinic.models import FollowUpToken
+from clinic.security import hash_token
 from sync import protocol
 from sync.protocol import RecordKind
 
@@ -342,6 +344,16 @@ def test_follow_up_token_states(server: Server, context: Any) -> None:
     """Expired token: 410; malformed: 404; well-formed but not received yet: 'recording'."""
     expired = _token()
     server.ingest(_rating(4, minutes_ago=60 * 24 * 5, token=expired))
+    # A link's lifetime counts from the server's receipt, never from the kiosk's clock:
+    # age the stored token to make it expired.
+    engine = create_engine(server.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(FollowUpToken)
+            .where(FollowUpToken.token_hash == hash_token(expired))
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    engine.dispose()
     page = context.new_page()
     response = page.goto(server.base_url + f"/f/{expired}")
     assert response is not None and response.status == 410

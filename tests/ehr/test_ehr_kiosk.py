@@ -10,6 +10,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from ehr_support import (
     FhirServer,
     MllpPeer,
@@ -61,7 +62,12 @@ def test_check_in_on_a_real_kiosk_reaches_the_ehr(
     )  # fmt: skip
     clinic.start()
     kiosk = Kiosk.open(
-        KioskSettings(data_dir=tmp_path / "kiosk", server_url=clinic.url), seed_demo=False
+        KioskSettings(
+            data_dir=tmp_path / "kiosk",
+            server_url=clinic.url,
+            admin_pin_hash=PasswordHasher(time_cost=1, memory_cost=1024).hash("837261"),
+        ),
+        seed_demo=False,
     )
     try:
         done = threading.Event()
