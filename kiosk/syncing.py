@@ -52,6 +52,8 @@ class _Kiosk(Protocol):
     db: _Database
     settings: Any
 
+    def now(self) -> datetime: ...
+
 
 def app_version() -> str:
     """Return the installed package version (what the heartbeat reports)."""
@@ -206,7 +208,8 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
         tz=kiosk.settings.tz,
         retention=retention,
         sent_retention=timedelta(days=float(days)) if days else None,
-        now=now,
+        # The kiosk's own clock decides which clinic day it is (match keys, cut-offs).
+        now=now or kiosk.now(),
         force_compact=force_compact,
     )
 
