@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export REQUIRE_UI=${REQUIRE_UI:-1} REQUIRE_BROWSER=${REQUIRE_BROWSER:-1}
 export REQUIRE_POSTGRES=${REQUIRE_POSTGRES:-$( (command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432) && echo 1 || echo 0)}
-exec xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m pytest "$@"
+exec xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python -m pytest "$@"
