@@ -97,6 +97,8 @@ class KButton(FitText, Button):
 
     #: main (accent colours), quiet (panel colours) or alert (red); the theme gives colours.
     role = OptionProperty("main", options=("main", "quiet", "alert"))
+    #: Wrap the text to the button's width (False for a short label such as a number).
+    wrap = BooleanProperty(True)
 
 
 class KQuietButton(KButton):
