@@ -30,6 +30,9 @@ class AdminScreen(KioskScreen):
     revoked = BooleanProperty(False)
     last_failure = StringProperty("")
     patient_fields = ("pairing_code", "message_msgid")
+    # On a short screen the settings and the sync status need the whole height (the status
+    # is unreadable at 800x480 with larger text otherwise); Close leads back to the top bar.
+    full_height = True
 
     def on_activate(self) -> None:
         if not self.app.admin_unlocked:  # only through the PIN pad
