@@ -30,8 +30,10 @@ class AdminScreen(KioskScreen):
     revoked = BooleanProperty(False)
     last_failure = StringProperty("")
     patient_fields = ("pairing_code", "message_msgid")
-    # On a short screen the settings and the sync status need the whole height (the status
-    # is unreadable at 800x480 with larger text otherwise); Close leads back to the top bar.
+
+    # On a short screen the settings, the sync status and, while typing, the keyboard need
+    # the whole height (at 800x480 with larger text the status and the fields do not fit
+    # under the top bar); Close leads back to the screens with the top bar.
     full_height = True
 
     def on_activate(self) -> None:
