@@ -405,8 +405,12 @@ class FormArea(StencilView):
         # Next frame, not "before this frame": placing lays the content out, which may ask
         # to be placed again; across frames that settles instead of spinning the clock.
         self._trigger = Clock.create_trigger(self.place, 0)
-        self.fbind("size", self._trigger)
-        self.fbind("pos", self._trigger)
+        # Its own size and position place it before the frame is drawn (placing changes
+        # neither, so this cannot spin): a screen shown again would otherwise show, and
+        # take taps on, its old placing for a frame.
+        self._trigger_now = Clock.create_trigger(self.place, -1)
+        self.fbind("size", self._trigger_now)
+        self.fbind("pos", self._trigger_now)
         board = keyboard()
         if board is not None:
             board.fbind("target", self._trigger)
