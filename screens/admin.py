@@ -31,10 +31,15 @@ class AdminScreen(KioskScreen):
     last_failure = StringProperty("")
     patient_fields = ("pairing_code", "message_msgid")
 
-    # On a short screen the settings, the sync status and, while typing, the keyboard need
-    # the whole height (at 800x480 with larger text the status and the fields do not fit
-    # under the top bar); Close leads back to the screens with the top bar.
-    full_height = True
+
+    @property
+    def full_height(self) -> bool:  # type: ignore[override]
+        """Take the top bar's room on a short screen with larger text only.
+
+        At 800x480 with larger text the settings, the sync status and, while typing, the
+        keyboard do not fit under the top bar; Close leads back to the screens with it.
+        """
+        return bool(self.app.large_text)
 
     def on_activate(self) -> None:
         if not self.app.admin_unlocked:  # only through the PIN pad
