@@ -417,8 +417,12 @@ class FormArea(StencilView):
 
     def add_widget(self, widget: Widget, *args: Any, **kwargs: Any) -> None:
         super().add_widget(widget, *args, **kwargs)
-        widget.fbind("height", self._trigger)
+        widget.fbind("height", self._trigger_now)
         self._trigger()
+
+    def place_before_frame(self) -> None:
+        """Place the content once the layouts of this frame have settled."""
+        self._trigger_now()
 
     def on_touch_down(self, touch: Any) -> bool:
         if not self.collide_point(*touch.pos):
