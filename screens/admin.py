@@ -34,12 +34,13 @@ class AdminScreen(KioskScreen):
 
     @property
     def full_height(self) -> bool:  # type: ignore[override]
-        """Take the top bar's room on a short screen with larger text only.
+        """Take the top bar's room on a short screen with larger text or while typing.
 
-        At 800x480 with larger text the settings, the sync status and, while typing, the
-        keyboard do not fit under the top bar; Close leads back to the screens with it.
+        At 800x480 the settings, the sync status and the keyboard do not fit under the top
+        bar then (a field and the button next to it, Pair, must both show above the keys);
+        Close leads back to the screens with it.
         """
-        return bool(self.app.large_text)
+        return bool(self.app.large_text or self.app.keyboard_visible)
 
     def on_activate(self) -> None:
         if not self.app.admin_unlocked:  # only through the PIN pad
