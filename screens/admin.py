@@ -34,6 +34,17 @@ class AdminScreen(KioskScreen):
     clock_minutes = NumericProperty(0)
     patient_fields = ("pairing_code", "message_msgid")
 
+
+    @property
+    def full_height(self) -> bool:  # type: ignore[override]
+        """Take the top bar's room on a short screen with larger text or while typing.
+
+        At 800x480 the settings, the sync status and the keyboard do not fit under the top
+        bar then (a field and the button next to it, Pair, must both show above the keys);
+        Close leads back to the screens with it.
+        """
+        return bool(self.app.large_text or self.app.keyboard_visible)
+
     def on_activate(self) -> None:
         if not self.app.admin_unlocked:  # only through the PIN pad
             self.app.go_home()

@@ -61,6 +61,13 @@ class KioskScreen(Screen):
         self.busy = False
         self.errors = {}
         self.on_activate()
+        from screens.widgets import FormArea
+
+        # Place the forms before the first frame shows the screen: a form placed while the
+        # screen was away (or never) would be drawn, and tapped, where it was for a frame.
+        for widget in self.walk(restrict=True):
+            if isinstance(widget, FormArea):
+                widget.place_before_frame()
 
     def on_leave(self, *args: Any) -> None:
         # A focused field keeps the keyboard up over the next screen.

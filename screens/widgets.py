@@ -97,6 +97,8 @@ class KButton(FitText, Button):
 
     #: main (accent colours), quiet (panel colours) or alert (red); the theme gives colours.
     role = OptionProperty("main", options=("main", "quiet", "alert"))
+    #: Wrap the text to the button's width (False for a short label such as a number).
+    wrap = BooleanProperty(True)
 
 
 class KQuietButton(KButton):
@@ -403,16 +405,24 @@ class FormArea(StencilView):
         # Next frame, not "before this frame": placing lays the content out, which may ask
         # to be placed again; across frames that settles instead of spinning the clock.
         self._trigger = Clock.create_trigger(self.place, 0)
-        self.fbind("size", self._trigger)
-        self.fbind("pos", self._trigger)
+        # Its own size and position place it before the frame is drawn (placing changes
+        # neither, so this cannot spin): a screen shown again would otherwise show, and
+        # take taps on, its old placing for a frame.
+        self._trigger_now = Clock.create_trigger(self.place, -1)
+        self.fbind("size", self._trigger_now)
+        self.fbind("pos", self._trigger_now)
         board = keyboard()
         if board is not None:
             board.fbind("target", self._trigger)
 
     def add_widget(self, widget: Widget, *args: Any, **kwargs: Any) -> None:
         super().add_widget(widget, *args, **kwargs)
-        widget.fbind("height", self._trigger)
+        widget.fbind("height", self._trigger_now)
         self._trigger()
+
+    def place_before_frame(self) -> None:
+        """Place the content once the layouts of this frame have settled."""
+        self._trigger_now()
 
     def on_touch_down(self, touch: Any) -> bool:
         if not self.collide_point(*touch.pos):
