@@ -34,7 +34,6 @@ class AdminScreen(KioskScreen):
     clock_minutes = NumericProperty(0)
     patient_fields = ("pairing_code", "message_msgid")
 
-
     @property
     def full_height(self) -> bool:  # type: ignore[override]
         """Take the top bar's room on a short screen with larger text or while typing.

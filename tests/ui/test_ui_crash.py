@@ -95,7 +95,7 @@ def paired(ui: Any, kiosk: Any, tmp_path: Path) -> Iterator[ServerProcess]:
         syncing.stop_sync(kiosk)
         with kiosk.db.write() as session:  # back to the unpaired demo kiosk
             for key in StateKey:
-                if key not in (StateKey.HASH_KEY, StateKey.LOCAL_KEY):
+                if key not in (StateKey.LOCAL_KEY, StateKey.DEMO_DATA):
                     state.set_state(key, None, session=session)
         syncing.start_sync(kiosk, purge_interval=None)
         seed_demo(kiosk)  # the server's pull replaced the demo day; later tests need it
