@@ -126,7 +126,42 @@ def line_chart(
         '<figure class="chart-figure">'
         f"<figcaption>{escape(title)}</figcaption>"
         + "".join(parts)
-        + f'<div class="legend">{"".join(legend)}</div></figure>'
+        + f'<div class="legend">{"".join(legend)}</div>'
+        + _data_table(title, labels, series, bars)
+        + "</figure>"
+    )
+
+
+def _data_table(
+    title: str, labels: Sequence[str], series: Sequence[Series], bars: Series | None
+) -> str:
+    """Return the chart's numbers as a table in a closed <details>: its text alternative.
+
+    The SVG's label names the chart; a screen-reader user (or anyone who wants the exact
+    figures) reads the values here, one row per day, one column per line.
+    """
+    columns = list(series) + ([bars] if bars is not None else [])
+    head = "".join(f'<th scope="col">{escape(c.name)}</th>' for c in columns)
+    rows = []
+    for i, label in enumerate(labels):
+        cells = []
+        for c in columns:
+            value = c.values[i] if i < len(c.values) else None
+            if value is None:
+                text = "no data"
+            elif c is bars:
+                text = f"{value:.0%}"
+            else:
+                text = _fmt(value)
+            cells.append(f"<td>{escape(text)}</td>")
+        rows.append(f'<tr><th scope="row">{escape(label)}</th>{"".join(cells)}</tr>')
+    return (
+        '<details class="chart-data"><summary>Numbers behind this chart</summary>'
+        # Focusable so that keyboard users can scroll the region (WCAG 2.1.1).
+        f'<div class="table-wrap" tabindex="0" role="region" aria-label="{escape(title)}">'
+        f'<table><caption class="visually-hidden">{escape(title)}'
+        f'</caption><thead><tr><th scope="col">Day</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></details>"
     )
 
 

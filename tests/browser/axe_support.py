@@ -1,0 +1,211 @@
+"""Run axe-core (pinned in tests/browser/axe/package-lock.json) in a page; crawl the dashboard."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from browser_support import ROOT, Server, _free_port, _prepare_database
+
+from sync import protocol
+
+AXE_JS = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+REPORTS = ROOT / "artifacts" / "axe"
+#: WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe tags its rules by the criteria they test).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+DISABLED_RULES = {
+    # re-enabled at merge: live updates replace the meta refresh
+    "meta-refresh": {"enabled": False},
+}
+#: Links a crawler must not follow: they change state, log out, or download a file.
+SKIP_SUFFIXES = (".csv", ".json", ".png", ".svg")
+SKIP_PATHS = ("/logout", "/dashboard/logout")
+
+
+@dataclass
+class AxeLog:
+    """Every page checked and every violation found, written to artifacts/axe/<name>.json."""
+
+    name: str
+    pages: list[str] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    def check(self, page: Any, label: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
+        """Run axe on the page as it is now; keep its violations under the label."""
+        found = run_axe(page)
+        self.pages.append(f"{label} {page.url}")
+        for v in found:
+            self.violations.append(
+                {
+                    "page": label,
+                    "url": page.url,
+                    "rule": v["id"],
+                    "impact": v.get("impact"),
+                    "help": v["help"],
+                    "targets": [", ".join(map(str, n["target"])) for n in v["nodes"]],
+                }
+            )
+        if screenshot:
+            from browser_support import shoot
+
+            shoot(page, f"axe-{self.name}-{label}")
+        return found
+
+    def by_rule(self) -> dict[str, int]:
+        """Return the number of offending elements per axe rule."""
+        counts: Counter[str] = Counter()
+        for v in self.violations:
+            counts[v["rule"]] += len(v["targets"])
+        return dict(sorted(counts.items()))
+
+    def write(self) -> Path:
+        """Write the log as JSON (pages, violations, counts by rule) and return its path."""
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        path = REPORTS / f"{self.name}.json"
+        data = {"pages": self.pages, "by_rule": self.by_rule(), "violations": self.violations}
+        path.write_text(json.dumps(data, indent=2))
+        return path
+
+    def summary(self) -> str:
+        """Return one line per violation: page, rule, help, elements."""
+        return "\n".join(
+            f"{v['page']}: {v['rule']} ({v['help']}) at {'; '.join(v['targets'][:4])}"
+            for v in self.violations
+        )
+
+
+def run_axe(page: Any) -> list[dict[str, Any]]:
+    """Inject axe-core into the page and return its WCAG 2.2 A/AA violations."""
+    if not AXE_JS.is_file():
+        raise RuntimeError(
+            f"{AXE_JS} is missing: run scripts/setup.sh (npm ci in tests/browser/axe)"
+        )
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated through the DevTools protocol, which the pages' Content-Security-Policy
+        # (script-src 'self') does not govern; a <script> tag would be refused.
+        page.evaluate(AXE_JS.read_text(encoding="utf-8"))
+    options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "rules": DISABLED_RULES}
+    result: dict[str, Any] = page.evaluate(
+        "async (options) => await window.axe.run(document, options)", options
+    )
+    violations: list[dict[str, Any]] = result["violations"]
+    return violations
+
+
+def same_origin_links(page: Any, base_url: str, selector: str = "a[href]") -> list[str]:
+    """Return the absolute same-origin URLs of the links the selector matches, in page order."""
+    hrefs: list[str] = page.eval_on_selector_all(
+        selector, "els => els.map(e => e.getAttribute('href'))"
+    )
+    origin = urlsplit(base_url).netloc
+    urls: list[str] = []
+    for href in hrefs:
+        url = urljoin(page.url, href).split("#", 1)[0]
+        parts = urlsplit(url)
+        if parts.netloc != origin or parts.path in SKIP_PATHS:
+            continue
+        if parts.path.endswith(SKIP_SUFFIXES) or url in urls:
+            continue
+        urls.append(url)
+    return urls
+
+
+def crawl(page: Any, base_url: str, *, max_pages: int = 60) -> list[str]:
+    """Return every page reachable from the dashboard's header links, then their own links.
+
+    Starts at the header (navigation and the account link) of the current page and follows
+    same-origin links under /dashboard and /account (filters, pagers, views), breadth first.
+    """
+    queue = same_origin_links(page, base_url, "header a[href]")
+    seen: list[str] = []
+    while queue and len(seen) < max_pages:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.append(url)
+        page.goto(url)
+        for link in same_origin_links(page, base_url, "main a[href]"):
+            path = urlsplit(link).path
+            if path.startswith(("/dashboard", "/account")) and link not in seen:
+                queue.append(link)
+    return seen
+
+
+@contextmanager
+def clinic_server(workdir: Path, database_url: str, timezone: str = "UTC") -> Iterator[Server]:
+    """Run the clinic server on a fresh database at database_url; pair one kiosk."""
+    code = _prepare_database(database_url)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CLINIC_DATABASE_URL": database_url,
+        "CLINIC_ENVIRONMENT": "test",
+        "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "CLINIC_TIMEZONE": timezone,
+    }
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "clinic.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+                try:
+                    if httpx.get(base_url + protocol.HEALTH_PATH, timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start within 30 s")
+                time.sleep(0.1)
+            paired = httpx.post(
+                base_url + protocol.PAIR_PATH,
+                json={"code": code, "kiosk_name": "Lobby kiosk", "app_version": "1.0.0"},
+                timeout=10,
+            )
+            assert paired.status_code == 201, paired.text
+            token = paired.json()["token"]
+            httpx.post(
+                base_url + protocol.HEARTBEAT_PATH,
+                json={"app_version": "1.0.0", "backlog": 2, "failed": 1, "last_error": "timeout"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            ).raise_for_status()
+            yield Server(base_url, database_url, token, process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
