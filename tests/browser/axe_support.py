@@ -21,6 +21,9 @@ from browser_support import ROOT, Server, _free_port, _prepare_database
 from sync import protocol
 
 AXE_JS = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_VERSION = json.loads((AXE_JS.parents[2] / "package.json").read_text())["dependencies"][
+    "axe-core"
+]
 REPORTS = ROOT / "artifacts" / "axe"
 #: WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe tags its rules by the criteria they test).
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -40,10 +43,15 @@ class AxeLog:
     name: str
     pages: list[str] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    #: What axe could not decide (e.g. contrast over a gradient): kept for a human to review.
+    incomplete: Counter[str] = field(default_factory=Counter)
 
     def check(self, page: Any, label: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
         """Run axe on the page as it is now; keep its violations under the label."""
-        found = run_axe(page)
+        result = run_axe_result(page)
+        found: list[dict[str, Any]] = result["violations"]
+        for item in result["incomplete"]:
+            self.incomplete[item["id"]] += len(item["nodes"])
         self.pages.append(f"{label} {page.url}")
         for v in found:
             self.violations.append(
@@ -73,7 +81,14 @@ class AxeLog:
         """Write the log as JSON (pages, violations, counts by rule) and return its path."""
         REPORTS.mkdir(parents=True, exist_ok=True)
         path = REPORTS / f"{self.name}.json"
-        data = {"pages": self.pages, "by_rule": self.by_rule(), "violations": self.violations}
+        data = {
+            "axe_core": AXE_VERSION,
+            "tags": WCAG_TAGS,
+            "pages": self.pages,
+            "by_rule": self.by_rule(),
+            "violations": self.violations,
+            "incomplete_by_rule": dict(sorted(self.incomplete.items())),
+        }
         path.write_text(json.dumps(data, indent=2))
         return path
 
@@ -87,6 +102,12 @@ class AxeLog:
 
 def run_axe(page: Any) -> list[dict[str, Any]]:
     """Inject axe-core into the page and return its WCAG 2.2 A/AA violations."""
+    violations: list[dict[str, Any]] = run_axe_result(page)["violations"]
+    return violations
+
+
+def run_axe_result(page: Any) -> dict[str, Any]:
+    """Inject axe-core into the page and return axe.run's whole result for the WCAG tags."""
     if not AXE_JS.is_file():
         raise RuntimeError(
             f"{AXE_JS} is missing: run scripts/setup.sh (npm ci in tests/browser/axe)"
@@ -99,8 +120,7 @@ def run_axe(page: Any) -> list[dict[str, Any]]:
     result: dict[str, Any] = page.evaluate(
         "async (options) => await window.axe.run(document, options)", options
     )
-    violations: list[dict[str, Any]] = result["violations"]
-    return violations
+    return result
 
 
 def same_origin_links(page: Any, base_url: str, selector: str = "a[href]") -> list[str]:

@@ -24,7 +24,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 from axe_support import AxeLog, clinic_server, crawl
-from browser_support import ADMIN, STAFF, Server, record
+from browser_support import ADMIN, STAFF, Server, record, shoot
 from sqlalchemy import update
 
 from clinic.models import FollowUpToken
@@ -527,3 +527,165 @@ def test_axe_finds_what_it_must_find(browser: Any) -> None:
     rules = log.by_rule()
     assert {"label", "color-contrast", "link-name", "html-has-lang"} <= set(rules), rules
     assert "meta-refresh" not in rules
+
+
+_FOCUS_STATE = """() => {
+  const e = document.activeElement;
+  const s = getComputedStyle(e);
+  const r = e.getBoundingClientRect();
+  return {tag: e.tagName.toLowerCase(), id: e.id, text: (e.innerText || e.value || '').trim(),
+          outline: s.outlineStyle, width: parseFloat(s.outlineWidth) || 0,
+          x: r.x, y: r.y, w: r.width, h: r.height,
+          key: e.tagName + '|' + (e.id || '') + '|' + (e.getAttribute('href') || e.name || '')
+               + '|' + Array.prototype.indexOf.call(document.querySelectorAll('*'), e)};
+}"""
+
+_TABBABLE = """() => [...document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')]
+  .filter(e => e.tabIndex >= 0 && !e.disabled && e.getClientRects().length > 0
+               && getComputedStyle(e).visibility !== 'hidden'
+               && !(e.closest('details:not([open])') && e.tagName !== 'SUMMARY'))
+  .map(e => e.tagName + '|' + (e.id || '') + '|' + (e.getAttribute('href') || e.name || '')
+            + '|' + Array.prototype.indexOf.call(document.querySelectorAll('*'), e))"""
+
+
+def _ring_pixels(page: Any, box: dict[str, float], colour: tuple[int, int, int]) -> int:
+    """Count pixels of the focus ring's colour in a screenshot around the focused element."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    pad = 8
+    clip = {
+        "x": max(0, box["x"] - pad),
+        "y": max(0, box["y"] - pad),
+        "width": box["w"] + 2 * pad,
+        "height": box["h"] + 2 * pad,
+    }
+    image = Image.open(BytesIO(page.screenshot(clip=clip))).convert("RGB")
+    return sum(
+        1
+        for px in image.getdata()
+        if all(abs(int(a) - b) <= 40 for a, b in zip(px, colour, strict=True))
+    )
+
+
+def test_axe_dashboard_works_from_the_keyboard_with_a_visible_focus_ring(
+    axe_server: Server, seeded: dict[str, Any], browser: Any
+) -> None:
+    """Tab reaches every control in order, each with a 2px+ ring; the skip link skips the header."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, axe_server.base_url, ADMIN)
+        page.goto(axe_server.base_url + "/dashboard/feedback")
+        tabbable = page.evaluate(_TABBABLE)
+        page.keyboard.press("Tab")
+        first = page.evaluate(_FOCUS_STATE)
+        assert first["text"] == "Skip to main content"
+        assert first["y"] >= 0 and first["w"] > 0, "the skip link shows when focused"
+        page.keyboard.press("Tab")
+        nav = page.evaluate(_FOCUS_STATE)
+        assert nav["tag"] == "a" and nav["text"] == "Arrivals", nav
+        assert _ring_pixels(page, nav, (0xFF, 0xD3, 0x4D)) > 40, "no yellow ring on the dark header"
+        shoot(page, "axe-keyboard-focus-nav")
+
+        seen: list[str] = [first["key"], nav["key"]]
+        no_ring: list[dict[str, Any]] = []
+        for _ in range(3 * len(tabbable)):
+            page.keyboard.press("Tab")
+            state = page.evaluate(_FOCUS_STATE)
+            if state["tag"] == "body" or state["key"] == seen[0]:
+                break
+            if state["key"] == seen[-1]:
+                continue  # Tab moves between a date input's day, month and year
+            assert state["key"] not in seen, f"focus came back to {state} before the end"
+            seen.append(state["key"])
+            if state["outline"] in ("none", "") or state["width"] < 2:
+                no_ring.append(state)
+        assert not no_ring, f"focused without a visible ring: {no_ring[:5]}"
+        # Radio groups take one tab stop; the feedback page has none, so all are reached.
+        assert seen == tabbable, set(tabbable) ^ set(seen)
+        button = page.locator("#filters button[type=submit]")
+        button.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")
+        box = page.evaluate(_FOCUS_STATE)
+        assert box["text"] == "Filter"
+        assert _ring_pixels(page, box, (0x0B, 0x5C, 0xAD)) > 40
+
+        # The skip link moves focus past the header to the page's content.
+        page.keyboard.press("Control+Home")
+        page.goto(axe_server.base_url + "/dashboard/arrivals")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
+        page.keyboard.press("Tab")
+        inside = page.evaluate(
+            "() => !!document.activeElement.closest('main') && document.activeElement.tagName"
+        )
+        assert inside, "the next Tab after the skip link lands inside <main>"
+    finally:
+        ctx.close()
+
+
+def test_axe_follow_up_scale_works_with_arrow_keys(
+    axe_server: Server, seeded: dict[str, Any], browser: Any
+) -> None:
+    """On the patient's survey, Tab reaches a scale, arrows choose, the chosen box is ringed."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    try:
+        page.goto(axe_server.base_url + protocol.FOLLOW_UP_PATH.format(token=seeded["rating_2"]))
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.type") == "radio":
+                break
+        radio = page.evaluate("() => [document.activeElement.name, document.activeElement.value]")
+        assert radio[1] == "1", radio
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        checked = page.locator(f"#survey input[name={radio[0]}]:checked")
+        assert checked.get_attribute("value") == "3"
+        ring = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement.nextElementSibling);"
+            " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+        )
+        assert ring[0] == "solid" and ring[1] >= 2, ring
+        shoot(page, "axe-keyboard-follow-up-scale")
+    finally:
+        ctx.close()
+
+
+def test_axe_charts_have_their_numbers_as_a_table(
+    axe_server: Server, seeded: dict[str, Any], browser: Any
+) -> None:
+    """Each chart is a named image and its figure holds a table of the same days' values."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    try:
+        _sign_in(page, axe_server.base_url, ADMIN)
+        page.goto(axe_server.base_url + "/dashboard/feedback")
+        figures = page.locator("figure.chart-figure")
+        assert figures.count() == 3
+        for i in range(3):
+            figure = figures.nth(i)
+            svg = figure.locator("svg.chart")
+            assert svg.get_attribute("role") == "img"
+            title = figure.locator("figcaption").inner_text()
+            assert svg.get_attribute("aria-label") == title
+            figure.locator("summary").focus()
+            page.keyboard.press("Enter")  # a <details> opens from the keyboard
+            table = figure.get_by_role("table", name=title)
+            assert table.is_visible()
+            days = table.locator("tbody tr")
+            assert days.count() >= 4  # the rating three days ago starts the range
+        first = figures.nth(0).locator("tbody tr")
+        today = first.nth(first.count() - 1).locator("td")
+        # Today's faces 1, 1, 2, 1, 4, 5: the average 2.3, four of six unhappy.
+        assert today.nth(0).inner_text() == "2.3"
+        assert today.nth(1).inner_text() == "67%"
+        assert first.nth(1).locator("td").nth(0).inner_text() == "no data"
+        shoot(page, "axe-charts-with-numbers")
+    finally:
+        ctx.close()
