@@ -45,6 +45,8 @@ class AxeLog:
     violations: list[dict[str, Any]] = field(default_factory=list)
     #: What axe could not decide (e.g. contrast over a gradient): kept for a human to review.
     incomplete: Counter[str] = field(default_factory=Counter)
+    incomplete_examples: list[dict[str, Any]] = field(default_factory=list)
+    incomplete_reasons: Counter[str] = field(default_factory=Counter)
 
     def check(self, page: Any, label: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
         """Run axe on the page as it is now; keep its violations under the label."""
@@ -52,6 +54,13 @@ class AxeLog:
         found: list[dict[str, Any]] = result["violations"]
         for item in result["incomplete"]:
             self.incomplete[item["id"]] += len(item["nodes"])
+            for node in item["nodes"]:
+                reasons = [c.get("message", "") for c in node.get("any", [])]
+                why = reasons[0] if reasons else ""
+                self.incomplete_reasons[why] += 1
+                if self.incomplete_reasons[why] <= 3:
+                    example = {"page": label, "rule": item["id"], "target": node["target"]}
+                    self.incomplete_examples.append({**example, "why": why})
         self.pages.append(f"{label} {page.url}")
         for v in found:
             self.violations.append(
@@ -88,6 +97,8 @@ class AxeLog:
             "by_rule": self.by_rule(),
             "violations": self.violations,
             "incomplete_by_rule": dict(sorted(self.incomplete.items())),
+            "incomplete_reasons": dict(self.incomplete_reasons.most_common()),
+            "incomplete_examples": self.incomplete_examples,
         }
         path.write_text(json.dumps(data, indent=2))
         return path
