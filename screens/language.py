@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
@@ -29,6 +30,21 @@ class OwnNameButton(KButton):
 
     def on_lang(self, _instance: object, lang: str) -> None:
         self.own_name = i18n.native_name(lang)
+        self._own_font()
+
+    def on_font_name(self, _instance: object, _value: str) -> None:
+        # KButton's rule gives every button the screens' font; a language's own name keeps
+        # the font of its own script whatever the screens show. Set it once this change
+        # has reached every observer, or the label would keep the value being dispatched.
+        Clock.schedule_once(lambda _dt: self._own_font(), -1)
+
+    def _own_font(self) -> None:
+        app = App.get_running_app()
+        if app is None or not self.lang:
+            return
+        wanted = app.font_of(self.lang)
+        if self.font_name != wanted:
+            self.font_name = wanted
 
 
 class WelcomeLanguages(BoxLayout):

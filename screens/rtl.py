@@ -41,6 +41,11 @@ def is_rtl() -> bool:
 class ShapedCoreLabel(CoreLabel):  # type: ignore[misc, valid-type]
     """The platform's text provider with Arabic shaping, bidi order and mirrored alignment."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self._text, str) and has_rtl(self._text):  # set without _set_text
+            self._text = shape(self._text)
+
     def _set_text(self, text: Any) -> None:
         if isinstance(text, str) and has_rtl(text):
             text = shape(text)
@@ -84,6 +89,10 @@ def _mirrors(box: Widget) -> bool:
         parent = node.parent
         node = parent if parent is not node else None
     return True
+
+
+# Kivy's layout trigger keeps the method by its name (WeakMethod): keep BoxLayout's name.
+_mirrored_do_layout.__name__ = "do_layout"
 
 
 def install() -> None:
