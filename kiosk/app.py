@@ -148,8 +148,8 @@ class KioskApp(App):
     high_contrast = BooleanProperty(False)
     text_scale = NumericProperty(1.0)
     font_name = StringProperty(LATIN_FONT)
-    is_rtl = BooleanProperty(False)
-    screen_name = StringProperty("welcome")  # the screen shown now  # the screens read right to left (kv rules may ask)
+    is_rtl = BooleanProperty(False)  # the screens read right to left (kv rules may ask)
+    screen_name = StringProperty("welcome")  # the screen shown now
     input_font = StringProperty(WIDE_FONT)  # names typed may be in any script
     clinic_name = StringProperty("")
     logo_source = StringProperty("")

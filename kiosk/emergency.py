@@ -2,9 +2,10 @@
 
 The phrase lists live in assets/emergency_words.json (one list per language). Text and
 phrases are folded the same way (accents and Arabic hamza removed, case-folded, curly
-apostrophes made straight, đ read as d, ة as ه and ى as ي, runs of spaces collapsed) and matched on word boundaries, so "DOLOR DE PÉCHO"
-matches "dolor de pecho" but "bleedingly" does not match "bleeding". Every language's
-list is checked whatever the screen language: patients often type in their own.
+apostrophes made straight, đ read as d, ة as ه and ى as ي, runs of spaces collapsed) and
+matched on word boundaries (anywhere in Chinese), so "DOLOR DE PÉCHO" matches "dolor de
+pecho" but "bleedingly" does not match "bleeding". Every language's list is checked
+whatever the screen language: patients often type in their own.
 """
 
 from __future__ import annotations
