@@ -26,6 +26,10 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": 
 _SPELLINGS = str.maketrans(
     {"đ": "d", "Đ": "d", "\u0629": "\u0647", "\u0649": "\u064a", "\u0640": None}
 )
+#: Arabic writes the article and some prepositions and conjunctions as part of the word
+#: (الانتحار, بالصدر, والنزيف): a phrase may start after them.
+_ARABIC = re.compile("[\u0600-\u06ff]")
+_ARABIC_PREFIX = "(?:[\u0648\u0641\u0628\u0643\u0644])?(?:\u0627\u0644)?"
 #: Scripts written without spaces between words: their phrases match anywhere in the text.
 _NO_SPACES = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -58,7 +62,12 @@ def _compiled(path: Path | None) -> re.Pattern[str]:
     parts = []
     for phrase in sorted(phrases, key=len, reverse=True):
         body = re.escape(phrase).replace(r"\ ", r"\s+")
-        parts.append(body if _NO_SPACES.search(phrase) else r"(?<!\w)" + body + r"(?!\w)")
+        if _NO_SPACES.search(phrase):
+            parts.append(body)
+        elif _ARABIC.match(phrase):
+            parts.append(r"(?<!\w)" + _ARABIC_PREFIX + body + r"(?!\w)")
+        else:
+            parts.append(r"(?<!\w)" + body + r"(?!\w)")
     return re.compile("|".join(parts))
 
 
