@@ -405,12 +405,18 @@ class KioskApp(App):
         self.session.interpreter_language = language
         receipt = self.session.receipt
         check_in_id = getattr(receipt, "check_in_id", None)
-        if check_in_id and self.session.receipt_kind in ("check_in", "already"):
+        sent = (str(check_in_id), language)
+        if (
+            check_in_id
+            and self.session.receipt_kind in ("check_in", "already")
+            and self.session.interpreter_sent != sent
+        ):
             try:
                 self.kiosk.request_interpreter(str(check_in_id), language)
             except KioskError:
                 log.warning("interpreter request could not be saved")
                 return False
+            self.session.interpreter_sent = sent
         if language in self.languages and language != self.lang:
             self.set_language(language)
         return True
@@ -462,6 +468,12 @@ class KioskApp(App):
         """Show the end of a flow with its receipt (queue number, QR code...)."""
         self.session.receipt = receipt
         self.session.receipt_kind = kind
+        wanted = self.session.interpreter_language
+        if kind == "check_in" and wanted:  # the new record carried the request
+            self.session.interpreter_sent = (str(getattr(receipt, "check_in_id", "")), wanted)
+        elif kind == "already" and wanted:
+            # The earlier check-in went without the request: send it for that visit now.
+            self.request_interpreter(wanted)
         self.screen("receipt").fill(kind, receipt)
         self.show("receipt")
         self._start_receipt_timer()

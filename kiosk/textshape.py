@@ -14,7 +14,9 @@ import re
 from functools import lru_cache
 
 import arabic_reshaper
-from bidi import get_display
+# The algorithm module also mirrors brackets in right-to-left runs ("(" shown as ")"),
+# which the package's faster wrapper leaves out.
+from bidi.algorithm import get_display
 
 #: Characters of right-to-left scripts (Hebrew, Arabic and their presentation forms).
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
@@ -38,8 +40,12 @@ def shape(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def visual_line(line: str, base_rtl: bool = True) -> str:
-    """Return one line of shaped text in display order (left to right on the screen)."""
-    if not has_rtl(line):
+    """Return one line of shaped text in display order (left to right on the screen).
+
+    In a right-to-left paragraph a line of Latin letters and digits still takes the
+    paragraph's direction: "A123." wrapped off an Arabic sentence shows as ".A123".
+    """
+    if not base_rtl and not has_rtl(line):
         return line
     return str(get_display(line, base_dir="R" if base_rtl else "L"))
 

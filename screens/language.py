@@ -43,7 +43,7 @@ class OwnNameButton(KButton):
         if app is None or not self.lang:
             return
         wanted = app.font_of(self.lang)
-        if self.font_name != wanted:
+        if self.font_name != wanted:  # type: ignore[has-type]
             self.font_name = wanted
 
 

@@ -38,13 +38,14 @@ def is_rtl() -> bool:
     return _state["rtl"]
 
 
-class ShapedCoreLabel(CoreLabel):  # type: ignore[misc, valid-type]
+class ShapedCoreLabel(CoreLabel):
     """The platform's text provider with Arabic shaping, bidi order and mirrored alignment."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if isinstance(self._text, str) and has_rtl(self._text):  # set without _set_text
-            self._text = shape(self._text)
+        text: Any = self._text  # type: ignore[has-type]  # set without _set_text
+        if isinstance(text, str) and has_rtl(text):
+            self._text = shape(text)
 
     def _set_text(self, text: Any) -> None:
         if isinstance(text, str) and has_rtl(text):
@@ -62,7 +63,7 @@ class ShapedCoreLabel(CoreLabel):  # type: ignore[misc, valid-type]
         return super().render_lines(lines, options, render_text, y, size)
 
     def _render_text(self, text: str, x: int, y: int) -> None:
-        if has_rtl(text):
+        if _state["rtl"] or has_rtl(text):
             text = visual_line(text, _state["rtl"])
         super()._render_text(text, x, y)
 
@@ -97,8 +98,8 @@ _mirrored_do_layout.__name__ = "do_layout"
 
 def install() -> None:
     """Put the shaping text provider and the mirroring layout in place (before any Label)."""
-    label_module.CoreLabel = ShapedCoreLabel  # type: ignore[attr-defined,misc]
-    BoxLayout.do_layout = _mirrored_do_layout  # type: ignore[method-assign]
+    label_module.CoreLabel = ShapedCoreLabel
+    BoxLayout.do_layout = _mirrored_do_layout
 
 
 def set_rtl(rtl: bool, root: Widget | None = None) -> None:
