@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 
 import arabic_reshaper
+
 # The algorithm module also mirrors brackets in right-to-left runs ("(" shown as ")"),
 # which the package's faster wrapper leaves out.
 from bidi.algorithm import get_display

@@ -155,9 +155,7 @@ def _ink_runs(texture: Any) -> int:
     """Count the separate runs of inked columns in a label texture (letters not joined)."""
     width, height = texture.size
     pixels = texture.pixels
-    inked = [
-        any(pixels[(y * width + x) * 4 + 3] > 40 for y in range(height)) for x in range(width)
-    ]
+    inked = [any(pixels[(y * width + x) * 4 + 3] > 40 for y in range(height)) for x in range(width)]
     return sum(1 for x in range(width) if inked[x] and (x == 0 or not inked[x - 1]))
 
 
@@ -171,9 +169,7 @@ def test_arabic_letters_are_shaped_and_joined(six: Any) -> None:
     ui.app.set_language("ar")
     ui.pump(3)
     card = ui.app.screen("welcome").ids.check_in
-    core = next(
-        w._label for w in card.walk(restrict=True) if isinstance(w, Label) and w.text
-    )
+    core = next(w._label for w in card.walk(restrict=True) if isinstance(w, Label) and w.text)
     assert card.text == "تسجيل الوصول"
     assert any("\ufe70" <= ch <= "\ufeff" for ch in core.text), "not in joined forms"
 
