@@ -151,6 +151,7 @@ class KioskApp(App):
     is_rtl = BooleanProperty(False)  # the screens read right to left (kv rules may ask)
     screen_name = StringProperty("welcome")  # the screen shown now
     input_font = StringProperty(WIDE_FONT)  # names typed may be in any script
+    key_font = StringProperty(WIDE_FONT)  # the keyboard's letters, arrows and accents
     clinic_name = StringProperty("")
     logo_source = StringProperty("")
 
