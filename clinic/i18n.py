@@ -149,6 +149,7 @@ def install(env: jinja2.Environment) -> None:
         _template_gettext, _template_ngettext, newstyle=True
     )
     env.filters["number"] = _number
+    env.filters["staff_language"] = staff_language_label
     env.filters["local_time"] = _local_time
 
 
