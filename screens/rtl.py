@@ -63,7 +63,11 @@ class ShapedCoreLabel(CoreLabel):
         return super().render_lines(lines, options, render_text, y, size)
 
     def _render_text(self, text: str, x: int, y: int) -> None:
-        if _state["rtl"] or has_rtl(text):
+        # A line of Latin letters and digits wrapped off an Arabic paragraph takes the
+        # paragraph's direction ("A123." shows as ".A123"); a label without Arabic ("A+",
+        # a clinic's Latin name) is left as it is.
+        whole: Any = self._text
+        if has_rtl(text) or (_state["rtl"] and isinstance(whole, str) and has_rtl(whole)):
             text = visual_line(text, _state["rtl"])
         super()._render_text(text, x, y)
 
