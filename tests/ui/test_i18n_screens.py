@@ -44,12 +44,22 @@ def _english_msgids() -> set[str]:
 
 
 @pytest.fixture
-def six(ui: Any) -> Iterator[Any]:
+def six(ui: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The kiosk offering all six languages (the clinic's setting), back to its own after."""
+    import dataclasses
+
     before = list(ui.app.languages)
+    clinic_info = ui.app.kiosk.clinic_info
+    # The app reads the clinic's languages again between patients (refresh_sync).
+    monkeypatch.setattr(
+        ui.app.kiosk,
+        "clinic_info",
+        lambda: dataclasses.replace(clinic_info(), languages=list(SIX)),
+    )
     ui.app.languages = SIX
     ui.pump(2)
     yield ui
+    monkeypatch.undo()
     ui.app.end_session()
     ui.app.languages = before
     ui.app.set_language(ui.app.default_language)
