@@ -429,6 +429,7 @@ def _apply(
                     language=body.language,
                     appointment_id=appointment.id if appointment else None,
                     appointment_ref=body.appointment_ref,
+                    **_interpreter(body.interpreter_language, item.at(body.checked_in_at, now)),
                 )
                 if appointment is not None:
                     batch.arrival_by_appointment[appointment.id] = rid
@@ -457,6 +458,7 @@ def _apply(
                 date_of_birth=body.date_of_birth,
                 reason=body.reason,
                 phone=body.phone,
+                **_interpreter(body.interpreter_language, item.at(body.arrived_at, now)),
             )
             token(body.follow_up_token, FollowUpKind.WALK_IN, rid, body.language)
         elif isinstance(body, QuestionBody):
@@ -646,11 +648,20 @@ def _arrival_row(rid: uuid.UUID, kiosk: Kiosk, now: datetime, **values: Any) -> 
             "email",
             "called_at",
             "seen_at",
+            "interpreter_language",
+            "interpreter_requested_at",
         )
     )
     row.update(id=rid, kiosk_id=kiosk.id, status=ArrivalStatus.WAITING.value, received_at=now)
     row.update(values)
     return row
+
+
+def _interpreter(language: str | None, at: datetime) -> dict[str, Any]:
+    """Return an arrival's interpreter columns for a request made with the record."""
+    if language is None:
+        return {}
+    return {"interpreter_language": language, "interpreter_requested_at": at}
 
 
 def _set(target: dict[str, Any] | object, name: str, value: Any) -> None:
@@ -690,6 +701,9 @@ def _amend(*, session: Session, batch: _Batch, body: Any, created_at: datetime) 
             _set(arrival, "phone", body.phone)
         if body.email is not None:
             _set(arrival, "email", body.email)
+        if body.interpreter_language is not None:
+            _set(arrival, "interpreter_language", body.interpreter_language)
+            _set(arrival, "interpreter_requested_at", created_at)
         return True
     return False
 

@@ -325,6 +325,9 @@ class Arrival(Base):
     called_at: Mapped[datetime | None]
     seen_at: Mapped[datetime | None]
     language: Mapped[str] = mapped_column(String(8), default="en")
+    #: The language an interpreter should speak (None: no interpreter asked for).
+    interpreter_language: Mapped[str | None] = mapped_column(String(8))
+    interpreter_requested_at: Mapped[datetime | None]
     # Walk-ins only (check-ins are identified by their appointment):
     first_name: Mapped[str | None] = mapped_column(String(80))
     last_name: Mapped[str | None] = mapped_column(String(80))

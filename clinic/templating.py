@@ -14,6 +14,8 @@ import jinja2
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from clinic.i18n import install as install_i18n
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
@@ -37,4 +39,5 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+install_i18n(_env)
 templates = Jinja2Templates(env=_env, context_processors=[_request_context])

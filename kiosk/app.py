@@ -33,7 +33,7 @@ from kivy.properties import (
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk import i18n
+from kiosk import fonts, i18n
 from kiosk.crash import CrashGuard, count_crash
 from kiosk.facade import KioskFacade
 from kiosk.idle import IdlePhase, IdleTimer, PatientSession
@@ -112,8 +112,15 @@ LARGE_TEXT_SCALE = 1.3
 
 
 def font_for(lang: str) -> str:
-    """Return the font for a language (Kivy has no per-glyph fallback)."""
-    return WIDE_FONT if i18n.is_rtl(lang) else LATIN_FONT
+    """Return the font for a language (Kivy has no per-glyph fallback): kiosk.fonts."""
+    if lang in (i18n.FALLBACK_LANGUAGE, "es"):
+        return LATIN_FONT
+    return fonts.font_file(lang) or WIDE_FONT
+
+
+def input_font_for(lang: str) -> str:
+    """Return the font of typed text: names may be in any script the language's allows."""
+    return fonts.input_font_file(lang) or WIDE_FONT
 
 
 def configure_kiosk_mode() -> None:
@@ -141,7 +148,10 @@ class KioskApp(App):
     high_contrast = BooleanProperty(False)
     text_scale = NumericProperty(1.0)
     font_name = StringProperty(LATIN_FONT)
+    is_rtl = BooleanProperty(False)  # the screens read right to left (kv rules may ask)
+    screen_name = StringProperty("welcome")  # the screen shown now
     input_font = StringProperty(WIDE_FONT)  # names typed may be in any script
+    key_font = StringProperty(WIDE_FONT)  # the keyboard's letters, arrows and accents
     clinic_name = StringProperty("")
     logo_source = StringProperty("")
 
@@ -204,6 +214,9 @@ class KioskApp(App):
 
     # --- life cycle ----------------------------------------------------------------------
     def build(self) -> BoxLayout:
+        from screens import rtl
+
+        rtl.install()  # before the first Label: every text is shaped and mirrored from here
         self.apply_settings()
         self.set_language(self.default_language)
         from kivy.core.window import Window
@@ -216,6 +229,7 @@ class KioskApp(App):
         self.manager = manager
         self.screen("welcome")
         manager.current = "welcome"
+        import screens.language  # noqa: F401 - the top bar's language and interpreter buttons
         from screens.widgets import TopBar
 
         # One top bar above every screen (language, accessibility, sync mark, staff corner)
@@ -228,6 +242,8 @@ class KioskApp(App):
         self._root = root
         self.keyboard.bind(visible=self._on_keyboard_visible)
         manager.bind(current=self._update_top_bar)
+        manager.bind(current=self.setter("screen_name"))
+        self.screen_name = manager.current
         self.bind(lang=self.keyboard.setter("lang"))
         self.keyboard.lang = self.lang
         return root
@@ -365,10 +381,46 @@ class KioskApp(App):
 
     # --- language and accessibility -------------------------------------------------------
     def set_language(self, lang: str) -> None:
-        """Switch every visible text to another language at once."""
+        """Switch every visible text to another language at once (and its direction)."""
+        from screens import rtl
+
         i18n.set_language(lang)
         self.font_name = font_for(lang)
+        self.input_font = input_font_for(lang)
+        rtl.set_rtl(i18n.is_rtl(lang), self._root)
         self.lang = lang
+        self.is_rtl = i18n.is_rtl(lang)
+
+    def font_of(self, lang: str) -> str:
+        """Return the font that shows a language's own name (the language buttons)."""
+        return font_for(lang)
+
+    def request_interpreter(self, language: str) -> bool:
+        """Ask for an interpreter for this patient; True once staff will hear of it.
+
+        Before a check-in the request waits in the patient session and goes with the check-in
+        or walk-in record; after one it is sent on its own for that visit.
+        """
+        from kiosk.facade import KioskError
+
+        self.session.interpreter_language = language
+        receipt = self.session.receipt
+        check_in_id = getattr(receipt, "check_in_id", None)
+        sent = (str(check_in_id), language)
+        if (
+            check_in_id
+            and self.session.receipt_kind in ("check_in", "already")
+            and self.session.interpreter_sent != sent
+        ):
+            try:
+                self.kiosk.request_interpreter(str(check_in_id), language)
+            except KioskError:
+                log.warning("interpreter request could not be saved")
+                return False
+            self.session.interpreter_sent = sent
+        if language in self.languages and language != self.lang:
+            self.set_language(language)
+        return True
 
     def toggle_accessibility(self) -> None:
         """Switch larger text and the high-contrast theme on or off together."""
@@ -417,6 +469,12 @@ class KioskApp(App):
         """Show the end of a flow with its receipt (queue number, QR code...)."""
         self.session.receipt = receipt
         self.session.receipt_kind = kind
+        wanted = self.session.interpreter_language
+        if kind == "check_in" and wanted:  # the new record carried the request
+            self.session.interpreter_sent = (str(getattr(receipt, "check_in_id", "")), wanted)
+        elif kind == "already" and wanted:
+            # The earlier check-in went without the request: send it for that visit now.
+            self.request_interpreter(wanted)
         self.screen("receipt").fill(kind, receipt)
         self.show("receipt")
         self._start_receipt_timer()

@@ -152,7 +152,12 @@ class KioskFacade:
     ) -> AppointmentMatch:
         raise NotImplementedError
 
-    def check_in(self, appointment_ref: str, language: str) -> CheckInReceipt:
+    def check_in(
+        self, appointment_ref: str, language: str, interpreter_language: str | None = None
+    ) -> CheckInReceipt:
+        raise NotImplementedError
+
+    def request_interpreter(self, check_in_id: str, interpreter_language: str) -> None:
         raise NotImplementedError
 
     def update_contact(self, check_in_id: str, phone: str | None, email: str | None) -> None:
@@ -166,6 +171,7 @@ class KioskFacade:
         reason: str,
         phone: str | None,
         language: str,
+        interpreter_language: str | None = None,
     ) -> CheckInReceipt:
         raise NotImplementedError
 

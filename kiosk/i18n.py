@@ -22,8 +22,20 @@ LOCALE_DIR: Traversable = files("assets").joinpath("locale")
 #: Language used when no catalog matches (the msgids are English).
 FALLBACK_LANGUAGE = "en"
 
-#: Languages written right to left: their text needs a font with those glyphs.
+#: Languages written right to left: their screens mirror and their text is shaped.
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
+
+#: Languages a patient can ask an interpreter for: the languages most asked for in US
+#: clinics (Section 1557 taglines), whether or not the kiosk's screens offer them.
+INTERPRETER_LANGUAGES: tuple[str, ...] = (
+    "es", "zh", "vi", "ar", "ru", "tl", "ko", "ht", "fr", "pt", "pl", "fa", "ja", "hi", "so",
+    "en",
+)  # fmt: skip
+
+#: Babel locale whose own name stands for a language code (Simplified Chinese for "zh").
+_NAME_LOCALES = {"zh": "zh_Hans", "tl": "fil"}
+#: Own names where CLDR's reads oddly on a button ("中文 (简体)").
+_OWN_NAMES = {"zh": "简体中文", "tl": "Tagalog"}
 
 _translations: dict[str, gettext.NullTranslations] = {}
 _current = FALLBACK_LANGUAGE
@@ -87,3 +99,28 @@ def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str
 def is_rtl(lang: str) -> bool:
     """Tell whether a language is written right to left."""
     return lang.split("_")[0] in RTL_LANGUAGES
+
+
+def native_name(lang: str) -> str:
+    """Return a language's name in its own language and script ("العربية", "中文 (简体)")."""
+    from babel import Locale, UnknownLocaleError
+
+    if lang in _OWN_NAMES:
+        return _OWN_NAMES[lang]
+    code = _NAME_LOCALES.get(lang, lang)
+    try:
+        name = Locale.parse(code, sep="_").get_display_name(code) or lang
+    except (ValueError, UnknownLocaleError):
+        return lang
+    return name[:1].upper() + name[1:]
+
+
+def language_name(lang: str, in_language: str) -> str:
+    """Return a language's name in another language ("Arabic", "árabe")."""
+    from babel import Locale, UnknownLocaleError
+
+    code = _NAME_LOCALES.get(lang, lang)
+    try:
+        return Locale.parse(code, sep="_").get_display_name(in_language) or lang
+    except (ValueError, UnknownLocaleError):
+        return lang

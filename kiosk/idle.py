@@ -75,6 +75,8 @@ class PatientSession:
     receipt: Any = None  # facade.CheckInReceipt / QuestionReceipt / RatingReceipt shown last
     rating_id: str | None = None  # the face rating the optional details belong to
     receipt_kind: str = ""  # "check_in" | "already" | "question" | "rating"
+    interpreter_language: str = ""  # the language an interpreter should speak, if asked for
+    interpreter_sent: Any = None  # (visit id, language) already sent for a saved visit
 
     def is_empty(self) -> bool:
         """Tell whether nothing of a patient is held."""

@@ -384,14 +384,27 @@ class Kiosk(KioskFacade):
             already_checked_in=already,
         )
 
-    def check_in(self, appointment_ref: str, language: str) -> CheckInReceipt:
+    def check_in(
+        self, appointment_ref: str, language: str, interpreter_language: str | None = None
+    ) -> CheckInReceipt:
         """Check in for a matched appointment (idempotent: a repeat returns the first receipt)."""
-        return self._check_in(appointment_ref, language, enforce_window=True)
+        return self._check_in(
+            appointment_ref,
+            language,
+            enforce_window=True,
+            interpreter_language=interpreter_language,
+        )
 
     def _check_in(
-        self, appointment_ref: str, language: str, *, enforce_window: bool
+        self,
+        appointment_ref: str,
+        language: str,
+        *,
+        enforce_window: bool,
+        interpreter_language: str | None = None,
     ) -> CheckInReceipt:
         lang = self._language(language)
+        interpreter = validation.check_interpreter_language(interpreter_language)
         if not isinstance(appointment_ref, str) or not 0 < len(appointment_ref) <= 64:
             raise InvalidInput(MSG_NOT_FOUND, "appointment_ref")
         start, end = self._today_bounds()
@@ -436,6 +449,7 @@ class Kiosk(KioskFacade):
                 queue_number=row.queue_number,
                 follow_up_token=row.follow_up_token,
                 language=lang,
+                interpreter_language=interpreter,
             )
             outbox.enqueue(
                 RecordKind.CHECK_IN,
@@ -535,6 +549,44 @@ class Kiosk(KioskFacade):
 
         self._write(action)
 
+    def request_interpreter(self, check_in_id: str, interpreter_language: str) -> None:
+        """Ask for an interpreter for an earlier check-in or walk-in (sent as a contact update)."""
+        language = validation.check_interpreter_language(interpreter_language)
+        if language is None:
+            raise InvalidInput(validation.MSG_LANGUAGE, "interpreter_language")
+        try:
+            target = uuid.UUID(str(check_in_id))
+        except ValueError:
+            raise InvalidInput(MSG_UNKNOWN_VISIT, "check_in_id") from None
+
+        def action(session: Session) -> None:
+            if (
+                session.get(CheckIn, str(target)) is None
+                and session.get(WalkIn, str(target)) is None
+            ):
+                raise InvalidInput(MSG_UNKNOWN_VISIT, "check_in_id")
+            now = self.now()
+            record_id = uuid.uuid4()
+            session.add(
+                ContactUpdate(
+                    id=str(record_id),
+                    check_in_id=str(target),
+                    updated_at=now,
+                    has_phone=False,
+                    has_email=False,
+                )
+            )
+            body = ContactUpdateBody(check_in_id=target, interpreter_language=language)
+            outbox.enqueue(
+                RecordKind.CONTACT_UPDATE,
+                dump_body(body),
+                session=session,
+                record_id=record_id,
+                now=now,
+            )
+
+        self._write(action)
+
     def register_walk_in(
         self,
         first_name: str,
@@ -543,8 +595,10 @@ class Kiosk(KioskFacade):
         reason: str,
         phone: str | None,
         language: str,
+        interpreter_language: str | None = None,
     ) -> CheckInReceipt:
         """Register a patient without a matching appointment and give them a queue number."""
+        interpreter = validation.check_interpreter_language(interpreter_language)
         first = validation.clean_name(first_name, "first_name")
         last = validation.clean_name(last_name, "last_name")
         dob = validation.check_date_of_birth(date_of_birth, today=self.today())
@@ -590,6 +644,7 @@ class Kiosk(KioskFacade):
                 queue_number=row.queue_number,
                 follow_up_token=row.follow_up_token,
                 language=lang,
+                interpreter_language=interpreter,
             )
             outbox.enqueue(
                 RecordKind.WALK_IN,

@@ -20,6 +20,7 @@ import unicodedata
 from datetime import date, datetime
 
 from kiosk.facade import N_, InvalidInput
+from kiosk.i18n import INTERPRETER_LANGUAGES
 from sync.protocol import (
     MAX_COMMENT_CHARS,
     MAX_EMAIL_CHARS,
@@ -30,6 +31,7 @@ from sync.protocol import (
 )
 
 __all__ = [
+    "check_interpreter_language",
     "MSG_REQUIRED",
     "MSG_TOO_LONG",
     "MSG_CONTROL",
@@ -263,3 +265,12 @@ def parse_date_of_birth(
     except ValueError:
         raise InvalidInput(MSG_DATE_INVALID, field_name) from None
     return check_date_of_birth(value, today=today or date.today(), field_name=field_name)
+
+
+def check_interpreter_language(value: str | None) -> str | None:
+    """Return a language an interpreter can be asked for (None: none asked for)."""
+    if value is None or value == "":
+        return None
+    if value not in INTERPRETER_LANGUAGES:
+        raise InvalidInput(MSG_LANGUAGE, "interpreter_language")
+    return value

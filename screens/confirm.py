@@ -43,7 +43,11 @@ class ConfirmScreen(KioskScreen):
             self.go("checkin")
             return True
         try:
-            receipt = self.kiosk.check_in(match.appointment_ref, self.app.lang)
+            receipt = self.kiosk.check_in(
+                match.appointment_ref,
+                self.app.lang,
+                interpreter_language=self.app.session.interpreter_language or None,
+            )
         except KioskError as error:
             return self.show_error(error)
         self.app.session.receipt = receipt

@@ -50,7 +50,17 @@ LAYOUTS: dict[str, KeyboardLayout] = {
         accents="áéíóúüñçàèìòùâêîôûäëïöãõ",
         name="es",
     ),
+    # Vietnamese: QWERTY with đ, the vowels with their marks on the accents page (the
+    # commonest 30 of them; a hardware keyboard types the rest).
+    "vi": KeyboardLayout(
+        rows=("qwertyuiop", "asdfghjklđ", "zxcvbnm"),
+        accents="ăâêôơưđáàảãạéèẻẽẹóòỏõọíìỉĩịúùủ",
+        name="vi",
+    ),
 }
+#: Languages without a layout of their own (Chinese, Arabic, Russian...) type on the Latin
+#: keys: names are matched against the clinic's records, which hold them in Latin letters.
+#: The space bar says so in the patient's language. A hardware keyboard types any script.
 
 
 def layout_for(lang: str) -> KeyboardLayout:
@@ -233,7 +243,9 @@ class KioskKeyboard(BoxLayout):
         names = {
             SHIFT: "⇧",
             BACKSPACE: "⌫",
-            SPACE: _("space", lang),
+            SPACE: _("space", lang)
+            if lang in LAYOUTS
+            else _("space · Latin letters A-Z", lang),
             TO_LETTERS: "abc",
             TO_ACCENTS: "áéñ",
             TO_SYMBOLS: "123",

@@ -9,7 +9,7 @@ from screens.base import KioskScreen, load_kv
 FACE_LABELS = {
     1: N_("Very bad"),
     2: N_("Bad"),
-    3: N_("OK"),
+    3: N_("Okay"),  # a face: "so-so", not the "OK" of a button
     4: N_("Good"),
     5: N_("Very good"),
 }

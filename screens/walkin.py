@@ -68,7 +68,15 @@ class WalkInScreen(KioskScreen):
         if not ok or dob is None:
             return False
         try:
-            receipt = self.kiosk.register_walk_in(first, last, dob, reason, phone, self.app.lang)
+            receipt = self.kiosk.register_walk_in(
+                first,
+                last,
+                dob,
+                reason,
+                phone,
+                self.app.lang,
+                interpreter_language=self.app.session.interpreter_language or None,
+            )
         except KioskError as error:
             return self.show_error(error, FIELDS)
         # Registering twice on one day gives back the first receipt: say so.

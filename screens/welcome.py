@@ -7,6 +7,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
+from screens import language  # noqa: F401 - WelcomeLanguages (the row of own names)
 from screens.base import KioskScreen, load_kv
 
 

@@ -165,8 +165,16 @@ class LanguageButtons(BoxLayout):
 
     languages = ListProperty([])
 
+    #: More languages than this make one button that opens the list (screens.language).
+    MAX_BUTTONS = 3
+
     def on_languages(self, _instance: object, codes: list[str]) -> None:
         self.clear_widgets()
+        if len(codes) > self.MAX_BUTTONS:
+            from screens.language import LanguageMenuButton
+
+            self.add_widget(LanguageMenuButton())
+            return
         for code in codes:
             self.add_widget(LangButton(lang=code))
 

@@ -277,6 +277,9 @@ class CheckInBody(_Strict):
     queue_number: QueueNumber
     follow_up_token: Token
     language: Language
+    #: The language an interpreter should speak, when the patient asked for one (optional:
+    #: kiosks that predate it send no such field, and their records stay valid).
+    interpreter_language: Language | None = None
 
 
 class WalkInBody(_Strict):
@@ -291,14 +294,17 @@ class WalkInBody(_Strict):
     queue_number: QueueNumber
     follow_up_token: Token
     language: Language
+    interpreter_language: Language | None = None
 
 
 class ContactUpdateBody(_Strict):
-    """New phone and/or email for the patient of an earlier check-in or walk-in."""
+    """New phone, email and/or interpreter request for an earlier check-in or walk-in."""
 
     check_in_id: RecordId
     phone: Phone | None = None
     email: Email | None = None
+    #: Asked for after the check-in was saved (the same request as on CheckInBody).
+    interpreter_language: Language | None = None
 
 
 class QuestionBody(_Strict):

@@ -16,6 +16,7 @@ from clinic.dashboard import rollup
 from clinic.dashboard.alerts import UNHAPPY_FACES, AlertDecision, AlertRule, evaluate_alert
 from clinic.ehr import queue as ehr_queue
 from clinic.followup.models import FollowUpResponse, ResponseKind
+from clinic.i18n import staff_language_label
 from clinic.models import (
     Alert,
     AlertKind,
@@ -94,6 +95,12 @@ class ArrivalRow:
     detail: str
     status: str
     status_label: str
+    #: The patient's language on the kiosk, for staff ("Arabic (العربية)").
+    language: str = "en"
+    language_label: str = ""
+    #: The language an interpreter should speak ("" when none was asked for).
+    interpreter_label: str = ""
+    interpreter_requested_at: datetime | None = None
 
 
 def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[ArrivalRow]:
@@ -130,6 +137,14 @@ def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[Ar
                 detail=detail,
                 status=arrival.status,
                 status_label=STATUS_LABELS.get(ArrivalStatus(arrival.status), arrival.status),
+                language=arrival.language,
+                language_label=staff_language_label(arrival.language),
+                interpreter_label=(
+                    staff_language_label(arrival.interpreter_language)
+                    if arrival.interpreter_language
+                    else ""
+                ),
+                interpreter_requested_at=arrival.interpreter_requested_at,
             )
         )
     return result

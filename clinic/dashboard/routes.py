@@ -70,6 +70,9 @@ def arrivals_page(
     counts = {s.value: 0 for s in ArrivalStatus}
     for a in arrivals:
         counts[a.status] = counts.get(a.status, 0) + 1
+    counts["interpreters"] = sum(
+        1 for a in arrivals if a.interpreter_label and a.status == ArrivalStatus.WAITING
+    )
     state = queue.queue_state(session=session, settings=settings, now=now)
     return render(
         request,

@@ -27,8 +27,15 @@ from clinic import queue
 from clinic.dashboard import queries
 from clinic.dashboard.web import CONTENT_SECURITY_POLICY
 from clinic.deps import SessionDep, SettingsDep
-from clinic.followup.i18n import accept_language, pick_language, translator
 from clinic.followup.models import FollowUpResponse, ResponseKind
+from clinic.i18n import (
+    N_,
+    accept_language,
+    gettext_for,
+    is_rtl,
+    language_name,
+    pick_language,
+)
 from clinic.models import (
     Arrival,
     ArrivalStatus,
@@ -49,6 +56,36 @@ PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")
 SURVEY_DIMENSIONS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
 #: How long a well-formed but unknown token shows "we are recording your visit".
 PENDING_GRACE_SECONDS = 60 * 60
+#: The one-message pages: (title, body), translated when shown.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "pending": (
+        N_("We are recording your visit"),
+        N_("This page updates shortly. You can keep it open."),
+    ),
+    "expired": (
+        N_("This link has expired"),
+        N_(
+            "For your privacy, follow-up links work only for a limited time. "
+            "Please ask at the front desk if you need help."
+        ),
+    ),
+    "not_found": (
+        N_("Page not found"),
+        N_("This link is not valid. Please check that you scanned the whole code."),
+    ),
+    "too_many": (N_("Too many requests"), N_("Please wait a moment and try again.")),
+}
+SURVEY_QUESTIONS = {
+    "ease_of_contact": N_("How easy was it to contact us?"),
+    "waiting_time": N_("How reasonable was the waiting time?"),
+    "politeness": N_("How polite and professional was the staff?"),
+    "kept_informed": N_("How well were you kept informed?"),
+    "overall": N_("Overall, how was your visit?"),
+}
+BAD_SCORE = N_("a score is out of range")
+TOO_LONG = N_("the comment is too long")
+BAD_PHONE = N_("the phone number may contain only digits, spaces, +, ( ) and -")
+INVALID_INPUT = N_("Please check your answers: {detail}")
 _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -95,7 +132,7 @@ def _page(
         request.state.clinic_name = config.name
     base = {
         "lang": lang,
-        "t": translator(lang),
+        "text_direction": "rtl" if is_rtl(lang) else "ltr",
         "refresh_seconds": 0,
         "clinic_name": config.name if config is not None else "",
     }
@@ -119,10 +156,10 @@ def _message(
     refresh: int = 0,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    t = translator(lang)
+    title, body = MESSAGES[key]
     context: dict[str, Any] = {
-        "heading": t[f"{key}_title"],
-        "body": t[f"{key}_body"],
+        "heading": gettext_for(lang, title),
+        "body": gettext_for(lang, body),
         "refresh_seconds": refresh,
     }
     return _page(
@@ -244,6 +281,11 @@ def _check_in_page(
             "ahead": ahead,
             "wait_minutes": wait or 0,
             "refresh_seconds": refresh,
+            "interpreter_language": (
+                language_name(arrival.interpreter_language, lang)
+                if arrival.interpreter_language
+                else ""
+            ),
         },
         lang=lang,
         session=session,
@@ -273,6 +315,7 @@ def _rating_page(
         {
             "action": protocol.FOLLOW_UP_PATH.format(token=token),
             "dimensions": SURVEY_DIMENSIONS,
+            "questions": SURVEY_QUESTIONS,
             "survey_done": ResponseKind.SURVEY in kinds,
             "callback_done": ResponseKind.CALLBACK in kinds,
             "saved": saved if saved in ("survey", "callback") else "",
@@ -287,24 +330,24 @@ def _rating_page(
     )
 
 
-def _parse_survey(form: Any, t: dict[str, str]) -> tuple[dict[str, Any], str | None]:
+def _parse_survey(form: Any) -> tuple[dict[str, Any], str | None]:
     answers: dict[str, Any] = {}
     for dim in SURVEY_DIMENSIONS:
         value = form.get(dim)
         if value in (None, ""):
             continue
         if value not in ("1", "2", "3", "4", "5"):
-            return answers, t["bad_score"]
+            return answers, BAD_SCORE
         answers[dim] = int(value)
     recommend = form.get("would_recommend")
     if recommend not in (None, ""):
         if not (isinstance(recommend, str) and recommend.isdigit() and 0 <= int(recommend) <= 10):
-            return answers, t["bad_score"]
+            return answers, BAD_SCORE
         answers["would_recommend"] = int(recommend)
     comment = form.get("comment")
     if isinstance(comment, str) and comment.strip():
         if len(comment) > protocol.MAX_COMMENT_CHARS:
-            return answers, t["too_long"]
+            return answers, TOO_LONG
         answers["comment"] = comment.strip()
     return answers, None
 
@@ -325,13 +368,12 @@ async def follow_up_submit(
         assert other is not None
         return other
     lang = pick_language(row.language)
-    t = translator(lang)
     rating = session.get(Rating, row.target_id) if row.kind == FollowUpKind.RATING else None
     if rating is None or form_name not in ("survey", "callback"):
         return _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
     form = await request.form()
     if form_name == "survey":
-        answers, problem = _parse_survey(form, t)
+        answers, problem = _parse_survey(form)
         if problem is not None:
             return _rating_page(
                 request,
@@ -339,7 +381,7 @@ async def follow_up_submit(
                 rating,
                 token,
                 lang,
-                error=t["invalid_input"].format(detail=problem),
+                error=gettext_for(lang, INVALID_INPUT).format(detail=gettext_for(lang, problem)),
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
                 current=answers,
             )
@@ -353,7 +395,7 @@ async def follow_up_submit(
                 rating,
                 token,
                 lang,
-                error=t["invalid_input"].format(detail=t["bad_phone"]),
+                error=gettext_for(lang, INVALID_INPUT).format(detail=gettext_for(lang, BAD_PHONE)),
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             )
         response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.CALLBACK, phone=phone)

@@ -86,7 +86,7 @@ def test_language_comes_from_the_kiosk_record(client: TestClient) -> None:
     token = _rating(client, language="es")
     page = client.get(f"/f/{token}", headers={"Accept-Language": "en"})
     assert page.status_code == 200
-    assert '<html lang="es">' in page.text
+    assert '<html lang="es" dir="ltr">' in page.text
     assert "Gracias por su opinión" in page.text
     assert page.headers["cache-control"] == "no-store"
 

@@ -299,3 +299,10 @@ def ui(kiosk_app: Any) -> Iterator[Any]:
         window=Window,
     )
     kiosk_app.end_session()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the long every-language tests (test_i18n_*) last: the demo day's appointments sit
+    minutes from the session's running clock, and the flows that check in must run while
+    their check-in windows are still open."""
+    items.sort(key=lambda item: item.path.name.startswith("test_i18n_"))

@@ -71,7 +71,8 @@ def test_spanish_is_really_spanish() -> None:
     assert i18n._("Check in", "es") == "Registrar llegada"
     assert i18n._("Check in", "en") == "Check in"
     assert i18n._("no such message", "es") == "no such message"
-    assert i18n.ngettext("{n} waiting", "{n} waiting", 3, "es") == "{n} en espera"
+    seconds = ("Starting over in {seconds} second", "Starting over in {seconds} seconds")
+    assert i18n.ngettext(*seconds, 3, "es") == "Volvemos al inicio en {seconds} segundos"
 
 
 def test_build_compiles_only_missing_or_stale_catalogs(tmp_path: Path) -> None:
