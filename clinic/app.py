@@ -28,6 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
+from clinic.ehr import admin as ehr_admin
 from clinic.ehr import runtime as ehr_runtime
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     ehr_runtime.install(app)
+    app.include_router(ehr_admin.router)
     app.state.kiosk_limiter = RateLimiter(settings.kiosk_requests_per_minute, settings.kiosk_burst)
     app.state.pair_limiter = RateLimiter(settings.pair_requests_per_minute)
     app.state.follow_up_limiter = RateLimiter(settings.follow_up_requests_per_minute)

@@ -13,8 +13,8 @@ from kivy.properties import BooleanProperty, DictProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.textinput import TextInput
 
-import screens.widgets  # noqa: F401  (registers the shared widget rules first)
 from kiosk.i18n import _
+from screens.widgets import DateField, FormArea  # its kv rules load before this module's
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -61,8 +61,6 @@ class KioskScreen(Screen):
         self.busy = False
         self.errors = {}
         self.on_activate()
-        from screens.widgets import FormArea
-
         # Place the forms before the first frame shows the screen: a form placed while the
         # screen was away (or never) would be drawn, and tapped, where it was for a frame.
         for widget in self.walk(restrict=True):
@@ -88,8 +86,6 @@ class KioskScreen(Screen):
 
     def typing_fields(self) -> list[Any]:
         """Return the fields typed on the keyboard (text and date), top to bottom."""
-        from screens.widgets import DateField
-
         return [w for w in self.walk(restrict=True) if isinstance(w, TextInput | DateField)]
 
     # --- Enter on the last field, errors, one record per tap ---------------------------------
