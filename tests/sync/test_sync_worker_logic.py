@@ -263,6 +263,35 @@ def test_a_single_refused_record_is_parked_not_retried(
     assert rows(factory)[only].status == OutboxStatus.FAILED
 
 
+def test_records_the_server_refuses_one_by_one_are_parked_and_never_resent(
+    factory: sessionmaker[Session], server: ScriptedServer, clock: Clock, make_worker: Any
+) -> None:
+    ids = enqueue(factory, clock, 3)
+    verdicts = {
+        ids[0]: (RecordOutcome.CONFLICT, 409),
+        ids[1]: (RecordOutcome.INVALID, 422),
+        ids[2]: (RecordOutcome.STORED, 201),
+    }
+
+    def judge(records: list[dict[str, Any]]) -> list[RecordResult]:
+        return [
+            RecordResult(id=r["id"], outcome=verdicts[r["id"]][0], status=verdicts[r["id"]][1])
+            for r in records
+        ]
+
+    server.on_batch = judge
+    worker = make_worker()
+    for _ in range(5):
+        worker._cycle()
+        clock.advance(3600)  # long past any backoff
+    assert server.batches == [ids]
+    state = rows(factory)
+    assert state[ids[0]].status == OutboxStatus.FAILED
+    assert "conflict (HTTP 409)" in (state[ids[0]].last_error or "")
+    assert state[ids[1]].status == OutboxStatus.FAILED
+    assert state[ids[2]].status == OutboxStatus.SENT
+
+
 # --- Retry-After --------------------------------------------------------------------------
 def test_no_request_of_any_kind_before_retry_after(
     factory: sessionmaker[Session], server: ScriptedServer, clock: Clock, make_worker: Any
