@@ -132,7 +132,6 @@ class Kiosk(KioskFacade):
     ) -> None:
         self.settings = settings
         self.db = database
-        self.sessions = database.sessions  # the sync engineer's worker uses this factory
         self._clock = clock
         self._monotonic = monotonic
         self._pin_hash = _staff_pin_hash(settings)

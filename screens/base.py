@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from kivy.app import App
-from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty
 from kivy.uix.screenmanager import Screen
@@ -156,13 +155,6 @@ class KioskScreen(Screen):
         for widget in self.walk(restrict=True):
             if widget is not self and hasattr(widget, "reset") and callable(widget.reset):
                 widget.reset()
-
-    def focus_next(self, field: TextInput) -> None:
-        """Move the typing to another field (Enter on the keyboard), on the next frame.
-
-        The field that was validated lets go of the keyboard first; the next one takes it.
-        """
-        Clock.schedule_once(lambda _dt: setattr(field, "focus", True), 0)
 
     def go(self, name: str) -> None:
         """Show another screen."""

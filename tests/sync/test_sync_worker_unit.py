@@ -135,7 +135,7 @@ def test_start_resets_rows_left_in_flight(factory: sessionmaker[Session]) -> Non
     with factory.begin() as session:
         outbox.enqueue(RecordKind.RATING, _rating(), session=session)
         session.flush()
-        outbox.claim_due(session=session, limit=10)
+        outbox.claim_due_batch(session=session, limit=10)
     worker = _worker(factory, None)
     worker.start()
     deadline = time.monotonic() + 5
