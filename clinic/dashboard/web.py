@@ -131,7 +131,7 @@ def raise_due_alerts(
     return raised
 
 
-def render(
+def audit_and_render(
     request: Request,
     template: str,
     context: dict[str, Any],
@@ -141,7 +141,11 @@ def render(
     active: str,
     status_code: int = 200,
 ) -> Response:
-    """Render a dashboard page with navigation, open alerts and CSRF helpers."""
+    """Record a GET in the audit log, raise due alerts, render the page with navigation.
+
+    Not a pure renderer: a page view of patient data writes its audit row (and, for now,
+    evaluates the unhappy-feedback alert rule) before the template is rendered.
+    """
     now = utcnow()
     alerts = queries.open_alerts(session=session)
     if request.method == "GET":
