@@ -1,6 +1,6 @@
 """The kiosk's key-value state (pairing, sync health, last queue state, admin overrides).
 
-Key names are fixed: the sync engineer's code (kiosk/syncing.py, sync/worker.py) writes
+Key names are fixed: the sync code (kiosk/syncing.py, from sync/worker.py's reports) writes
 some of them and the services read them. Values are strings; helpers convert.
 The caller owns the session (keyword-only `session=`).
 """
