@@ -76,7 +76,7 @@ DRAG = 2 * P
 SIZES = [(800, 480), (1280, 800)]
 
 #: The flow before this design, counted by hand on the previous main branch at 1280x800
-#: (issue 8): taps besides the name's letters, drags, and the letters of "Okafor".
+#: taps besides the name's letters, drags, and the letters of "Okafor".
 BEFORE_CHECKIN = {"taps": 12, "keystrokes": 6, "drags": 7, "mental": 9}
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,9 +23,11 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementErr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from clinic import dashboard, followup
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
+from clinic.ehr import admin as ehr_admin
 from clinic.ehr import runtime as ehr_runtime
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
@@ -37,27 +37,7 @@ from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
 log = logging.getLogger(__name__)
 
 DATABASE_RETRY_AFTER_SECONDS = 5
-OPTIONAL_ROUTERS = ("clinic.dashboard", "clinic.followup")
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-def _optional_router(module_name: str) -> APIRouter | None:
-    """Return `router` of an optional area, or None when that area is not there yet."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    router = getattr(module, "router", None)
-    if isinstance(router, ModuleType):
-        router = getattr(router, "router", None)
-    if router is None:
-        submodule = importlib.import_module(module_name + ".router")
-        router = submodule.router
-    if not isinstance(router, APIRouter):
-        raise TypeError(f"{module_name}.router is not an APIRouter")
-    return router
 
 
 #: One year, the minimum browsers' preload lists accept.
@@ -152,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     ehr_runtime.install(app)
+    app.include_router(ehr_admin.router)
     app.state.kiosk_limiter = RateLimiter(settings.kiosk_requests_per_minute, settings.kiosk_burst)
     app.state.pair_limiter = RateLimiter(settings.pair_requests_per_minute)
     app.state.follow_up_limiter = RateLimiter(settings.follow_up_requests_per_minute)
@@ -277,10 +258,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(kiosk.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
-    for name in OPTIONAL_ROUTERS:
-        router = _optional_router(name)
-        if router is not None:
-            app.include_router(router)
+    app.include_router(dashboard.router)
+    app.include_router(followup.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

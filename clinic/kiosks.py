@@ -203,10 +203,6 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
     return pull, etag
 
 
-def _digits(text: str) -> int:
-    return sum(ch.isdigit() for ch in text)
-
-
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """Return whether an If-None-Match header names this ETag (weak comparison)."""
     if not if_none_match:
@@ -215,9 +211,3 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         return True
     wanted = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
-
-
-def kiosk_token_works(*, session: Session, token: str) -> bool:
-    """Return whether a kiosk token is known and not revoked."""
-    kiosk = session.scalars(select(Kiosk).where(Kiosk.token_hash == hash_token(token))).first()
-    return kiosk is not None and kiosk.revoked_at is None

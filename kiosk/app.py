@@ -33,7 +33,7 @@ from kivy.properties import (
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk import fonts, i18n
+from kiosk import fonts, i18n, syncing
 from kiosk.crash import CrashGuard, count_crash
 from kiosk.facade import KioskFacade
 from kiosk.idle import IdlePhase, IdleTimer, PatientSession
@@ -323,12 +323,7 @@ class KioskApp(App):
             self._sync_started = False
 
     def _call_syncing(self, name: str, **kwargs: Any) -> bool:
-        """Start or stop the background sync, if the sync module is installed."""
-        try:
-            from kiosk import syncing
-        except ImportError:
-            log.warning("kiosk.syncing not available: working offline")
-            return False
+        """Start, stop or watch the background sync (kiosk.syncing); return True."""
         getattr(syncing, name)(self.kiosk, **kwargs)
         return True
 

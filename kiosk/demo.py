@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from kiosk.config import KioskSettings
+from kiosk.db import Database
 from kiosk.facade import MatchStatus
-from kiosk.models import CheckIn
+from kiosk.models import Appointment, CheckIn
 from kiosk.state import StateKey, get_state
 from kiosk.store import apply_pull
 from sync.protocol import (
@@ -38,8 +41,21 @@ from sync.protocol import (
     new_follow_up_token,
 )
 
-if TYPE_CHECKING:
-    from kiosk.services import Kiosk
+
+class DemoHost(Protocol):
+    """What seeding needs of the kiosk (kiosk.services.Kiosk, which calls seed_demo)."""
+
+    settings: KioskSettings
+    db: Database
+
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
+
+    def _next_queue_number(self, session: Session) -> str: ...
+
+    def _estimate_wait(self, session: Session, now: datetime) -> int: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +223,7 @@ def _starts_at(
     return min(max(moment, day_start), last).replace(microsecond=0)
 
 
-def build_demo_pull(kiosk: Kiosk, pepper: bytes) -> KioskPull:
+def build_demo_pull(kiosk: DemoHost, pepper: bytes) -> KioskPull:
     """Return a pull holding today's demo appointments, FAQ, clinic and queue state."""
     settings = kiosk.settings
     now = kiosk.now()
@@ -264,7 +280,7 @@ def build_demo_pull(kiosk: Kiosk, pepper: bytes) -> KioskPull:
     )
 
 
-def seed_demo(kiosk: Kiosk) -> bool:
+def seed_demo(kiosk: DemoHost) -> bool:
     """Seed (or refresh, relative to now) today's demo data; return False if paired.
 
     A kiosk paired with a server keeps the server's data: seeding would overwrite it, and
@@ -285,14 +301,12 @@ def seed_demo(kiosk: Kiosk) -> bool:
     return True
 
 
-def _seed_local_check_in(kiosk: Kiosk, ref: str) -> None:
+def _seed_local_check_in(kiosk: DemoHost, ref: str) -> None:
     """Store a check-in for `ref` on this kiosk only: demo data never enters the outbox.
 
     Written regardless of the configured window (it only has to exist), and without an outbox
     row, so no later pairing could deliver a synthetic patient to a real clinic server.
     """
-    from kiosk.models import Appointment
-
     with kiosk.db.write() as session:
         appointment = session.get(Appointment, ref)
         if appointment is None:
@@ -312,10 +326,8 @@ def _seed_local_check_in(kiosk: Kiosk, ref: str) -> None:
         appointment.checked_in = True
 
 
-def seed_bench_appointments(kiosk: Kiosk, count: int, *, prefix: str = "bench") -> list[str]:
+def seed_bench_appointments(kiosk: DemoHost, count: int, *, prefix: str = "bench") -> list[str]:
     """Add `count` synthetic in-window appointments (for benchmarks); return their refs."""
-    from kiosk.models import Appointment
-
     now = kiosk.now().replace(microsecond=0)
     refs = [f"{prefix}-{kiosk.today().isoformat()}-{i}" for i in range(count)]
     with kiosk.db.write() as session:

@@ -79,11 +79,6 @@ def set_language(lang: str) -> None:
     _current = lang
 
 
-def current_language() -> str:
-    """Return the language `_` uses by default."""
-    return _current
-
-
 def _(msgid: str, lang: str | None = None) -> str:
     """Translate `msgid` into `lang` (default: the current language)."""
     if not msgid:

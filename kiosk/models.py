@@ -10,7 +10,6 @@ the retention window. Each domain row's id is the UUID of its outbox record.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -162,8 +161,3 @@ class StateEntry(KioskBase):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-def all_tables() -> list[Any]:
-    """Return every kiosk table (tests count rows in each)."""
-    return list(KioskBase.metadata.sorted_tables)

@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from kiosk import emergency, validation
+from kiosk import emergency, syncing, validation
 from kiosk.clockcheck import clock_problem
 from kiosk.config import DEMO_ADMIN_PIN, ConfigError, KioskSettings
 from kiosk.db import Database
@@ -108,7 +108,6 @@ MSG_DETAILS_SAVED = N_("Your answers were already saved. Thank you.")
 MSG_SERVER_URL = N_("Please enter a web address starting with http:// or https://.")
 MSG_IDLE_TIMEOUT = N_("Please enter a number of seconds between 20 and 600.")
 MSG_UNKNOWN_SETTING = N_("This setting cannot be changed here.")
-MSG_PAIRING_UNAVAILABLE = N_("Pairing is not available")
 
 #: Grace after the end of the check-in window between the lookup and the confirm tap.
 CONFIRM_GRACE = timedelta(minutes=2)
@@ -132,7 +131,6 @@ class Kiosk(KioskFacade):
     ) -> None:
         self.settings = settings
         self.db = database
-        self.sessions = database.sessions  # the sync engineer's worker uses this factory
         self._clock = clock
         self._monotonic = monotonic
         self._pin_hash = _staff_pin_hash(settings)
@@ -964,17 +962,7 @@ class Kiosk(KioskFacade):
         self, server_url: str, pairing_code: str, on_done: Callable[[str | None], None]
     ) -> None:
         """Pair in the background; on_done(None) on success or on_done(msgid) on failure."""
-        try:
-            from kiosk import syncing
-        except ImportError:
-            syncing = None  # type: ignore[assignment]
-        pair = getattr(syncing, "request_pairing", None) if syncing is not None else None
-        if pair is None:
-            threading.Thread(
-                target=on_done, args=(MSG_PAIRING_UNAVAILABLE,), name="pairing", daemon=True
-            ).start()
-            return
-        pair(self, server_url, pairing_code, on_done)
+        syncing.request_pairing(self, server_url, pairing_code, on_done)
 
 
 def _staff_pin_hash(settings: KioskSettings) -> str:

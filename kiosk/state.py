@@ -1,6 +1,6 @@
 """The kiosk's key-value state (pairing, sync health, last queue state, admin overrides).
 
-Key names are fixed: the sync engineer's code (kiosk/syncing.py, sync/worker.py) writes
+Key names are fixed: the sync code (kiosk/syncing.py, from sync/worker.py's reports) writes
 some of them and the services read them. Values are strings; helpers convert.
 The caller owns the session (keyword-only `session=`).
 """
@@ -59,11 +59,6 @@ def set_state(key: str, value: str | None, *, session: Session) -> None:
         entry.value = str(value)
 
 
-def get_all_state(*, session: Session) -> dict[str, str]:
-    """Return every stored key and value."""
-    return {row.key: row.value for row in session.scalars(select(StateEntry))}
-
-
 def get_many(keys: tuple[str, ...], *, session: Session) -> dict[str, str]:
     """Return the stored values of several keys in one query (missing keys left out)."""
     names = [str(key) for key in keys]
@@ -90,12 +85,6 @@ def parse_int(value: str | None) -> int | None:
         return None if value is None else int(value)
     except ValueError:
         return None
-
-
-def get_flag(key: str, *, session: Session) -> bool | None:
-    """Return a "1"/"0" flag as a bool, or None when never set."""
-    value = get_state(key, session=session)
-    return None if value is None else value == "1"
 
 
 def set_flag(key: str, value: bool, *, session: Session) -> None:

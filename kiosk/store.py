@@ -1,7 +1,7 @@
 """Apply what the kiosk pulled from the server to the local store.
 
-The sync engineer's worker calls `apply_pull` inside one write transaction; demo mode
-calls it with a locally built pull. The caller owns the session.
+The sync worker (through kiosk/syncing.py) calls `apply_pull` inside one write
+transaction; demo mode calls it with a locally built pull. The caller owns the session.
 """
 
 from __future__ import annotations

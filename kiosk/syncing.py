@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk import state
 from kiosk.clockcheck import bounded_skew, clock_problem
+from kiosk.config import KioskSettings
 from kiosk.crash import crash_stats
 from kiosk.facade import N_
 from kiosk.purge import PurgeReport, purge
@@ -34,7 +35,6 @@ from kiosk.store import apply_pull
 from sync.client import KioskClient, Refused, Retryable, Unauthorized
 from sync.outbox import utcnow
 from sync.protocol import KioskPull
-from sync.retry import RetryPolicy
 from sync.worker import Credentials, SyncHooks, SyncWorker, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,19 @@ PURGE_INTERVAL_SECONDS = 600.0
 
 
 class _Database(Protocol):
-    engine: Engine
-    sessions: sessionmaker[Session]
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
 
 
 class _Kiosk(Protocol):
-    db: _Database
-    settings: Any
+    @property
+    def db(self) -> _Database: ...
+
+    @property
+    def settings(self) -> KioskSettings: ...
 
     def now(self) -> datetime: ...
 
@@ -154,19 +160,12 @@ def _status_changed(kiosk: _Kiosk) -> None:
 
 
 def worker_settings(kiosk: _Kiosk, **overrides: Any) -> WorkerSettings:
-    """Return the worker settings for this kiosk (env/config may tune a few)."""
-    settings = kiosk.settings
-    values: dict[str, Any] = {
-        "app_version": app_version(),
-        "batch_size": int(getattr(settings, "sync_batch_size", 100)),
-        "pull_interval": float(getattr(settings, "sync_pull_interval_seconds", 30.0)),
-        "heartbeat_interval": float(getattr(settings, "sync_heartbeat_interval_seconds", 60.0)),
-        "policy": RetryPolicy(
-            base_seconds=float(getattr(settings, "sync_backoff_base_seconds", 1.0)),
-            cap_seconds=float(getattr(settings, "sync_backoff_cap_seconds", 300.0)),
-        ),
-    }
-    values.update(overrides)
+    """Return the worker settings for this kiosk: the worker's defaults, and `overrides`.
+
+    Batch size, intervals and backoff are not kiosk settings (KioskSettings has none):
+    they are WorkerSettings' defaults, which tests and benches override here.
+    """
+    values: dict[str, Any] = {"app_version": app_version(), **overrides}
     return WorkerSettings(**values)
 
 
@@ -198,10 +197,10 @@ class _PurgeLoop:
 
 
 def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = False) -> PurgeReport:
-    hours = getattr(kiosk.settings, "retention_hours", None)
-    # None or 0: keep until the end of the clinic day on which the server acked the record.
+    hours = kiosk.settings.retention_hours
+    # 0: keep until the end of the clinic day on which the server acked the record.
     retention = timedelta(hours=float(hours)) if hours else None
-    days = getattr(kiosk.settings, "sent_retention_days", None)
+    days = kiosk.settings.sent_retention_days
     return purge(
         kiosk.db.engine,
         kiosk.db.sessions,
@@ -241,7 +240,7 @@ def start_sync(
         kiosk.db.sessions,
         hooks,
         settings or worker_settings(kiosk),
-        clock=getattr(kiosk, "now", utcnow),  # one clock for the kiosk: skew is measured on it
+        clock=kiosk.now,  # one clock for the kiosk: skew is measured on it
     )
     worker.start()
     _workers[kiosk] = worker
@@ -302,7 +301,7 @@ def request_pairing(
 
     def work() -> None:
         client = KioskClient(url, timeout=timeout)
-        letter = str(getattr(kiosk.settings, "kiosk_letter", "A"))
+        letter = kiosk.settings.kiosk_letter
         try:
             paired = client.pair(code, kiosk_name=f"Kiosk {letter}", app_version=app_version())
         except Retryable:

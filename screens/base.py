@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from kivy.app import App
-from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.textinput import TextInput
 
-import screens.widgets  # noqa: F401  (registers the shared widget rules first)
 from kiosk.i18n import _
+from screens.widgets import DateField, FormArea  # its kv rules load before this module's
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -61,8 +60,6 @@ class KioskScreen(Screen):
         self.busy = False
         self.errors = {}
         self.on_activate()
-        from screens.widgets import FormArea
-
         # Place the forms before the first frame shows the screen: a form placed while the
         # screen was away (or never) would be drawn, and tapped, where it was for a frame.
         for widget in self.walk(restrict=True):
@@ -88,8 +85,6 @@ class KioskScreen(Screen):
 
     def typing_fields(self) -> list[Any]:
         """Return the fields typed on the keyboard (text and date), top to bottom."""
-        from screens.widgets import DateField
-
         return [w for w in self.walk(restrict=True) if isinstance(w, TextInput | DateField)]
 
     # --- Enter on the last field, errors, one record per tap ---------------------------------
@@ -160,13 +155,6 @@ class KioskScreen(Screen):
         for widget in self.walk(restrict=True):
             if widget is not self and hasattr(widget, "reset") and callable(widget.reset):
                 widget.reset()
-
-    def focus_next(self, field: TextInput) -> None:
-        """Move the typing to another field (Enter on the keyboard), on the next frame.
-
-        The field that was validated lets go of the keyboard first; the next one takes it.
-        """
-        Clock.schedule_once(lambda _dt: setattr(field, "focus", True), 0)
 
     def go(self, name: str) -> None:
         """Show another screen."""

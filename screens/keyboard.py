@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -157,7 +157,7 @@ class KioskKeyboard(BoxLayout):
     def _enter_label(self, field: Any) -> str:
         screen = owner_screen(field)
         if screen is not None and next_field(screen, field) is None:
-            return str(screen.enter_msgid())
+            return screen.enter_msgid()
         return "Next"
 
     # --- keys --------------------------------------------------------------------------------
@@ -256,13 +256,26 @@ class KioskKeyboard(BoxLayout):
         return key.upper() if shift else key
 
 
-def owner_screen(widget: Any) -> Any:
-    """Return the kiosk screen a widget is on (None if it is on none)."""
-    from screens.base import KioskScreen
+@runtime_checkable
+class TypingScreen(Protocol):
+    """What the keyboard needs of a screen (screens.base.KioskScreen has it).
 
+    A protocol rather than the class itself: screens.base imports the widgets, which import
+    this module.
+    """
+
+    def typing_fields(self) -> list[Any]: ...
+
+    def enter_msgid(self) -> str: ...
+
+    def on_enter_key(self) -> None: ...
+
+
+def owner_screen(widget: Any) -> TypingScreen | None:
+    """Return the kiosk screen a widget is on (None if it is on none)."""
     parent = widget
     while parent is not None:
-        if isinstance(parent, KioskScreen):
+        if isinstance(parent, TypingScreen):
             return parent
         parent = parent.parent if parent.parent is not parent else None
     return None

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from sync.protocol import RecordKind, WireRecord, parse_body
+from sync.protocol import RecordKind, parse_body
 
 
 def utcnow() -> datetime:
@@ -93,12 +93,6 @@ class OutboxRecord(OutboxBase):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-
-    def to_wire(self) -> WireRecord:
-        """Return this row as the record that goes on the wire."""
-        return WireRecord(
-            id=uuid.UUID(self.id), kind=self.kind, created_at=self.created_at, body=self.payload
-        )
 
 
 class OutboxCounter(OutboxBase):
@@ -170,26 +164,6 @@ def enqueue(
     return row
 
 
-def claim_due(*, session: Session, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
-    """Mark up to `limit` due pending rows as in flight (oldest first) and return them."""
-    moment = now or utcnow()
-    rows = list(
-        session.scalars(
-            select(OutboxRecord)
-            .where(
-                OutboxRecord.status == OutboxStatus.PENDING,
-                OutboxRecord.next_attempt_at <= moment,
-            )
-            .order_by(OutboxRecord.next_attempt_at, OutboxRecord.id)  # ix_outbox_due order: no sort
-            .limit(limit)
-        )
-    )
-    for row in rows:
-        row.status = OutboxStatus.IN_FLIGHT
-        row.attempts += 1
-    return rows
-
-
 @dataclass(frozen=True)
 class ClaimedRecord:
     """A row claimed for sending, as plain values (no ORM object to keep in sync)."""
@@ -213,7 +187,7 @@ class ClaimedRecord:
 def claim_due_batch(
     *, session: Session, limit: int, now: datetime | None = None
 ) -> list[ClaimedRecord]:
-    """Like `claim_due`, in two statements and without ORM objects (the worker's fast path).
+    """Mark up to `limit` due pending rows as in flight and return them as plain values.
 
     Rows come in order of `next_attempt_at` (for a fresh row, its creation time), which the
     `ix_outbox_due` index yields without sorting the whole backlog for every batch.
@@ -246,15 +220,6 @@ def claim_due_batch(
         ClaimedRecord(row.id, row.kind, row.payload, row.created_at, row.attempts + 1)
         for row in rows
     ]
-
-
-def mark_sent(record_id: str, *, session: Session, now: datetime | None = None) -> None:
-    """Record the server's acknowledgement of a row."""
-    session.execute(
-        update(OutboxRecord)
-        .where(OutboxRecord.id == record_id)
-        .values(status=OutboxStatus.SENT, sent_at=now or utcnow(), last_error=None)
-    )
 
 
 def mark_sent_many(record_ids: list[str], *, session: Session, now: datetime | None = None) -> None:
@@ -313,15 +278,6 @@ def scan_counts(*, session: Session) -> dict[str, int]:
         ).all()
     )
     return {status.value: int(found.get(status.value, 0)) for status in OutboxStatus}
-
-
-def next_due_at(*, session: Session) -> datetime | None:
-    """Return when the earliest pending row becomes due, or None if nothing is pending."""
-    return session.scalar(
-        select(func.min(OutboxRecord.next_attempt_at)).where(
-            OutboxRecord.status == OutboxStatus.PENDING
-        )
-    )
 
 
 @event.listens_for(OutboxBase.metadata, "after_create")

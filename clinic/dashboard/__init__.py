@@ -2,11 +2,7 @@
 
 from fastapi import APIRouter
 
-from clinic.dashboard import admin, routes
-
-# isort: split
-# After admin: importing web first would close the web -> followup -> web import cycle early.
-from clinic.dashboard import account
+from clinic.dashboard import account, admin, routes
 
 router = APIRouter(include_in_schema=False)
 router.include_router(routes.router)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from clinic import accounts, totp
 from clinic.audit import audit
-from clinic.dashboard.web import render
+from clinic.dashboard.web import audit_and_render
 from clinic.deps import (
     PASSWORD_CHANGE_PATH,
     CsrfProtected,
@@ -47,7 +47,7 @@ def _page(
         "error": error,
     }
     context.update(extra)
-    return render(
+    return audit_and_render(
         request,
         "dashboard/account.html",
         context,

@@ -18,7 +18,7 @@ from clinic.accounts import AccountError, create_user
 from clinic.audit import audit
 from clinic.dashboard import queries
 from clinic.dashboard.csvsafe import csv_rows
-from clinic.dashboard.web import render
+from clinic.dashboard.web import audit_and_render
 from clinic.deps import CsrfProtected, CurrentAdmin, SessionDep, SettingsDep
 from clinic.ehr import admin as ehr_admin
 from clinic.followup.models import FollowUpResponse, ResponseKind
@@ -88,7 +88,7 @@ def _admin_page(
         "ehr_admin": ehr_admin.context(request, session),
     }
     context.update(extra)
-    return render(
+    return audit_and_render(
         request,
         "dashboard/admin.html",
         context,

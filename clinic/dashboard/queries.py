@@ -9,11 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, func, literal_column, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from clinic.dashboard import rollup
 from clinic.dashboard.alerts import UNHAPPY_FACES, AlertDecision, AlertRule, evaluate_alert
+from clinic.dashboard.days import day_bounds as day_bounds  # also used as queries.day_bounds
+from clinic.dashboard.days import local_day as _local_day
 from clinic.ehr import queue as ehr_queue
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.i18n import staff_language_label
@@ -42,12 +44,6 @@ DIMENSIONS: tuple[tuple[str, str], ...] = (
 PAGE_SIZE = 50
 DEFAULT_CHART_DAYS = 30
 MAX_CHART_DAYS = 366
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Return the UTC start and end of a clinic-local calendar day."""
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def clinic_config(*, session: Session) -> ClinicConfig | None:
@@ -333,13 +329,6 @@ class DailyStats:
     detractors: int
     recommend_answers: int
     dim_avgs: dict[str, float | None]
-
-
-def _local_day(column: Any, session: Session, offset_minutes: int) -> Any:
-    """Return a SQL expression for the clinic-local calendar day of a UTC timestamp."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.date(column, f"{offset_minutes:+d} minutes")
-    return cast(column + literal_column(f"interval '{int(offset_minutes)} minutes'"), Date)
 
 
 def daily_stats(

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from clinic.dashboard.days import day_bounds, local_day
 from clinic.models import Base, Rating, ReceivedRecord
 
 DIMS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
@@ -84,12 +85,6 @@ class RatingRollupState(Base):
     watermark: Mapped[datetime]
 
 
-def _bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    from clinic.dashboard.queries import day_bounds
-
-    return day_bounds(day, tz)
-
-
 def _sum_columns() -> list[Any]:
     columns: list[Any] = [
         func.count().label("responses"),
@@ -117,7 +112,7 @@ _TARGET_COLUMNS = [
 
 def _offset_minutes(day: date, tz: ZoneInfo) -> int | None:
     """Return the day's UTC offset in minutes, or None if it changes that day (DST)."""
-    lo, hi = _bounds(day, tz)
+    lo, hi = day_bounds(day, tz)
     start = lo.astimezone(tz).utcoffset()
     end = (hi - timedelta(microseconds=1)).astimezone(tz).utcoffset()
     if start != end or start is None:
@@ -148,18 +143,16 @@ def resum_days(days: set[date], *, session: Session, tz: ZoneInfo, now: datetime
     Consecutive days with one UTC offset are summed by one GROUP BY over their clinic-local
     day; a day with a daylight-saving change is summed alone between its exact bounds.
     """
-    from clinic.dashboard.queries import _local_day
-
     for run, offset in _runs(days, tz):
-        lo, _ = _bounds(run[0], tz)
-        _, hi = _bounds(run[-1], tz)
+        lo, _ = day_bounds(run[0], tz)
+        _, hi = day_bounds(run[-1], tz)
         session.execute(delete(RatingDayStats).where(RatingDayStats.day.in_(run)))
         session.execute(delete(RatingDaySummed).where(RatingDaySummed.day.in_(run)))
         if offset is None:
             day_column: Any = literal(run[0], Date)
             group: list[Any] = [Rating.kiosk_id, Rating.face]
         else:
-            day_column = _local_day(Rating.rated_at, session, offset)
+            day_column = local_day(Rating.rated_at, session, offset)
             group = [day_column, Rating.kiosk_id, Rating.face]
         source = (
             select(day_column, Rating.kiosk_id, Rating.face, *_sum_columns())

@@ -14,7 +14,7 @@ from clinic import kiosks, queue
 from clinic.audit import audit
 from clinic.dashboard import queries
 from clinic.dashboard.charts import Series, line_chart
-from clinic.dashboard.web import render
+from clinic.dashboard.web import audit_and_render
 from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep
 from clinic.ehr import panel as ehr_panel
 from clinic.ehr import queue as ehr_queue
@@ -74,7 +74,7 @@ def arrivals_page(
         1 for a in arrivals if a.interpreter_label and a.status == ArrivalStatus.WAITING
     )
     state = queue.queue_state(session=session, settings=settings, now=now)
-    return render(
+    return audit_and_render(
         request,
         "dashboard/arrivals.html",
         {
@@ -143,7 +143,7 @@ def questions_page(
         "prev_url": f"{base}{page - 1}" if page > 1 else None,
         "next_url": f"{base}{page + 1}" if more else None,
     }
-    return render(
+    return audit_and_render(
         request,
         "dashboard/questions.html",
         {"questions": questions, "view": view, "pager": pager},
@@ -353,7 +353,7 @@ def feedback_page(
         ),
     }
     kiosk_rows = session.query(Kiosk.id, Kiosk.name).order_by(Kiosk.name).all()
-    return render(
+    return audit_and_render(
         request,
         "dashboard/feedback.html",
         {
@@ -452,7 +452,7 @@ def kiosks_page(request: Request, session: SessionDep, staff: CurrentStaff) -> R
         }
         for k in session.query(Kiosk).order_by(Kiosk.revoked_at.is_not(None), Kiosk.name).all()
     ]
-    return render(
+    return audit_and_render(
         request,
         "dashboard/kiosks.html",
         {"kiosks": kiosk_rows, "ehr_link": ehr_panel.panel_context(request, session)},

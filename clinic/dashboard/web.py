@@ -14,7 +14,7 @@ from starlette.responses import Response
 from clinic.audit import audit
 from clinic.dashboard import queries
 from clinic.models import StaffUser, utcnow
-from clinic.templating import templates
+from clinic.templating import CONTENT_SECURITY_POLICY, templates
 
 NAV = (
     ("arrivals", "Arrivals", "/dashboard/arrivals"),
@@ -27,11 +27,6 @@ LOGOUT_PATH = "/logout"
 #: Bursts stored per page view at most (the rest on the next view).
 MAX_ALERTS_PER_VIEW = 5
 
-#: Defence in depth behind autoescaping: no inline or foreign scripts, no framing.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
@@ -136,7 +131,7 @@ def raise_due_alerts(
     return raised
 
 
-def render(
+def audit_and_render(
     request: Request,
     template: str,
     context: dict[str, Any],
@@ -146,7 +141,11 @@ def render(
     active: str,
     status_code: int = 200,
 ) -> Response:
-    """Render a dashboard page with navigation, open alerts and CSRF helpers."""
+    """Record a GET in the audit log, raise due alerts, render the page with navigation.
+
+    Not a pure renderer: a page view of patient data writes its audit row (and, for now,
+    evaluates the unhappy-feedback alert rule) before the template is rendered.
+    """
     now = utcnow()
     alerts = queries.open_alerts(session=session)
     if request.method == "GET":

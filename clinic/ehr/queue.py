@@ -190,7 +190,7 @@ def backoff_seconds(
     attempts: int, *, base: float, cap: float, rng: random.Random | None = None
 ) -> float:
     """Return the wait before attempt `attempts + 1`: capped exponential, half jittered."""
-    ceiling = min(cap, base * (2 ** max(0, min(attempts - 1, 32))))
+    ceiling = min(cap, base * (2.0 ** max(0, min(attempts - 1, 32))))
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 

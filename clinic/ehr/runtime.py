@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from clinic.ehr import admin, feedback
+from clinic.ehr import feedback
 from clinic.ehr.config import EhrSettings
 from clinic.ehr.models import EhrConfigRow
 from clinic.ehr.queue import FEEDBACK_INFO_KEY, TARGETS_INFO_KEY, WAKE_INFO_KEY
@@ -45,14 +45,17 @@ ADMIN_FIELDS = (
 
 
 def install(app: FastAPI, ehr: EhrSettings | None = None) -> None:
-    """Tell the app's writer sessions which targets to queue for; keep the settings."""
+    """Tell the app's writer sessions which targets to queue for; keep the settings.
+
+    The admin form's router (clinic.ehr.admin) is included by the app itself: that module
+    calls reconfigure() here, so importing it from here would make an import cycle.
+    """
     app.state.ehr_base_settings = ehr or EhrSettings.from_env()
     app.state.ehr_parts = []
     app.state.ehr_lock = threading.Lock()
     app.state.ehr_applied_stamp = None
     _apply(app, app.state.ehr_base_settings)
     app.include_router(feedback.router)
-    app.include_router(admin.router)
 
 
 def _apply(app: FastAPI, settings: EhrSettings) -> None:

@@ -24,8 +24,6 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from clinic import queue
-from clinic.dashboard import queries
-from clinic.dashboard.web import CONTENT_SECURITY_POLICY
 from clinic.deps import SessionDep, SettingsDep
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.i18n import (
@@ -39,6 +37,7 @@ from clinic.i18n import (
 from clinic.models import (
     Arrival,
     ArrivalStatus,
+    ClinicConfig,
     FollowUpKind,
     FollowUpToken,
     Question,
@@ -46,7 +45,7 @@ from clinic.models import (
     utcnow,
 )
 from clinic.security import RateLimiter, hash_token, retry_after_header
-from clinic.templating import templates
+from clinic.templating import CONTENT_SECURITY_POLICY, templates
 from sync import protocol
 
 router = APIRouter(include_in_schema=False)
@@ -127,7 +126,7 @@ def _page(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    config = queries.clinic_config(session=session) if session is not None else None
+    config = session.get(ClinicConfig, 1) if session is not None else None
     if config is not None:
         request.state.clinic_name = config.name
     base = {

@@ -5,15 +5,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from clinic.app import OPTIONAL_ROUTERS, _optional_router
+# The dashboard and follow-up packages declare their own tables on Base; importing them
+# makes the metadata complete for autogenerate and `alembic check`.
+import clinic.dashboard  # noqa: F401
+import clinic.followup  # noqa: F401
 from clinic.config import Settings
 from clinic.db import make_engine
 from clinic.models import Base
-
-# Other areas (dashboard, follow-up) declare their own tables on Base in their packages;
-# importing them makes the metadata complete for autogenerate and `alembic check`.
-for _area in OPTIONAL_ROUTERS:
-    _optional_router(_area)
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,6 +1,6 @@
 """Authorization matrix entries for the dashboard and follow-up routes.
 
-Owned by the dashboard engineer (the server engineer seeded it from the routes present).
+Kept beside the dashboard and follow-up code's tests; seeded from the routes present.
 Same shape as EXPECTED in test_server_authz_matrix.py:
 (method, path) -> (anonymous, kiosk, staff, admin) expected status codes.
 Anonymous and kiosk callers of staff pages are sent to /login (303); staff on admin pages

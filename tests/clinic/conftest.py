@@ -8,8 +8,6 @@ PostgreSQL does not answer, its parameters skip, unless REQUIRE_POSTGRES=1: then
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import threading
 import time
@@ -22,31 +20,12 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pg_support import create_database, drop_database, pg_url, require_postgres
 from server_helpers import LiveServer, free_port, make_settings
 
 from clinic.app import create_app
 from clinic.config import Settings
 from clinic.db import migrate
-
-PG_HOST = os.environ.get("CLINIC_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CLINIC_TEST_PG_PORT", "5432"))
-PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
-
-
-def _pg_url(name: str) -> str:
-    return f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-
-
-def _postgres_answers() -> str | None:
-    """Return None if PostgreSQL accepts a connection, else why not."""
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -58,20 +37,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
-    problem = _postgres_answers()
-    if problem is not None:
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL at {PG_HOST}:{PG_PORT}: {problem}")
-        pytest.skip(f"PostgreSQL not available: {problem}")
-    name = f"clinic_test_{secrets.token_hex(4)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    migrate(_pg_url(name))
+    require_postgres()
+    name = create_database("clinic_test_")
+    migrate(pg_url(name))
     yield name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    drop_database(name)
 
 
 @pytest.fixture(
@@ -87,7 +57,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     name: str = request.getfixturevalue("pg_template")
     _reset_postgres(name)
-    yield _pg_url(name)
+    yield pg_url(name)
 
 
 #: Rows the migrations create, restored after TRUNCATE (per table).
@@ -98,7 +68,7 @@ _PG_SEEDED = ("clinic_settings",)
 
 def _reset_postgres(name: str) -> None:
     """Empty every table (TRUNCATE is much faster than a new database per test)."""
-    engine = sa.create_engine(_pg_url(name), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(pg_url(name), poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         tables = [
             t

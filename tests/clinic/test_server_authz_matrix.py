@@ -3,7 +3,7 @@ status designed for it. A route without an entry fails the test.
 
 HOW TO ADD A ROUTE: put `(METHOD, "/path/{param}"): (anonymous, kiosk, staff, admin)` in
 EXPECTED below (server routes) or in tests/clinic/authz_dashboard.py DASHBOARD_EXPECTED
-(dashboard and follow-up routes, owned by the dashboard engineer). Each request is sent
+(dashboard and follow-up routes). Each request is sent
 like a browser form post: `Accept: text/html`, staff/admin with their session cookie and a
 valid X-CSRF-Token, the kiosk with its bearer token, an empty JSON object as body for POST;
 path parameters come from PATH_VALUES (default: a random UUID), so an authorized request

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 from server_helpers import LiveServer, bearer, free_port, new_kiosk, rating_record, record
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from clinic import ingest
 from clinic.ingest import ingest_batch
@@ -176,9 +176,40 @@ def test_two_server_processes_on_one_database_store_a_record_once(
                 process.wait()
 
 
+def _wait_until_blocked(app: FastAPI, thread: threading.Thread) -> None:
+    """Return once `thread`'s transaction is waiting for the open one's lock.
+
+    PostgreSQL: an advisory lock not granted in this database (clinic.ingest._lock_targets).
+    SQLite: the thread stands in the writers' queue (clinic.db's begin hook).
+    """
+    engine = app.state.db.engine
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert thread.is_alive(), "the second transaction did not wait for the first"
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                waiting = conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND database = (SELECT oid FROM pg_database"
+                        " WHERE datname = current_database())"
+                    )
+                )
+            if waiting:
+                return
+        else:
+            frame = sys._current_frames().get(thread.ident or 0)
+            while frame is not None:
+                if frame.f_code.co_name == "_sqlite_begin":
+                    return
+                frame = frame.f_back
+        time.sleep(0.005)  # poll the condition, not a guess at how long the thread takes
+    raise AssertionError("the second transaction never reached the lock")
+
+
 def _while_open(app: FastAPI, held: dict, meanwhile: dict, kiosks: tuple[uuid.UUID, ...]) -> str:
     """Store `held` in a transaction kept open while `meanwhile` is ingested by another
-    thread; commit `held` half a second later; return `meanwhile`'s outcome."""
+    thread; commit `held` once the other is waiting for it; return `meanwhile`'s outcome."""
     settings = app.state.settings
     first = app.state.db.writer()
     rec = WireRecord.model_validate(held)
@@ -204,7 +235,7 @@ def _while_open(app: FastAPI, held: dict, meanwhile: dict, kiosks: tuple[uuid.UU
 
     thread = threading.Thread(target=second)
     thread.start()
-    time.sleep(0.5)  # the second transaction runs now, before the first commits
+    _wait_until_blocked(app, thread)  # the second transaction waits for the first: commit
     first.commit()
     first.close()
     thread.join(timeout=30)

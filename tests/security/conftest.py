@@ -7,32 +7,15 @@ parameters skip when the server does not answer, unless REQUIRE_POSTGRES=1: then
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
+from pg_support import create_database, drop_database, pg_url, require_postgres  # noqa: E402
 from serverproc import ServerProcess  # noqa: E402 - tests/sync holds the process helper
-
-PG_HOST = os.environ.get("CLINIC_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("CLINIC_TEST_PG_PORT", "5432"))
-PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
-
-
-def _postgres_problem() -> str | None:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -41,19 +24,10 @@ def security_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'clinic.db'}"
         return
-    problem = _postgres_problem()
-    if problem is not None:
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL at {PG_HOST}:{PG_PORT}: {problem}")
-        pytest.skip(f"PostgreSQL not available: {problem}")
-    name = f"clinic_sec_{secrets.token_hex(4)}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    require_postgres()
+    name = create_database("clinic_sec_")
+    yield pg_url(name)
+    drop_database(name)
 
 
 @pytest.fixture

@@ -72,10 +72,17 @@ def _rating() -> dict[str, Any]:
     }
 
 
-def _worker(factory: sessionmaker[Session], url: str | None) -> SyncWorker:
+def _worker(
+    factory: sessionmaker[Session], url: str | None, idle: threading.Event | None = None
+) -> SyncWorker:
+    def on_status(changes: dict[str, Any]) -> None:
+        if idle is not None and changes.get("online", False) is None:
+            idle.set()  # the unpaired worker finished a cycle and goes to sleep
+
     hooks = SyncHooks(
         credentials=lambda: Credentials(url, "t" * 32) if url else None,
         on_pull=lambda pull, etag: None,
+        on_status=on_status,
     )
     settings = WorkerSettings(
         app_version="test",
@@ -96,7 +103,6 @@ def test_stop_abandons_a_stalled_request_within_bound(
     worker = _worker(factory, f"http://127.0.0.1:{stalling.port}")
     worker.start()
     assert stalling.requests.wait(10), "worker never reached the server"
-    time.sleep(0.2)
     started = time.monotonic()
     finished = worker.stop(timeout=2.0)
     elapsed = time.monotonic() - started
@@ -115,9 +121,10 @@ def test_stop_abandons_a_stalled_request_within_bound(
 
 
 def test_idle_worker_stops_promptly(factory: sessionmaker[Session]) -> None:
-    worker = _worker(factory, None)  # not paired: nothing to do but wait
+    idle = threading.Event()
+    worker = _worker(factory, None, idle)  # not paired: nothing to do but wait
     worker.start()
-    time.sleep(0.3)
+    assert idle.wait(10)
     started = time.monotonic()
     assert worker.stop(timeout=2.0)
     assert time.monotonic() - started < 0.5
@@ -128,7 +135,7 @@ def test_start_resets_rows_left_in_flight(factory: sessionmaker[Session]) -> Non
     with factory.begin() as session:
         outbox.enqueue(RecordKind.RATING, _rating(), session=session)
         session.flush()
-        outbox.claim_due(session=session, limit=10)
+        outbox.claim_due_batch(session=session, limit=10)
     worker = _worker(factory, None)
     worker.start()
     deadline = time.monotonic() + 5
