@@ -94,6 +94,8 @@ class ArrivalRow:
     detail: str
     status: str
     status_label: str
+    room: str | None = None
+    call_count: int = 0
 
 
 def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[ArrivalRow]:
@@ -130,6 +132,8 @@ def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[Ar
                 detail=detail,
                 status=arrival.status,
                 status_label=STATUS_LABELS.get(ArrivalStatus(arrival.status), arrival.status),
+                room=arrival.room,
+                call_count=arrival.call_count or 0,
             )
         )
     return result
@@ -157,6 +161,12 @@ def set_arrival_status(
     elif status == ArrivalStatus.CALLED_IN:
         arrival.called_at = now
         arrival.seen_at = None
+        arrival.last_called_at = now
+        arrival.call_count = (arrival.call_count or 0) + 1
+    if status != ArrivalStatus.CALLED_IN:
+        arrival.last_called_at = None
+    if status == ArrivalStatus.WAITING:
+        arrival.room = None
     elif status == ArrivalStatus.SEEN:
         arrival.called_at = arrival.called_at or now
         arrival.seen_at = now
