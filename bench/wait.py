@@ -153,16 +153,45 @@ def current_rule(calls_today: list[datetime], waiting: int, now: datetime) -> fl
     return float(estimate_minutes(Pace(per_patient, next_call), waiting + 1, now))
 
 
+def booked_ahead(p: Patient, queue: list[Patient], now: datetime) -> int:
+    """Count the clinician's patients booked before p and not called yet, as the server can.
+
+    Arrived and waiting, or not arrived yet with an appointment less than 15 minutes past
+    (they may still come: the server cannot tell a no-show in advance).
+    """
+    assert p.starts_at is not None
+    count = 0
+    for q in queue:
+        if q is p or q.starts_at is None or not (q.starts_at < p.starts_at):
+            continue
+        if p.starts_at - q.starts_at > timedelta(hours=12):
+            continue
+        if q.called_at is not None and q.called_at <= now:
+            continue
+        arrived = not q.no_show and q.arrived_at <= now
+        if arrived or q.starts_at >= now - timedelta(minutes=15):
+            count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=28,
+        help="days simulated before the month as the clinic's history (not scored); "
+        "0 scores a new installation's cold start",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     first = datetime(2026, 3, 2, tzinfo=TZ)
     everyone: list[Patient] = []
-    for d in range(args.days):
+    for d in range(args.warmup + args.days):
         everyone += simulate_day(first + timedelta(days=d), rng)
+    scored_from = first + timedelta(days=args.warmup)
     arrivals = sorted((p for p in everyone if not p.no_show), key=lambda p: p.arrived_at)
     calls = sorted(
         ((p.called_at, p) for p in everyone if p.called_at is not None), key=lambda x: x[0]
@@ -177,6 +206,9 @@ def main() -> None:
         [(p.queue, p.arrived_at, p.starts_at, p.called_at) for p in everyone if not p.no_show]
     )
     history.sort(key=lambda w: w.called_at)
+    by_queue: dict[str, list[Patient]] = {}
+    for q in everyone:
+        by_queue.setdefault(q.queue, []).append(q)
     ci = 0
     for p in arrivals:
         now = p.arrived_at
@@ -189,7 +221,10 @@ def main() -> None:
             if q.arrived_at < now and (q.called_at is None or q.called_at > now)
             and now - q.arrived_at < timedelta(hours=12)
         ]
-        same_queue_ahead = sum(1 for q in waiting_all if q.queue == p.queue)
+        if p.starts_at is None:
+            same_queue_ahead = sum(1 for q in waiting_all if q.queue == p.queue)
+        else:
+            same_queue_ahead = booked_ahead(p, by_queue[p.queue], now)
         day_start = now.astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
         calls_today = [c for c, _ in calls[:ci] if c >= day_start]
         baseline = current_rule(calls_today, len(waiting_all), now)
@@ -203,6 +238,8 @@ def main() -> None:
             fallback_minutes=baseline,
         )
         assert p.called_at is not None
+        if now < scored_from:
+            continue
         real = (p.called_at - p.arrived_at).total_seconds() / 60
         ours.append((est, real))
         base_errors.append(abs(baseline - real))
@@ -219,7 +256,10 @@ def main() -> None:
             f"current rule {statistics.median(abs(b - r) for _e, r, b in rows):.1f} min, "
             f"past the top {q.over_top_share:.0%}"
         )
-    print(f"simulated days: {args.days}, patients scored: {len(ours)}")
+    print(
+        f"simulated days: {args.warmup} of history, then {args.days} scored; "
+        f"patients scored: {len(ours)}"
+    )
     print(f"estimates from history: {from_history} ({from_history / len(ours):.0%}), rest fallback")
     print(f"current rule  median absolute error: {baseline_mae:.1f} min")
     print(f"estimator     median absolute error: {mae:.1f} min "
@@ -234,6 +274,7 @@ def main() -> None:
                 "improvement": round(1 - mae / baseline_mae, 3),
                 "scored": len(ours),
                 "days": args.days,
+                "warmup_days": args.warmup,
                 "seed": args.seed,
             }
         )

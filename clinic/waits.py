@@ -152,6 +152,10 @@ def estimate_wait(
     themselves; `fallback_minutes` the configured rule's estimate for them.
     """
     arrived = arrived_at or now
+    history = list(history)
+    modelled = _queue_model(history, queue=queue, now=now, tz=tz, starts_at=starts_at, place=place)
+    if modelled is not None:
+        return modelled
     if starts_at is not None and queue != WALK_IN:
         anchor = max(arrived, starts_at)
         reference = max(now, starts_at)
@@ -189,6 +193,79 @@ def estimate_wait(
         places * quantile(per_place, HIGH_QUANTILE),
         len(per_place),
     )
+
+
+#: Consecutive calls further apart than this were not one visit after another (a pause).
+MAX_SERVICE = timedelta(minutes=90)
+#: The high end of the queue model: the 90th percentile of a normal sum.
+Z90 = 1.2816
+
+
+def service_times(
+    history: Sequence[PastWait], queue: str, reference: datetime, now: datetime, tz: ZoneInfo
+) -> list[float]:
+    """Return the queue's visit lengths near `reference`'s clock time in the window.
+
+    A visit's length is the gap between two consecutive calls when the second patient was
+    already ready (arrived, and their appointment due) at the first call: the clinician
+    went from one straight to the next.
+    """
+    since = now - WINDOW
+    calls = sorted(
+        (p for p in history if p.queue == queue and since <= p.called_at <= now),
+        key=lambda p: p.called_at,
+    )
+    target = minute_of_day(reference, tz)
+    out = []
+    for a, b in zip(calls, calls[1:], strict=False):
+        gap = b.called_at - a.called_at
+        if gap > MAX_SERVICE or b.arrived_at > a.called_at:
+            continue
+        if b.starts_at is not None and b.starts_at > a.called_at:
+            continue
+        if clock_distance(minute_of_day(a.called_at, tz), target) <= TIME_OF_DAY_MINUTES:
+            out.append(_minutes(gap))
+    return out
+
+
+def _queue_model(
+    history: Sequence[PastWait],
+    *,
+    queue: str,
+    now: datetime,
+    tz: ZoneInfo,
+    starts_at: datetime | None,
+    place: int,
+) -> WaitRange | None:
+    """Estimate from the queue itself: the visit in progress, then one visit per place ahead.
+
+    Used when the queue called someone within RUNNING_LATE_SPAN and the window holds
+    MIN_SAMPLES visit lengths at this time of day. A booked patient is not called before
+    their appointment time plus how early this clinician calls when free (the 10th
+    percentile of comparable lateness).
+    """
+    recent = [p for p in history if p.queue == queue and now - RUNNING_LATE_SPAN <= p.called_at <= now]
+    if not recent:
+        return None
+    last = max(recent, key=lambda p: p.called_at)
+    visits = service_times(history, queue, now, now, tz)
+    if len(visits) < MIN_SAMPLES:
+        return None
+    mean = statistics.fmean(visits)
+    spread = statistics.pstdev(visits)
+    elapsed = _minutes(now - last.called_at)
+    rest = [v - elapsed for v in visits if v > elapsed]
+    remaining = statistics.median(rest) if rest else 0.0
+    ahead = max(0, place - 1)
+    busy_low = remaining + ahead * mean
+    busy_high = busy_low + Z90 * spread * math.sqrt(ahead + 1)
+    if starts_at is None or queue == WALK_IN:
+        return _range(busy_low, busy_high, len(visits))
+    samples = _comparable(history, queue, starts_at, now, tz)
+    if len(samples) < MIN_SAMPLES:
+        return None
+    ready = _minutes(starts_at - now) + quantile([p.lateness for p in samples], 0.1)
+    return _range(max(ready, busy_low), max(ready, busy_high), len(visits))
 
 
 def running_late(history: Iterable[PastWait], queue: str, now: datetime) -> float | None:
