@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic.models import Appointment, Arrival, ArrivalStatus
+from clinic.models import Appointment, AppointmentStatus, Arrival, ArrivalStatus
 
 WINDOW = timedelta(days=28)
 TIME_OF_DAY_MINUTES = 60
@@ -400,23 +400,49 @@ def accuracy(pairs: Iterable[tuple[WaitRange, float]]) -> Accuracy:
 QUEUE_SPAN = timedelta(hours=18)
 
 
-def _place_in_queue(session: Session, arrival: Arrival, appointment: Appointment | None) -> int:
-    """Return the arrival's place among its queue's waiting patients (1 = next)."""
-    query = (
-        select(Arrival.id)
-        .outerjoin(Appointment, Arrival.appointment_id == Appointment.id)
-        .where(
+#: A booked patient not arrived yet still counts as ahead this long after their time.
+LATE_ARRIVAL = timedelta(minutes=15)
+
+
+def _place_in_queue(
+    session: Session, arrival: Arrival, appointment: Appointment | None, now: datetime
+) -> int:
+    """Return the arrival's place in its queue (1 = next).
+
+    Walk-ins: the waiting walk-ins who arrived earlier. Booked patients: the clinician's
+    patients booked earlier and not called yet, waiting or not arrived yet (until
+    LATE_ARRIVAL after their time: the server cannot tell a no-show in advance).
+    """
+    if appointment is None:
+        query = select(func.count()).select_from(Arrival).where(
             Arrival.status == ArrivalStatus.WAITING,
+            Arrival.appointment_id.is_(None),
             Arrival.arrived_at >= arrival.arrived_at - QUEUE_SPAN,
             (Arrival.arrived_at < arrival.arrived_at)
             | ((Arrival.arrived_at == arrival.arrived_at) & (Arrival.id < arrival.id)),
         )
+        return (session.scalar(query) or 0) + 1
+    earlier = (
+        Appointment.clinician == appointment.clinician,
+        Appointment.starts_at < appointment.starts_at,
+        Appointment.starts_at >= appointment.starts_at - QUEUE_SPAN,
     )
-    if appointment is not None:
-        query = query.where(Appointment.clinician == appointment.clinician)
-    else:
-        query = query.where(Arrival.appointment_id.is_(None))
-    return len(session.scalars(query).all()) + 1
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Arrival)
+        .join(Appointment, Arrival.appointment_id == Appointment.id)
+        .where(Arrival.status == ArrivalStatus.WAITING, *earlier)
+    ) or 0
+    not_arrived = session.scalar(
+        select(func.count())
+        .select_from(Appointment)
+        .where(
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at >= now - LATE_ARRIVAL,
+            *earlier,
+        )
+    ) or 0
+    return waiting + not_arrived + 1
 
 
 def range_for_arrival(
@@ -433,7 +459,7 @@ def range_for_arrival(
         tz=tz,
         arrived_at=arrival.arrived_at,
         starts_at=appointment.starts_at if appointment is not None else None,
-        place=_place_in_queue(session, arrival, appointment),
+        place=_place_in_queue(session, arrival, appointment, now),
         fallback_minutes=fallback_minutes,
     )
 
