@@ -33,7 +33,7 @@ import random
 import statistics
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -89,11 +89,11 @@ def simulate_day(day: datetime, rng: random.Random) -> list[Patient]:
         booked = []
         t = day.replace(hour=8)
         while t < day.replace(hour=18):
-            if not (day.replace(hour=12, minute=30) <= t < day.replace(hour=13, minute=30)):
-                if rng.random() < 0.9:
-                    early = rng.gauss(10, 9)
-                    arrived = t - timedelta(minutes=max(-25.0, min(45.0, early)))
-                    booked.append(Patient(c.name, arrived, t, no_show=rng.random() < 0.06))
+            lunch = day.replace(hour=12, minute=30) <= t < day.replace(hour=13, minute=30)
+            if not lunch and rng.random() < 0.9:
+                early = rng.gauss(10, 9)
+                arrived = t - timedelta(minutes=max(-25.0, min(45.0, early)))
+                booked.append(Patient(c.name, arrived, t, no_show=rng.random() < 0.06))
             t += timedelta(minutes=c.slot_minutes)
         _serve(booked, c, pace, rng, booked_queue=True)
         patients += booked
@@ -218,7 +218,8 @@ def main() -> None:
         waiting_all = [
             q
             for q in arrivals
-            if q.arrived_at < now and (q.called_at is None or q.called_at > now)
+            if q.arrived_at < now
+            and (q.called_at is None or q.called_at > now)
             and now - q.arrived_at < timedelta(hours=12)
         ]
         if p.starts_at is None:
@@ -262,8 +263,10 @@ def main() -> None:
     )
     print(f"estimates from history: {from_history} ({from_history / len(ours):.0%}), rest fallback")
     print(f"current rule  median absolute error: {baseline_mae:.1f} min")
-    print(f"estimator     median absolute error: {mae:.1f} min "
-          f"({(1 - mae / baseline_mae):.0%} lower; target >= 30%)")
+    print(
+        f"estimator     median absolute error: {mae:.1f} min "
+        f"({(1 - mae / baseline_mae):.0%} lower; target >= 30%)"
+    )
     print(f"real wait past the range top: {score.over_top_share:.1%} (target <= 15%)")
     print(
         json.dumps(

@@ -24,8 +24,8 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic.models import Appointment, Arrival, ArrivalStatus
 from clinic.config import Settings
+from clinic.models import Appointment, Arrival, ArrivalStatus
 from clinic.queue import today_bounds
 
 MAX_ROOM_CHARS = 40

@@ -78,8 +78,8 @@ def pair_display(
             DisplayPairingCode.expires_at > now,
         )
         .values(used_at=now)
-    ).rowcount
-    if claimed != 1:
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise DisplayPairingError("unknown, expired or used pairing code")
     token = new_display_token()
     display = WaitingRoomDisplay(
@@ -203,7 +203,9 @@ def display_state_json(request: Request, session: SessionDep, settings: Settings
         )
     now = utcnow()
     _touch(request, display, now)
-    return JSONResponse(display_state(session=session, settings=settings, now=now), headers=_HEADERS)
+    return JSONResponse(
+        display_state(session=session, settings=settings, now=now), headers=_HEADERS
+    )
 
 
 @router.post("/display/pair")

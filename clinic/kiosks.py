@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from clinic import waits
 from clinic.appointments import appointment_keys, day_kdf
 from clinic.config import Settings
 from clinic.models import (
@@ -24,7 +25,6 @@ from clinic.models import (
     StaffUser,
     utcnow,
 )
-from clinic import waits
 from clinic.queue import (
     current_pace,
     estimate_minutes,
@@ -226,11 +226,12 @@ def _step_up(minutes: int) -> int:
 def pull_wait_ranges(*, session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
     """Return QueueState's optional wait ranges, rounded up like the single figure."""
     pace = current_pace(session=session, settings=settings, now=now)
+    waiting = waiting_today(session=session, settings=settings, now=now)
     walk_in = waits.range_for_walk_in(
         session=session,
         now=now,
         tz=settings.tz,
-        fallback_minutes=estimate_minutes(pace, waiting_today(session=session, settings=settings, now=now) + 1, now),
+        fallback_minutes=estimate_minutes(pace, waiting + 1, now),
     )
     lateness = waits.lateness_ranges(session=session, now=now, tz=settings.tz)
     return {

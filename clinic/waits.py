@@ -23,6 +23,7 @@ reads it from the database.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 import threading
@@ -182,7 +183,9 @@ def estimate_wait(
         left = [p.lateness - elapsed for p in samples if p.lateness >= elapsed]
         if len(left) < MIN_SAMPLES:
             return fallback_range(fallback_minutes)
-        return _range(until + quantile(left, LOW_QUANTILE), until + quantile(left, HIGH_QUANTILE), len(left))
+        return _range(
+            until + quantile(left, LOW_QUANTILE), until + quantile(left, HIGH_QUANTILE), len(left)
+        )
     samples = _comparable(history, WALK_IN if starts_at is None else queue, now, now, tz)
     per_place = [_minutes(p.called_at - p.arrived_at) / (p.ahead + 1) for p in samples]
     if len(per_place) < MIN_SAMPLES:
@@ -244,7 +247,9 @@ def _queue_model(
     their appointment time plus how early this clinician calls when free (the 10th
     percentile of comparable lateness).
     """
-    recent = [p for p in history if p.queue == queue and now - RUNNING_LATE_SPAN <= p.called_at <= now]
+    recent = [
+        p for p in history if p.queue == queue and now - RUNNING_LATE_SPAN <= p.called_at <= now
+    ]
     if not recent:
         return None
     last = max(recent, key=lambda p: p.called_at)
@@ -272,9 +277,9 @@ def running_late(history: Iterable[PastWait], queue: str, now: datetime) -> floa
     """Return how late the queue's latest call (within RUNNING_LATE_SPAN) was, if any."""
     latest: PastWait | None = None
     for p in history:
-        if p.queue == queue and now - RUNNING_LATE_SPAN <= p.called_at <= now:
-            if latest is None or p.called_at > latest.called_at:
-                latest = p
+        recent = p.queue == queue and now - RUNNING_LATE_SPAN <= p.called_at <= now
+        if recent and (latest is None or p.called_at > latest.called_at):
+            latest = p
     return None if latest is None else latest.lateness
 
 
@@ -283,7 +288,9 @@ def _range(low: float, high: float, samples: int) -> WaitRange:
     return WaitRange(low=lo, high=max(lo, math.ceil(high)), from_history=True, samples=samples)
 
 
-def with_places_ahead(waits: Sequence[tuple[str, datetime, datetime | None, datetime | None]]) -> list[PastWait]:
+def with_places_ahead(
+    waits: Sequence[tuple[str, datetime, datetime | None, datetime | None]],
+) -> list[PastWait]:
     """Turn (queue, arrived_at, starts_at, called_at) rows into PastWaits with `ahead` counted.
 
     Rows without called_at (no-shows, still waiting) count as ahead of later arrivals while
@@ -295,6 +302,8 @@ def with_places_ahead(waits: Sequence[tuple[str, datetime, datetime | None, date
     out: list[PastWait] = []
     for rows in by_queue.values():
         rows.sort(key=lambda r: r[1])
+        calls = sorted((r for r in rows if r[3] is not None), key=lambda r: r[3] or r[1])
+        call_times = [r[3] for r in calls if r[3] is not None]
         for i, (queue, arrived, starts, called) in enumerate(rows):
             if called is None:
                 continue
@@ -306,13 +315,11 @@ def with_places_ahead(waits: Sequence[tuple[str, datetime, datetime | None, date
                 if earlier[3] is not None and earlier[3] > arrived:
                     ahead += 1
             late = None
-            last_call = None
-            for other in rows:
-                if other[3] is not None and arrived - RUNNING_LATE_SPAN <= other[3] <= arrived:
-                    if last_call is None or other[3] > last_call[3]:
-                        last_call = other
-            if last_call is not None and last_call[3] is not None:
-                late = PastWait(queue, last_call[1], last_call[2], last_call[3], 0).lateness
+            before = bisect.bisect_right(call_times, arrived) - 1
+            if before >= 0 and arrived - call_times[before] <= RUNNING_LATE_SPAN:
+                last = calls[before]
+                assert last[3] is not None
+                late = PastWait(queue, last[1], last[2], last[3], 0).lateness
             out.append(PastWait(queue, arrived, starts, called, ahead, late))
     return out
 
@@ -325,6 +332,12 @@ _cache_lock = threading.Lock()
 _cache: dict[str, tuple[float, datetime, list[PastWait]]] = {}
 
 
+def _cache_key(session: Session) -> str:
+    """Return the database the session reads (caches are per database)."""
+    bind = session.get_bind()
+    return str(getattr(bind, "url", None) or getattr(bind.engine, "url", ""))
+
+
 def queue_of(arrival: Arrival, appointment: Appointment | None) -> str:
     """Return the queue an arrival waits in: its clinician, or WALK_IN."""
     if appointment is not None:
@@ -334,11 +347,15 @@ def queue_of(arrival: Arrival, appointment: Appointment | None) -> str:
 
 def load_history(*, session: Session, now: datetime, use_cache: bool = True) -> list[PastWait]:
     """Return the finished waits of the rolling window ending at `now`."""
-    key = str(session.get_bind().url)
+    key = _cache_key(session)
     if use_cache:
         with _cache_lock:
             hit = _cache.get(key)
-        if hit and time.monotonic() - hit[0] < HISTORY_CACHE_SECONDS and hit[1] <= now < hit[1] + timedelta(seconds=HISTORY_CACHE_SECONDS):
+        if (
+            hit
+            and time.monotonic() - hit[0] < HISTORY_CACHE_SECONDS
+            and hit[1] <= now < hit[1] + timedelta(seconds=HISTORY_CACHE_SECONDS)
+        ):
             return hit[2]
     rows = session.execute(
         select(Arrival, Appointment)
@@ -414,12 +431,16 @@ def _place_in_queue(
     LATE_ARRIVAL after their time: the server cannot tell a no-show in advance).
     """
     if appointment is None:
-        query = select(func.count()).select_from(Arrival).where(
-            Arrival.status == ArrivalStatus.WAITING,
-            Arrival.appointment_id.is_(None),
-            Arrival.arrived_at >= arrival.arrived_at - QUEUE_SPAN,
-            (Arrival.arrived_at < arrival.arrived_at)
-            | ((Arrival.arrived_at == arrival.arrived_at) & (Arrival.id < arrival.id)),
+        query = (
+            select(func.count())
+            .select_from(Arrival)
+            .where(
+                Arrival.status == ArrivalStatus.WAITING,
+                Arrival.appointment_id.is_(None),
+                Arrival.arrived_at >= arrival.arrived_at - QUEUE_SPAN,
+                (Arrival.arrived_at < arrival.arrived_at)
+                | ((Arrival.arrived_at == arrival.arrived_at) & (Arrival.id < arrival.id)),
+            )
         )
         return (session.scalar(query) or 0) + 1
     earlier = (
@@ -427,21 +448,27 @@ def _place_in_queue(
         Appointment.starts_at < appointment.starts_at,
         Appointment.starts_at >= appointment.starts_at - QUEUE_SPAN,
     )
-    waiting = session.scalar(
-        select(func.count())
-        .select_from(Arrival)
-        .join(Appointment, Arrival.appointment_id == Appointment.id)
-        .where(Arrival.status == ArrivalStatus.WAITING, *earlier)
-    ) or 0
-    not_arrived = session.scalar(
-        select(func.count())
-        .select_from(Appointment)
-        .where(
-            Appointment.status == AppointmentStatus.BOOKED,
-            Appointment.starts_at >= now - LATE_ARRIVAL,
-            *earlier,
+    waiting = (
+        session.scalar(
+            select(func.count())
+            .select_from(Arrival)
+            .join(Appointment, Arrival.appointment_id == Appointment.id)
+            .where(Arrival.status == ArrivalStatus.WAITING, *earlier)
         )
-    ) or 0
+        or 0
+    )
+    not_arrived = (
+        session.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.starts_at >= now - LATE_ARRIVAL,
+                *earlier,
+            )
+        )
+        or 0
+    )
     return waiting + not_arrived + 1
 
 
@@ -490,9 +517,7 @@ def range_for_walk_in(
     )
 
 
-def lateness_ranges(
-    *, session: Session, now: datetime, tz: ZoneInfo
-) -> dict[str, tuple[int, int]]:
+def lateness_ranges(*, session: Session, now: datetime, tz: ZoneInfo) -> dict[str, tuple[int, int]]:
     """Return each clinician's lateness range now (minutes after the appointment time)."""
     history = load_history(session=session, now=now)
     out: dict[str, tuple[int, int]] = {}
@@ -509,7 +534,9 @@ def lateness_ranges(
 SCORED_PATIENTS = 200
 
 
-def recent_accuracy(*, session: Session, now: datetime, tz: ZoneInfo, fallback_minutes: float) -> Accuracy:
+def recent_accuracy(
+    *, session: Session, now: datetime, tz: ZoneInfo, fallback_minutes: float
+) -> Accuracy:
     """Replay the estimator for the latest called-in patients and score it.
 
     Each patient is estimated as at their arrival, from the history before it (what the
@@ -518,7 +545,11 @@ def recent_accuracy(*, session: Session, now: datetime, tz: ZoneInfo, fallback_m
     rows = session.execute(
         select(Arrival, Appointment)
         .outerjoin(Appointment, Arrival.appointment_id == Appointment.id)
-        .where(Arrival.called_at.is_not(None), Arrival.called_at <= now, Arrival.called_at >= now - WINDOW)
+        .where(
+            Arrival.called_at.is_not(None),
+            Arrival.called_at <= now,
+            Arrival.called_at >= now - WINDOW,
+        )
         .order_by(Arrival.called_at.desc())
         .limit(SCORED_PATIENTS)
     ).all()
@@ -559,7 +590,7 @@ def cached_accuracy(
     *, session: Session, now: datetime, tz: ZoneInfo, fallback_minutes: float
 ) -> Accuracy:
     """Return recent_accuracy, recomputed at most every ACCURACY_CACHE_SECONDS."""
-    key = str(session.get_bind().url)
+    key = _cache_key(session)
     with _cache_lock:
         hit = _accuracy_cache.get(key)
     if hit and time.monotonic() - hit[0] < ACCURACY_CACHE_SECONDS:

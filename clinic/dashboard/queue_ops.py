@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from clinic import calling, display, queue, waits
-from clinic.config import Settings
 from clinic.audit import audit
+from clinic.config import Settings
 from clinic.dashboard.web import render
 from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep
 from clinic.models import utcnow
@@ -60,7 +60,11 @@ def call_next(
     """Call the next patient of a clinician's queue (or walk-ins, or anyone) to a room."""
     clinician = None if queue == ANY_QUEUE else queue
     arrival = calling.call_next(
-        session=session, settings=settings, now=utcnow(), clinician=clinician, room=room_or_422(room)
+        session=session,
+        settings=settings,
+        now=utcnow(),
+        clinician=clinician,
+        room=room_or_422(room),
     )
     if arrival is None:
         return _back("nobody_waiting")
@@ -140,7 +144,9 @@ def create_display_code(
     code, row = display.create_pairing_code(
         session=session, settings=settings, created_by=admin, now=utcnow()
     )
-    audit(session=session, action="display_code.create", user=admin, target=f"display_code:{row.id}")
+    audit(
+        session=session, action="display_code.create", user=admin, target=f"display_code:{row.id}"
+    )
     return _displays_page(request, session, admin, code)
 
 

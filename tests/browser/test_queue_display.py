@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 from browser_support import ADMIN, Server, login, record, shoot
+from playwright.sync_api import expect
 
 from sync import protocol
 from sync.protocol import RecordKind

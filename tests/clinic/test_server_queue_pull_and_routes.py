@@ -62,7 +62,10 @@ def test_call_next_recall_and_a_refused_transition_over_http(
             "language": "en",
         },
     )
-    assert client.post(INGEST_PATH, json={"records": [walk_in]}, headers=bearer(token)).status_code == 200
+    assert (
+        client.post(INGEST_PATH, json={"records": [walk_in]}, headers=bearer(token)).status_code
+        == 200
+    )
     login(client, new_user(app))
     csrf = csrf_of(client)
     called = client.post(
@@ -76,11 +79,15 @@ def test_call_next_recall_and_a_refused_transition_over_http(
         arrival = session.get(Arrival, arrival_id)
         assert (arrival.status, arrival.room, arrival.call_count) == ("called_in", "Room 5", 1)
     path = f"/dashboard/arrivals/{arrival_id}/queue"
-    recall = client.post(path, data={"action": "recall", "csrf_token": csrf}, follow_redirects=False)
+    recall = client.post(
+        path, data={"action": "recall", "csrf_token": csrf}, follow_redirects=False
+    )
     assert recall.status_code == 303
     seen = client.post(path, data={"action": "seen", "csrf_token": csrf}, follow_redirects=False)
     assert seen.status_code == 303
-    refused = client.post(path, data={"action": "recall", "csrf_token": csrf}, follow_redirects=False)
+    refused = client.post(
+        path, data={"action": "recall", "csrf_token": csrf}, follow_redirects=False
+    )
     assert refused.status_code == 409
     too_long = client.post(
         "/dashboard/queue/call-next",
@@ -92,6 +99,8 @@ def test_call_next_recall_and_a_refused_transition_over_http(
         arrival = session.get(Arrival, arrival_id)
         assert (arrival.status, arrival.call_count) == ("seen", 2)
         actions = session.scalars(
-            select(AuditEvent.action).where(AuditEvent.target == f"arrival:{arrival_id}").order_by(AuditEvent.id)
+            select(AuditEvent.action)
+            .where(AuditEvent.target == f"arrival:{arrival_id}")
+            .order_by(AuditEvent.id)
         ).all()
     assert actions == ["arrival.call", "arrival.recall", "arrival.seen"]

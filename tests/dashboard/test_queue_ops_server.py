@@ -64,8 +64,12 @@ def test_queue_state_machine(dash_db: Database) -> None:
     tag = uuid.uuid4().hex[:6]
     with dash_db.writer.begin() as session:
         ash = _appointment(session, f"{tag}-1", f"Dr Ash {tag}", now + timedelta(minutes=10))
-        birch_late = _appointment(session, f"{tag}-2", f"Dr Birch {tag}", now + timedelta(minutes=30))
-        birch_early = _appointment(session, f"{tag}-3", f"Dr Birch {tag}", now + timedelta(minutes=5))
+        birch_late = _appointment(
+            session, f"{tag}-2", f"Dr Birch {tag}", now + timedelta(minutes=30)
+        )
+        birch_early = _appointment(
+            session, f"{tag}-3", f"Dr Birch {tag}", now + timedelta(minutes=5)
+        )
         a1 = _arrival(session, "Q001", now - timedelta(minutes=20), ash)
         b_late = _arrival(session, "Q002", now - timedelta(minutes=15), birch_late)
         b_early = _arrival(session, "Q003", now - timedelta(minutes=5), birch_early)
@@ -80,7 +84,11 @@ def test_queue_state_machine(dash_db: Database) -> None:
         assert called is not None and called.id == ids["b_early"]
         assert (called.status, called.room, called.call_count) == ("called_in", "Room 3", 1)
         walk_in = calling.call_next(
-            session=session, settings=settings, now=now + timedelta(minutes=1), clinician="", room="Room 1"
+            session=session,
+            settings=settings,
+            now=now + timedelta(minutes=1),
+            clinician="",
+            room="Room 1",
         )
         assert walk_in is not None and walk_in.id == ids["walk"]
     with dash_db.writer.begin() as session:
@@ -90,7 +98,10 @@ def test_queue_state_machine(dash_db: Database) -> None:
         assert arrival.call_count == 2 and arrival.last_called_at == now + timedelta(minutes=3)
         assert arrival.called_at == first_call  # the wait ended at the first call
         shown = calling.display_calls(session=session, now=now + timedelta(minutes=4))
-        assert [(c.queue_number, c.room) for c in shown][:2] == [("Q003", "Room 3"), ("Q004", "Room 1")]
+        assert [(c.queue_number, c.room) for c in shown][:2] == [
+            ("Q003", "Room 3"),
+            ("Q004", "Room 1"),
+        ]
         assert calling.waiting_count(session=session, settings=settings, now=now) == 2
         # Refused transitions change nothing.
         waiting = session.get(Arrival, ids["a1"])
@@ -107,7 +118,9 @@ def test_queue_state_machine(dash_db: Database) -> None:
             calling.apply(arrival, QueueAction.CALL, session=session, now=now)
         # Sent back to waiting: room and call cleared, off the display.
         walker = session.get(Arrival, ids["walk"])
-        calling.apply(walker, QueueAction.BACK_TO_WAITING, session=session, now=now + timedelta(minutes=5))
+        calling.apply(
+            walker, QueueAction.BACK_TO_WAITING, session=session, now=now + timedelta(minutes=5)
+        )
         assert (walker.status, walker.room, walker.called_at) == ("waiting", None, None)
         shown = calling.display_calls(session=session, now=now + timedelta(minutes=6))
         assert "Q004" not in [c.queue_number for c in shown]
@@ -117,12 +130,18 @@ def test_queue_state_machine(dash_db: Database) -> None:
         calling.apply(late, QueueAction.BACK_TO_WAITING, session=session, now=now)
         assert late.status == "waiting"
         # Nobody left in Dr Ash's queue after calling the one patient.
-        assert calling.call_next(
-            session=session, settings=settings, now=now, clinician=f"Dr Ash {tag}", room=None
-        ) is not None
-        assert calling.call_next(
-            session=session, settings=settings, now=now, clinician=f"Dr Ash {tag}", room=None
-        ) is None
+        assert (
+            calling.call_next(
+                session=session, settings=settings, now=now, clinician=f"Dr Ash {tag}", room=None
+            )
+            is not None
+        )
+        assert (
+            calling.call_next(
+                session=session, settings=settings, now=now, clinician=f"Dr Ash {tag}", room=None
+            )
+            is None
+        )
 
 
 def test_a_patient_who_arrived_before_midnight_is_still_called_after_it(dash_db: Database) -> None:
@@ -134,7 +153,9 @@ def test_a_patient_who_arrived_before_midnight_is_still_called_after_it(dash_db:
     with dash_db.writer.begin() as session:
         after = before + timedelta(minutes=20)
         assert calling.waiting_count(session=session, settings=settings, now=after) == 1
-        called = calling.call_next(session=session, settings=settings, now=after, clinician=None, room="Room 2")
+        called = calling.call_next(
+            session=session, settings=settings, now=after, clinician=None, room="Room 2"
+        )
         assert called is not None and called.id == arrival_id
 
 
@@ -148,7 +169,9 @@ def _walk_in_history(now: datetime, days: int, per_place: float) -> list[waits.P
         for minute in (-40, -25, -10, 5, 20):
             arrived = now - timedelta(days=d) + timedelta(minutes=minute)
             out.append(
-                waits.PastWait(waits.WALK_IN, arrived, None, arrived + timedelta(minutes=per_place), 0)
+                waits.PastWait(
+                    waits.WALK_IN, arrived, None, arrived + timedelta(minutes=per_place), 0
+                )
             )
     return out
 
@@ -156,16 +179,22 @@ def _walk_in_history(now: datetime, days: int, per_place: float) -> list[waits.P
 def test_estimate_round_midnight_uses_the_nights_before() -> None:
     now = datetime(2033, 1, 10, 0, 5, tzinfo=UTC)  # five past midnight
     history = _walk_in_history(now, days=5, per_place=12)
-    est = waits.estimate_wait(history, queue=waits.WALK_IN, now=now, tz=UTC_ZONE, place=3, fallback_minutes=99)
+    est = waits.estimate_wait(
+        history, queue=waits.WALK_IN, now=now, tz=UTC_ZONE, place=3, fallback_minutes=99
+    )
     assert est.from_history and est.samples == 25
     assert (est.low, est.high) == (36, 36)
     # At noon the same history is far in clock time: too few samples, so the fallback.
     noon = now.replace(hour=12)
-    est = waits.estimate_wait(history, queue=waits.WALK_IN, now=noon, tz=UTC_ZONE, place=3, fallback_minutes=30)
+    est = waits.estimate_wait(
+        history, queue=waits.WALK_IN, now=noon, tz=UTC_ZONE, place=3, fallback_minutes=30
+    )
     assert not est.from_history and (est.low, est.high) == (30, 45)
     # Outside the rolling 28-day window nothing counts.
     old = now + timedelta(days=40)
-    assert not waits.estimate_wait(history, queue=waits.WALK_IN, now=old, tz=UTC_ZONE, fallback_minutes=5).from_history
+    assert not waits.estimate_wait(
+        history, queue=waits.WALK_IN, now=old, tz=UTC_ZONE, fallback_minutes=5
+    ).from_history
 
 
 def test_estimate_for_a_booked_patient_adds_the_clinicians_lateness() -> None:
@@ -175,10 +204,21 @@ def test_estimate_for_a_booked_patient_adds_the_clinicians_lateness() -> None:
         starts = now - timedelta(days=d) + timedelta(minutes=20)
         for i, late in enumerate((10, 15, 20)):
             history.append(
-                waits.PastWait("Dr Ash", starts - timedelta(minutes=10), starts, starts + timedelta(minutes=late + i * 0), 0)
+                waits.PastWait(
+                    "Dr Ash",
+                    starts - timedelta(minutes=10),
+                    starts,
+                    starts + timedelta(minutes=late + i * 0),
+                    0,
+                )
             )
     est = waits.estimate_wait(
-        history, queue="Dr Ash", now=now, tz=UTC_ZONE, starts_at=now + timedelta(minutes=20), fallback_minutes=5
+        history,
+        queue="Dr Ash",
+        now=now,
+        tz=UTC_ZONE,
+        starts_at=now + timedelta(minutes=20),
+        fallback_minutes=5,
     )
     # 20 minutes until the appointment, then a median lateness of 15 (90th: 20).
     assert est.from_history and (est.low, est.high) == (35, 40)
@@ -220,3 +260,38 @@ def test_history_from_the_database_and_the_range_for_a_waiting_patient(dash_db: 
         # Second in the walk-in queue, 8 minutes a place in the nights before.
         assert est is not None and est.from_history and (est.low, est.high) == (16, 16)
     waits.clear_cache()
+
+
+def test_a_moving_queue_is_estimated_from_the_visit_in_progress_and_the_places_ahead() -> None:
+    now = datetime(2033, 3, 1, 19, 0, tzinfo=UTC)
+    history = []
+    # The nights before: walk-ins seen back to back, 10 minutes each.
+    for d in range(1, 4):
+        start = now - timedelta(days=d) - timedelta(minutes=50)
+        for i in range(8):
+            history.append(
+                waits.PastWait(
+                    waits.WALK_IN,
+                    start - timedelta(minutes=5),
+                    None,
+                    start + timedelta(minutes=10 * i),
+                    i,
+                )
+            )
+    # Today the nurse called someone 4 minutes ago.
+    history.append(
+        waits.PastWait(
+            waits.WALK_IN, now - timedelta(minutes=30), None, now - timedelta(minutes=4), 0
+        )
+    )
+    est = waits.estimate_wait(
+        history, queue=waits.WALK_IN, now=now, tz=UTC_ZONE, place=3, fallback_minutes=99
+    )
+    # 6 minutes left of the visit in progress, then two visits of 10 minutes.
+    assert est.from_history and (est.low, est.high) == (26, 26)
+    # Three hours later: no visit in progress and no history at that hour, so the fallback.
+    later = now + timedelta(hours=3)
+    quiet = waits.estimate_wait(
+        history, queue=waits.WALK_IN, now=later, tz=UTC_ZONE, place=3, fallback_minutes=99
+    )
+    assert not quiet.from_history and quiet.low == 99

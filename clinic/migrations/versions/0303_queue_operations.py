@@ -21,9 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("arrivals") as batch:
         batch.add_column(sa.Column("room", sa.String(40), nullable=True))
         batch.add_column(sa.Column("clinician", sa.String(80), nullable=True))
-        batch.add_column(
-            sa.Column("call_count", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("call_count", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("last_called_at", sa.DateTime(), nullable=True))
     op.create_index("ix_arrivals_last_called_at", "arrivals", ["last_called_at"])
     op.create_table(
