@@ -560,17 +560,19 @@ def recent_accuracy(
     older = load_history(session=session, now=earliest, use_cache=False)
     known = {(p.queue, p.arrived_at, p.called_at) for p in history}
     history = history + [p for p in older if (p.queue, p.arrived_at, p.called_at) not in known]
+    by_queue: dict[str, list[PastWait]] = {}
+    for p in history:
+        by_queue.setdefault(p.queue, []).append(p)
     pairs = []
     for arrival, appointment in rows:
         assert arrival.called_at is not None
         queue = queue_of(arrival, appointment)
-        ahead = sum(
-            1
-            for p in history
-            if p.queue == queue and p.arrived_at < arrival.arrived_at < p.called_at
-        )
+        same = by_queue.get(queue, [])
+        # Who was ahead is not stored: those of the queue called after this one arrived
+        # and who had arrived before it.
+        ahead = sum(1 for p in same if p.arrived_at < arrival.arrived_at < p.called_at)
         est = estimate_wait(
-            [p for p in history if p.called_at < arrival.arrived_at],
+            [p for p in same if p.called_at < arrival.arrived_at],
             queue=queue,
             now=arrival.arrived_at,
             tz=tz,

@@ -259,6 +259,12 @@ def test_history_from_the_database_and_the_range_for_a_waiting_patient(dash_db: 
         )
         # Second in the walk-in queue, 8 minutes a place in the nights before.
         assert est is not None and est.from_history and (est.low, est.high) == (16, 16)
+        # The dashboard's score: each of the 28 replayed as at its arrival. The last nights'
+        # were estimated from the nights before (8 min, exactly right); the first nights'
+        # from the fallback of 30 min a place (22 min off, and never past the top).
+        score = waits.recent_accuracy(session=session, now=now, tz=UTC_ZONE, fallback_minutes=30)
+        assert score.scored == 28 and score.over_top_share == 0
+        assert score.median_abs_error_minutes == 0
     waits.clear_cache()
 
 
