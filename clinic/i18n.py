@@ -111,6 +111,11 @@ def gettext_for(lang: str, msgid: str) -> str:
     return translation(lang).gettext(msgid)
 
 
+def format_number(value: float, lang: str) -> str:
+    """Format a number the way a language writes it (Babel)."""
+    return format_decimal(value, locale=lang)
+
+
 def is_rtl(lang: str) -> bool:
     """Tell whether a language is written right to left."""
     return lang.split("_")[0] in RTL_LANGUAGES
@@ -155,7 +160,7 @@ def install(env: jinja2.Environment) -> None:
 
 @jinja2.pass_context
 def _number(context: Any, value: float) -> str:
-    return format_decimal(value, locale=context.get("lang", DEFAULT_LANGUAGE))
+    return format_number(value, context.get("lang", DEFAULT_LANGUAGE))
 
 
 @jinja2.pass_context

@@ -7,10 +7,12 @@ import secrets
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from clinic import waits
 from clinic.appointments import appointment_keys, day_kdf
 from clinic.config import Settings
 from clinic.models import (
@@ -23,7 +25,13 @@ from clinic.models import (
     StaffUser,
     utcnow,
 )
-from clinic.queue import queue_state, today_bounds
+from clinic.queue import (
+    current_pace,
+    estimate_minutes,
+    queue_state,
+    today_bounds,
+    waiting_today,
+)
 from clinic.security import hash_pairing_code, hash_token, new_kiosk_token, new_pairing_code
 from sync.protocol import (
     ClinicSettings,
@@ -32,6 +40,7 @@ from sync.protocol import (
     KioskAppointment,
     KioskPull,
     QueueState,
+    WaitRange,
     canonical_json,
 )
 
@@ -128,8 +137,13 @@ def clinic_config(*, session: Session) -> ClinicConfig:
 PULL_WAIT_STEP_MINUTES = 5
 
 
-def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[KioskPull, str]:
-    """Return today's kiosk payload and its ETag (which ignores generated_at)."""
+def build_pull(
+    *, session: Session, settings: Settings, now: datetime, wait_ranges: bool = False
+) -> tuple[KioskPull, str]:
+    """Return today's kiosk payload and its ETag (which ignores generated_at).
+
+    `wait_ranges`: the kiosk asked for QueueState's wait ranges (sync.protocol).
+    """
     config = session.get(ClinicConfig, 1)
     if config is None:
         # Reader sessions must not write; the migration creates this row.
@@ -189,6 +203,7 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
         waiting=exact.waiting,
         estimated_wait_minutes=-(-exact.estimated_wait_minutes // PULL_WAIT_STEP_MINUTES)
         * PULL_WAIT_STEP_MINUTES,
+        **(pull_wait_ranges(session=session, settings=settings, now=now) if wait_ranges else {}),
     )
     pull = KioskPull(
         generated_at=now,
@@ -198,9 +213,45 @@ def build_pull(*, session: Session, settings: Settings, now: datetime) -> tuple[
         appointments=appointments,
         queue=queue,
     )
-    content = pull.model_dump(mode="json", exclude={"generated_at"})
+    content = pull_json(pull, wait_ranges=wait_ranges)
+    content.pop("generated_at")
     etag = '"' + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:32] + '"'
     return pull, etag
+
+
+def _step_up(minutes: int) -> int:
+    return -(-minutes // PULL_WAIT_STEP_MINUTES) * PULL_WAIT_STEP_MINUTES
+
+
+def pull_wait_ranges(*, session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Return QueueState's optional wait ranges, rounded up like the single figure."""
+    pace = current_pace(session=session, settings=settings, now=now)
+    waiting = waiting_today(session=session, settings=settings, now=now)
+    walk_in = waits.range_for_walk_in(
+        session=session,
+        now=now,
+        tz=settings.tz,
+        fallback_minutes=estimate_minutes(pace, waiting + 1, now),
+    )
+    lateness = waits.lateness_ranges(session=session, now=now, tz=settings.tz)
+    return {
+        "walk_in_wait": WaitRange(low=_step_up(walk_in.low), high=_step_up(walk_in.high)),
+        "clinician_lateness": {
+            name: WaitRange(low=_step_up(max(0, low)), high=_step_up(max(0, high)))
+            for name, (low, high) in lateness.items()
+        }
+        or None,
+    }
+
+
+def pull_json(pull: KioskPull, *, wait_ranges: bool) -> dict[str, Any]:
+    """Return the pull as JSON, without the optional fields a kiosk did not ask for."""
+    content = pull.model_dump(mode="json")
+    queue = content["queue"]
+    for key in ("walk_in_wait", "clinician_lateness"):
+        if not wait_ranges or queue.get(key) is None:
+            queue.pop(key, None)
+    return content
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

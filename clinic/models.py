@@ -324,6 +324,14 @@ class Arrival(Base):
     arrived_at: Mapped[datetime]
     called_at: Mapped[datetime | None]
     seen_at: Mapped[datetime | None]
+    #: Where the patient was called to go ("Room 3"); shown on their phone and the display.
+    room: Mapped[str | None] = mapped_column(String(40))
+    #: Whose queue called a walk-in (booked patients have their appointment's clinician).
+    clinician: Mapped[str | None] = mapped_column(String(80))
+    #: How many times the patient was called (a recall calls them again).
+    call_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The latest call or recall: the display lists and chimes on it.
+    last_called_at: Mapped[datetime | None]
     language: Mapped[str] = mapped_column(String(8), default="en")
     #: The language an interpreter should speak (None: no interpreter asked for).
     interpreter_language: Mapped[str | None] = mapped_column(String(8))
@@ -343,6 +351,7 @@ class Arrival(Base):
     __table_args__ = (
         Index("ix_arrivals_arrived_at", "arrived_at"),
         Index("ix_arrivals_status", "status"),
+        Index("ix_arrivals_last_called_at", "last_called_at"),
     )
 
 
@@ -411,6 +420,38 @@ class Rating(Base):
             postgresql_where=text("comment IS NOT NULL"),
         ),
     )
+
+
+class WaitingRoomDisplay(Base):
+    """A waiting-room TV: paired with a one-time code, read-only, revoked like a kiosk."""
+
+    __tablename__ = "waiting_room_displays"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    @property
+    def active(self) -> bool:
+        """Return whether the display's token still works."""
+        return self.revoked_at is None
+
+
+class DisplayPairingCode(Base):
+    """A one-time code that pairs a waiting-room display (a kiosk's code cannot)."""
+
+    __tablename__ = "display_pairing_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    display_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("waiting_room_displays.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
 
 class FollowUpToken(Base):

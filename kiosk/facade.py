@@ -68,6 +68,9 @@ class CheckInReceipt:
     estimated_wait_minutes: int
     follow_up_url: str  # server base URL + /f/<opaque token>
     already_checked_in: bool = False
+    #: The top of the estimated range (estimated_wait_minutes is its low end); None when
+    #: the server sent no range (an earlier version, or too little history).
+    estimated_wait_high_minutes: int | None = None
 
 
 @dataclass(frozen=True)

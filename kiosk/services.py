@@ -19,7 +19,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import logging
+import math
 import secrets
 import sqlite3
 import threading
@@ -373,13 +375,16 @@ class Kiosk(KioskFacade):
         return AppointmentMatch(status=MatchStatus.MATCHED, **shown)
 
     @staticmethod
-    def _receipt(row: CheckIn | WalkIn, server_url: str, *, already: bool) -> CheckInReceipt:
+    def _receipt(
+        row: CheckIn | WalkIn, server_url: str, *, already: bool, wait_high: int | None = None
+    ) -> CheckInReceipt:
         return CheckInReceipt(
             check_in_id=row.id,
             queue_number=row.queue_number,
             estimated_wait_minutes=row.estimated_wait_minutes,
             follow_up_url=follow_up_url(server_url, row.follow_up_token),
             already_checked_in=already,
+            estimated_wait_high_minutes=wait_high,
         )
 
     def check_in(
@@ -429,7 +434,9 @@ class Kiosk(KioskFacade):
             if enforce_window and not inside:
                 raise KioskError(MSG_SEE_FRONT_DESK)
             record_id = uuid.uuid4()
-            wait = self._estimate_wait(session, now)
+            wait, wait_high = self._estimate_range(
+                session, now, clinician=appointment.clinician, starts_at=appointment.starts_at
+            )
             row = CheckIn(
                 id=str(record_id),
                 appointment_ref=appointment.ref,
@@ -456,7 +463,7 @@ class Kiosk(KioskFacade):
                 record_id=record_id,
                 now=now,
             )
-            return self._receipt(row, server_url, already=False)
+            return self._receipt(row, server_url, already=False, wait_high=wait_high)
 
         return self._write(action)
 
@@ -497,6 +504,49 @@ class Kiosk(KioskFacade):
                 per_patient = max(1, round(estimate / waiting))
             return estimate + arrivals * per_patient
         return arrivals * per_patient
+
+    def _estimate_range(
+        self,
+        session: Session,
+        now: datetime,
+        *,
+        clinician: str | None = None,
+        starts_at: datetime | None = None,
+    ) -> tuple[int, int | None]:
+        """Return the wait as (low, high) from the pulled ranges; high None without them.
+
+        A booked patient: minutes until their appointment plus the clinician's lateness
+        range. A walk-in: the walk-in range, plus minutes per patient for each walk-in
+        registered here since the pull. Without a fresh range: the single figure.
+        """
+        single = self._estimate_wait(session, now)
+        values = get_many((StateKey.QUEUE_UPDATED_AT, StateKey.QUEUE_WAIT_RANGES), session=session)
+        pulled_at = parse_datetime(values.get(StateKey.QUEUE_UPDATED_AT))
+        raw = values.get(StateKey.QUEUE_WAIT_RANGES)
+        if (
+            raw is None
+            or pulled_at is None
+            or not timedelta(0) <= now - pulled_at <= QUEUE_STATE_FRESH_FOR
+        ):
+            return single, None
+        try:
+            ranges = json.loads(raw)
+        except ValueError:
+            return single, None
+        if clinician is not None and starts_at is not None:
+            late = (ranges.get("clinicians") or {}).get(clinician)
+            if not late:
+                return single, None
+            until = max(0, math.ceil((starts_at - now).total_seconds() / 60))
+            return until + int(late[0]), until + int(late[1])
+        walk_in = ranges.get("walk_in")
+        if not walk_in:
+            return single, None
+        since = session.scalar(
+            select(func.count()).select_from(WalkIn).where(WalkIn.arrived_at >= pulled_at)
+        )
+        extra = int(since or 0) * self.settings.minutes_per_patient
+        return int(walk_in[0]) + extra, int(walk_in[1]) + extra
 
     @staticmethod
     def _arrivals_since(session: Session, since: datetime) -> int:
@@ -621,7 +671,7 @@ class Kiosk(KioskFacade):
             if earlier is not None:  # registered already today: same receipt, nothing new
                 return self._receipt(earlier, self._server_url(session), already=True)
             record_id = uuid.uuid4()
-            wait = self._estimate_wait(session, now)
+            wait, wait_high = self._estimate_range(session, now)
             row = WalkIn(
                 id=str(record_id),
                 identity_key=identity,
@@ -651,7 +701,9 @@ class Kiosk(KioskFacade):
                 record_id=record_id,
                 now=now,
             )
-            return self._receipt(row, self._server_url(session), already=False)
+            return self._receipt(
+                row, self._server_url(session), already=False, wait_high=wait_high
+            )
 
         return self._write(action)
 

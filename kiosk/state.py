@@ -30,6 +30,9 @@ class StateKey(StrEnum):
     QUEUE_WAITING = "queue_waiting"
     QUEUE_ESTIMATED_WAIT_MINUTES = "queue_estimated_wait_minutes"
     QUEUE_UPDATED_AT = "queue_updated_at"  # ISO 8601
+    #: JSON {"walk_in": [low, high] | null, "clinicians": {name: [low, high]}} from the
+    #: pull's optional wait ranges (absent from a server of an earlier version).
+    QUEUE_WAIT_RANGES = "queue_wait_ranges"
     LOCAL_KEY = "local_key"  # hex secret that never leaves the kiosk (walk-in identity)
     DEMO_DATA = "demo_data"  # "1": opened in demo mode once; refused outside demo mode
     # Admin overrides of settings (saved from the staff corner).

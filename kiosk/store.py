@@ -6,6 +6,7 @@ transaction; demo mode calls it with a locally built pull. The caller owns the s
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, select
@@ -78,6 +79,16 @@ def apply_pull(pull: KioskPull, *, session: Session) -> None:
         StateKey.QUEUE_ESTIMATED_WAIT_MINUTES,
         str(pull.queue.estimated_wait_minutes),
         session=session,
+    )
+    walk_in = pull.queue.walk_in_wait
+    lateness = pull.queue.clinician_lateness or {}
+    ranges = {
+        "walk_in": [walk_in.low, walk_in.high] if walk_in is not None else None,
+        "clinicians": {name: [r.low, r.high] for name, r in lateness.items()},
+    }
+    has_ranges = walk_in is not None or bool(lateness)
+    set_state(
+        StateKey.QUEUE_WAIT_RANGES, json.dumps(ranges) if has_ranges else None, session=session
     )
     set_datetime(StateKey.QUEUE_UPDATED_AT, _aware(pull.generated_at), session=session)
     session.flush()

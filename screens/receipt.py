@@ -29,9 +29,17 @@ class ReceiptScreen(KioskScreen):
     kind = StringProperty("check_in")
     queue_number = StringProperty("")
     wait_minutes = NumericProperty(-1)
+    wait_high = NumericProperty(-1)  # top of the range; -1: a single figure
     follow_up_url = StringProperty("")
     emergency = BooleanProperty(False)
-    patient_fields = ("kind", "queue_number", "wait_minutes", "follow_up_url", "emergency")
+    patient_fields = (
+        "kind",
+        "queue_number",
+        "wait_minutes",
+        "wait_high",
+        "follow_up_url",
+        "emergency",
+    )
 
     def fill(self, kind: str, receipt: Any) -> None:
         """Take the figures to show from a service receipt."""
@@ -39,6 +47,8 @@ class ReceiptScreen(KioskScreen):
         self.queue_number = getattr(receipt, "queue_number", "") or ""
         wait = getattr(receipt, "estimated_wait_minutes", None)
         self.wait_minutes = -1 if wait is None else int(wait)
+        high = getattr(receipt, "estimated_wait_high_minutes", None)
+        self.wait_high = -1 if wait is None or high is None else max(int(high), int(wait))
         self.emergency = bool(getattr(receipt, "emergency", False))
         self.follow_up_url = getattr(receipt, "follow_up_url", "") or ""
 
@@ -47,6 +57,13 @@ class ReceiptScreen(KioskScreen):
         if not number:
             return ""
         return self.tr(N_("Please take a seat. We will call {number}.")).format(number=number)
+
+    @staticmethod
+    def wait_figure(low: float, high: float) -> str:
+        """Return the minutes to show: "15-30" for a range, "15" for a single figure."""
+        if high > low:
+            return f"{int(low)}-{int(high)}"
+        return str(int(low))
 
     @staticmethod
     def title(kind: str) -> str:

@@ -27,6 +27,7 @@ from sync.protocol import (
     MAX_BATCH_RECORDS,
     PAIR_PATH,
     PULL_PATH,
+    PULL_WAIT_RANGES_PARAM,
     Heartbeat,
     HeartbeatResponse,
     IngestResponse,
@@ -212,7 +213,10 @@ class KioskClient:
     def pull(self, etag: str | None = None) -> PullResult | None:
         """Fetch what the kiosk needs; None when unchanged since `etag` (304)."""
         headers = {"If-None-Match": etag} if etag else None
-        response = self._request("GET", PULL_PATH, headers=headers)
+        # Asks for the wait ranges; a server of an earlier version ignores the parameter.
+        response = self._request(
+            "GET", f"{PULL_PATH}?{PULL_WAIT_RANGES_PARAM}=true", headers=headers
+        )
         if response.status_code == 304:
             return None
         pull: KioskPull = self._parse(KioskPull, response)

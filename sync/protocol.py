@@ -557,9 +557,27 @@ class ClinicSettings(_Strict):
     check_in_late_minutes: int = 15
 
 
+class WaitRange(_Strict):
+    """A wait in whole minutes: low (the median) to high (the 90th percentile)."""
+
+    low: Annotated[int, Field(ge=0)]
+    high: Annotated[int, Field(ge=0)]
+
+
+#: The pull's query parameter by which a kiosk asks for the wait ranges below. A server
+#: sends them only when asked: a kiosk of an earlier version refuses unknown fields, and
+#: a server of an earlier version ignores the parameter (the kiosk keeps the single figure).
+PULL_WAIT_RANGES_PARAM = "wait_ranges"
+
+
 class QueueState(_Strict):
     waiting: Annotated[int, Field(ge=0)]
     estimated_wait_minutes: Annotated[int, Field(ge=0)]
+    #: For a walk-in arriving now (only when the kiosk asked, and history allows).
+    walk_in_wait: WaitRange | None = None
+    #: Per clinician: minutes from a patient's appointment time to their call, for a patient
+    #: checking in now (only when asked; clinicians without enough history are left out).
+    clinician_lateness: dict[Annotated[str, Field(max_length=80)], WaitRange] | None = None
 
 
 class KioskPull(_Strict):

@@ -2,11 +2,17 @@
 
 from fastapi import APIRouter
 
-from clinic.dashboard import account, admin, routes
+from clinic.dashboard import admin, routes
+
+# isort: split
+# After admin: importing web first would close the web -> followup -> web import cycle early.
+from clinic.dashboard import account, queue_ops
 
 router = APIRouter(include_in_schema=False)
 router.include_router(routes.router)
 router.include_router(admin.router)
 router.include_router(account.router)
+router.include_router(queue_ops.router)
+router.include_router(queue_ops.display.router)
 
 __all__ = ["router"]

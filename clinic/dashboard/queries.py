@@ -97,6 +97,8 @@ class ArrivalRow:
     #: The language an interpreter should speak ("" when none was asked for).
     interpreter_label: str = ""
     interpreter_requested_at: datetime | None = None
+    room: str | None = None
+    call_count: int = 0
 
 
 def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[ArrivalRow]:
@@ -141,6 +143,8 @@ def todays_arrivals(*, session: Session, now: datetime, tz: ZoneInfo) -> list[Ar
                     else ""
                 ),
                 interpreter_requested_at=arrival.interpreter_requested_at,
+                room=arrival.room,
+                call_count=arrival.call_count or 0,
             )
         )
     return result
@@ -168,6 +172,12 @@ def set_arrival_status(
     elif status == ArrivalStatus.CALLED_IN:
         arrival.called_at = now
         arrival.seen_at = None
+        arrival.last_called_at = now
+        arrival.call_count = (arrival.call_count or 0) + 1
+    if status != ArrivalStatus.CALLED_IN:
+        arrival.last_called_at = None
+    if status == ArrivalStatus.WAITING:
+        arrival.room = None
     elif status == ArrivalStatus.SEEN:
         arrival.called_at = arrival.called_at or now
         arrival.seen_at = now

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from clinic import kiosks, queue
 from clinic.audit import audit
-from clinic.dashboard import queries
+from clinic.dashboard import queries, queue_ops
 from clinic.dashboard.charts import Series, line_chart
 from clinic.dashboard.web import audit_and_render
 from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep
@@ -78,6 +78,7 @@ def arrivals_page(
         request,
         "dashboard/arrivals.html",
         {
+            **queue_ops.arrivals_context(session=session, settings=settings, now=now),
             "arrivals": arrivals,
             "counts": counts,
             "estimated_wait": state.estimated_wait_minutes,
@@ -96,10 +97,14 @@ def set_arrival_status(
     session: SessionDep,
     staff: CurrentStaff,
     _csrf: CsrfProtected,
+    room: Annotated[str | None, Form(max_length=200)] = None,
 ) -> RedirectResponse:
-    """Mark a patient called in, seen, no-show or back to waiting."""
-    if queries.set_arrival_status(arrival_id, new_status, session=session, now=utcnow()) is None:
+    """Mark a patient called in (to a room), seen, no-show or back to waiting."""
+    arrival = queries.set_arrival_status(arrival_id, new_status, session=session, now=utcnow())
+    if arrival is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such arrival")
+    if new_status == ArrivalStatus.CALLED_IN:
+        arrival.room = queue_ops.room_or_422(room)
     audit(
         session=session,
         action="arrival.status",

@@ -22,7 +22,10 @@ NAV = (
     ("feedback", "Feedback", "/dashboard/feedback"),
     ("kiosks", "Kiosks", "/dashboard/kiosks"),
 )
-ADMIN_NAV = (("admin", "Admin", "/dashboard/admin"),)
+ADMIN_NAV = (
+    ("admin", "Admin", "/dashboard/admin"),
+    ("displays", "Displays", "/dashboard/displays"),
+)
 LOGOUT_PATH = "/logout"
 #: Bursts stored per page view at most (the rest on the next view).
 MAX_ALERTS_PER_VIEW = 5

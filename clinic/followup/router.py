@@ -17,18 +17,19 @@ from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from clinic import queue
+from clinic import queue, waits
 from clinic.deps import SessionDep, SettingsDep
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.i18n import (
     N_,
     accept_language,
+    format_number,
     gettext_for,
     is_rtl,
     language_name,
@@ -51,6 +52,7 @@ from sync import protocol
 router = APIRouter(include_in_schema=False)
 
 TOKEN_RE = re.compile(rf"^[A-Za-z0-9_-]{{{protocol.FOLLOW_UP_TOKEN_CHARS}}}$")
+FOLLOW_UP_STATUS_PATH = protocol.FOLLOW_UP_PATH + "/status"
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")
 SURVEY_DIMENSIONS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
 #: How long a well-formed but unknown token shows "we are recording your visit".
@@ -259,27 +261,69 @@ def follow_up_page(
     return _rating_page(request, session, rating, token, lang, saved=saved)
 
 
+#: How often the follow-up page's script asks for the queue status (at most).
+POLL_SECONDS = 5
+STATUS_TEXTS = {
+    ArrivalStatus.WAITING: N_("Please wait, we will call you."),
+    ArrivalStatus.CALLED_IN: N_("It is your turn: please go to the front desk."),
+    ArrivalStatus.SEEN: N_("Your visit is complete. Thank you."),
+    ArrivalStatus.NO_SHOW: N_("We called you but could not find you. Please ask at the front desk."),
+}
+CALLED_TO_ROOM = N_("It is your turn: please go to {room}.")
+WAIT_RANGE = N_("{low}-{high} min")
+
+
+def check_in_status(
+    session: Session, settings: Any, arrival: Arrival, lang: str
+) -> dict[str, Any]:
+    """Return what the check-in page shows, as data (the page and its JSON share it)."""
+    now = utcnow()
+    position = queue.position_of(session=session, settings=settings, arrival=arrival, now=now)
+    ahead = (position - 1) if position is not None else 0
+    status_text = gettext_for(lang, STATUS_TEXTS[ArrivalStatus(arrival.status)])
+    if arrival.status == ArrivalStatus.CALLED_IN and arrival.room:
+        status_text = gettext_for(lang, CALLED_TO_ROOM).format(room=arrival.room)
+    wait_text = ""
+    if arrival.status == ArrivalStatus.WAITING:
+        fallback = queue.estimated_wait_for(
+            session=session, settings=settings, arrival=arrival, now=now
+        )
+        estimate = waits.range_for_arrival(
+            session=session,
+            arrival=arrival,
+            now=now,
+            tz=settings.tz,
+            fallback_minutes=fallback or 0,
+        )
+        if estimate is not None:
+            wait_text = gettext_for(lang, WAIT_RANGE).format(
+                low=format_number(estimate.low, lang), high=format_number(estimate.high, lang)
+            )
+    return {
+        "queue_number": arrival.queue_number,
+        "status": arrival.status,
+        "ahead": ahead,
+        "ahead_text": format_number(ahead, lang),
+        "wait_text": wait_text,
+        "room": arrival.room if arrival.status == ArrivalStatus.CALLED_IN else None,
+        "status_text": status_text,
+        "final": arrival.status in (ArrivalStatus.SEEN, ArrivalStatus.NO_SHOW),
+    }
+
+
 def _check_in_page(
     request: Request, session: Session, settings: Any, arrival: Arrival, lang: str
 ) -> Response:
-    now = utcnow()
-    position = queue.position_of(session=session, settings=settings, arrival=arrival, now=now)
-    wait = queue.estimated_wait_for(session=session, settings=settings, arrival=arrival, now=now)
-    ahead = (position - 1) if position is not None else 0
-    refresh = (
-        _refresh(request)
-        if arrival.status in (ArrivalStatus.WAITING, ArrivalStatus.CALLED_IN)
-        else 0
-    )
+    view = check_in_status(session, settings, arrival, lang)
+    live = not view["final"]
     return _page(
         request,
         "followup/check_in.html",
         {
-            "queue_number": arrival.queue_number,
-            "status": arrival.status,
-            "ahead": ahead,
-            "wait_minutes": wait or 0,
-            "refresh_seconds": refresh,
+            **view,
+            "poll_seconds": min(POLL_SECONDS, _refresh(request)) if live else 0,
+            "no_script_refresh": _refresh(request),
+            "status_url": FOLLOW_UP_STATUS_PATH.format(token=request.path_params["token"]),
             "interpreter_language": (
                 language_name(arrival.interpreter_language, lang)
                 if arrival.interpreter_language
@@ -289,6 +333,28 @@ def _check_in_page(
         lang=lang,
         session=session,
     )
+
+
+@router.get(protocol.FOLLOW_UP_PATH + "/status")
+def follow_up_status(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Return a check-in's queue status as JSON for the follow-up page's script."""
+    limited = _limited(request)
+    if limited is not None:
+        return JSONResponse(
+            {"error": "too many requests"},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={**_HEADERS, "Retry-After": limited.headers.get("Retry-After", "5")},
+        )
+    row, _other = _resolve(request, token, session)
+    if row is None or row.kind not in (FollowUpKind.CHECK_IN, FollowUpKind.WALK_IN):
+        return JSONResponse({"error": "not found"}, status_code=404, headers=_HEADERS)
+    arrival = session.get(Arrival, row.target_id)
+    if arrival is None:
+        return JSONResponse({"status": "pending"}, headers=_HEADERS)
+    view = check_in_status(session, settings, arrival, pick_language(row.language))
+    return JSONResponse(view, headers=_HEADERS)
 
 
 def _rating_page(

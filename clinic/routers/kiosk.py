@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
 from clinic.ingest import ingest_batch
-from clinic.kiosks import PairingError, build_pull, etag_matches, pair_kiosk, record_heartbeat
+from clinic.kiosks import (
+    PairingError,
+    build_pull,
+    etag_matches,
+    pair_kiosk,
+    pull_json,
+    record_heartbeat,
+)
 from clinic.models import utcnow
 from clinic.security import RateLimiter, retry_after_header
 from sync.protocol import (
@@ -16,6 +24,7 @@ from sync.protocol import (
     INGEST_PATH,
     PAIR_PATH,
     PULL_PATH,
+    PULL_WAIT_RANGES_PARAM,
     Heartbeat,
     HeartbeatResponse,
     IngestBatch,
@@ -89,16 +98,18 @@ def pull(
     session: SessionDep,
     settings: SettingsDep,
     kiosk: CurrentKiosk,
-    response: Response,
     if_none_match: Annotated[str | None, Header()] = None,
+    wait_ranges: Annotated[bool, Query(alias=PULL_WAIT_RANGES_PARAM)] = False,
 ) -> KioskPull | Response:
     """Return today's appointments (keyed hashes), FAQ, clinic settings and queue state."""
-    pull_payload, etag = build_pull(session=session, settings=settings, now=utcnow())
+    pull_payload, etag = build_pull(
+        session=session, settings=settings, now=utcnow(), wait_ranges=wait_ranges
+    )
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag_matches(if_none_match, etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    response.headers.update(headers)
-    return pull_payload
+    # Serialized here: the optional fields a kiosk did not ask for must be absent, not null.
+    return JSONResponse(pull_json(pull_payload, wait_ranges=wait_ranges), headers=headers)
 
 
 @router.post(HEARTBEAT_PATH, response_model=HeartbeatResponse, responses=_ERRORS)

@@ -48,4 +48,17 @@ DASHBOARD_EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     # Patient follow-up page: open to anyone holding the token (rate-limited per address).
     ("GET", "/f/{token}"): (200, 200, 200, 200),
     ("POST", "/f/{token}"): (422, 422, 422, 422),
+    # Its JSON status for the page's script: a token not received is a 404 (no record).
+    ("GET", "/f/{token}/status"): (404, 404, 404, 404),
+    # Queue operations (staff) and waiting-room displays (admin pairs and revokes them).
+    ("POST", "/dashboard/queue/call-next"): (303, 303, 303, 303),
+    ("POST", "/dashboard/arrivals/{arrival_id}/queue"): (303, 303, 422, 422),
+    ("GET", "/dashboard/displays"): ADMIN_PAGE,
+    ("POST", "/dashboard/displays/pairing-codes"): ADMIN_PAGE,
+    ("POST", "/dashboard/displays/{display_id}/revoke"): (303, 303, 403, 404),
+    # The display itself: the pairing form is open (the code is the credential), its
+    # state needs the display's own cookie.
+    ("GET", "/display"): (200, 200, 200, 200),
+    ("GET", "/display/state"): (401, 401, 401, 401),
+    ("POST", "/display/pair"): (422, 422, 422, 422),
 }

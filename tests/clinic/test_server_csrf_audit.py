@@ -27,6 +27,8 @@ NOT_STAFF_POSTS = {
     "/login",
     "/login/second-factor",
     "/f/{token}",
+    # A waiting-room screen pairing: no staff session, the one-time code is the credential.
+    "/display/pair",
 }
 #: GET routes of the dashboard that show no data: redirects to the arrivals page.
 REDIRECTS = {"/dashboard"}
