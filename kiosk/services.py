@@ -701,9 +701,7 @@ class Kiosk(KioskFacade):
                 record_id=record_id,
                 now=now,
             )
-            return self._receipt(
-                row, self._server_url(session), already=False, wait_high=wait_high
-            )
+            return self._receipt(row, self._server_url(session), already=False, wait_high=wait_high)
 
         return self._write(action)
 

@@ -243,9 +243,7 @@ class KioskKeyboard(BoxLayout):
         names = {
             SHIFT: "⇧",
             BACKSPACE: "⌫",
-            SPACE: _("space", lang)
-            if lang in LAYOUTS
-            else _("space · Latin letters A-Z", lang),
+            SPACE: _("space", lang) if lang in LAYOUTS else _("space · Latin letters A-Z", lang),
             TO_LETTERS: "abc",
             TO_ACCENTS: "áéñ",
             TO_SYMBOLS: "123",

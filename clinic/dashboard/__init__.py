@@ -2,17 +2,14 @@
 
 from fastapi import APIRouter
 
-from clinic.dashboard import admin, routes
-
-# isort: split
-# After admin: importing web first would close the web -> followup -> web import cycle early.
-from clinic.dashboard import account, queue_ops
+from clinic import display
+from clinic.dashboard import account, admin, queue_ops, routes
 
 router = APIRouter(include_in_schema=False)
 router.include_router(routes.router)
 router.include_router(admin.router)
 router.include_router(account.router)
 router.include_router(queue_ops.router)
-router.include_router(queue_ops.display.router)
+router.include_router(display.router)
 
 __all__ = ["router"]

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from clinic import calling, display, queue, waits
 from clinic.audit import audit
 from clinic.config import Settings
-from clinic.dashboard.web import render
+from clinic.dashboard.web import audit_and_render
 from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, SettingsDep
 from clinic.models import utcnow
 
@@ -114,7 +114,7 @@ def queue_action(
 def _displays_page(
     request: Request, session: SessionDep, admin: CurrentAdmin, code: str | None = None
 ) -> Response:
-    response = render(
+    response = audit_and_render(
         request,
         "dashboard/displays.html",
         {"displays": display.displays(session=session), "pairing_code": code},

@@ -267,15 +267,15 @@ STATUS_TEXTS = {
     ArrivalStatus.WAITING: N_("Please wait, we will call you."),
     ArrivalStatus.CALLED_IN: N_("It is your turn: please go to the front desk."),
     ArrivalStatus.SEEN: N_("Your visit is complete. Thank you."),
-    ArrivalStatus.NO_SHOW: N_("We called you but could not find you. Please ask at the front desk."),
+    ArrivalStatus.NO_SHOW: N_(
+        "We called you but could not find you. Please ask at the front desk."
+    ),
 }
 CALLED_TO_ROOM = N_("It is your turn: please go to {room}.")
 WAIT_RANGE = N_("{low}-{high} min")
 
 
-def check_in_status(
-    session: Session, settings: Any, arrival: Arrival, lang: str
-) -> dict[str, Any]:
+def check_in_status(session: Session, settings: Any, arrival: Arrival, lang: str) -> dict[str, Any]:
     """Return what the check-in page shows, as data (the page and its JSON share it)."""
     now = utcnow()
     position = queue.position_of(session=session, settings=settings, arrival=arrival, now=now)
