@@ -7,16 +7,17 @@ show real glyphs on a screen that is in English.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 
 from kiosk import i18n
-from screens.base import load_kv
 from screens.widgets import KButton
 
 
@@ -118,4 +119,4 @@ class LanguagePicker(ModalView):
         self.requested = button.lang
 
 
-load_kv(__file__)
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -12,6 +12,7 @@ import qrcode
 from babel.dates import format_date, get_date_format, get_month_names
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.factory import Factory
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
 from kivy.metrics import dp
@@ -171,9 +172,8 @@ class LanguageButtons(BoxLayout):
     def on_languages(self, _instance: object, codes: list[str]) -> None:
         self.clear_widgets()
         if len(codes) > self.MAX_BUTTONS:
-            from screens.language import LanguageMenuButton
-
-            self.add_widget(LanguageMenuButton())
+            # By name: screens.language builds on this module (and is loaded with the screens).
+            self.add_widget(Factory.LanguageMenuButton())
             return
         for code in codes:
             self.add_widget(LangButton(lang=code))

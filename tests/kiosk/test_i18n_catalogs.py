@@ -57,7 +57,10 @@ def test_extraction_finds_kiosk_and_follow_up_texts() -> None:
     assert any(name.startswith("screens/") and name.endswith(".kv") for name in files)
     assert any(name.startswith("clinic/templates/followup/") for name in files)
     assert "Check in" in EXTRACTED and "People before you" in EXTRACTED
-    assert ("%(num)s minute", "%(num)s minutes") in EXTRACTED
+    assert (
+        "This screen closes in {seconds} second",
+        "This screen closes in {seconds} seconds",
+    ) in EXTRACTED
 
 
 def test_template_holds_exactly_what_the_code_shows() -> None:
@@ -112,12 +115,17 @@ def test_plural_forms_are_the_languages_own(lang: str) -> None:
 
 
 def test_plural_forms_pick_the_right_words() -> None:
-    minutes = ("%(num)s minute", "%(num)s minutes")
-    russian = [i18n.ngettext(*minutes, n, "ru") % {"num": n} for n in (1, 3, 5, 21)]
-    assert russian == ["1 минута", "3 минуты", "5 минут", "21 минута"]
-    arabic = [i18n.ngettext(*minutes, n, "ar") % {"num": n} for n in (2, 5, 11)]
-    assert arabic == ["2 دقيقتان", "5 دقائق", "11 دقيقة"]
-    assert i18n.ngettext(*minutes, 7, "zh") % {"num": 7} == "7 分钟"
+    seconds = ("Starting over in {seconds} second", "Starting over in {seconds} seconds")
+    russian = [i18n.ngettext(*seconds, n, "ru").format(seconds=n) for n in (1, 3, 5, 21)]
+    assert [text.rsplit(" ", 1)[1] for text in russian] == [
+        "секунду",
+        "секунды",
+        "секунд",
+        "секунду",
+    ]
+    arabic = [i18n.ngettext(*seconds, n, "ar").format(seconds=n) for n in (2, 5, 11)]
+    assert [text.rsplit(" ", 1)[1] for text in arabic] == ["ثانيتين", "ثوانٍ", "ثانية"]
+    assert i18n.ngettext(*seconds, 7, "zh").format(seconds=7) == "7 秒后将重新开始"
 
 
 def test_no_patient_text_is_written_outside_the_catalogs() -> None:
