@@ -441,6 +441,10 @@ class AlertView:
     window_end: datetime
     responses: int
     unhappy: int
+    kind: str = AlertKind.UNHAPPY_RATINGS
+    title: str = "Unhappy feedback"
+    message: str = ""
+    link: str = ""
 
 
 def open_alerts(*, session: Session) -> list[AlertView]:
@@ -454,6 +458,7 @@ def open_alerts(*, session: Session) -> list[AlertView]:
     views = []
     for alert in alerts:
         details = alert.details or {}
+        title, message, link = _alert_text(alert.kind, details)
         views.append(
             AlertView(
                 id=alert.id,
@@ -461,9 +466,33 @@ def open_alerts(*, session: Session) -> list[AlertView]:
                 window_end=_parse_dt(details.get("window_end"), alert.raised_at),
                 responses=int(details.get("responses", 0)),
                 unhappy=int(details.get("unhappy", 0)),
+                kind=alert.kind,
+                title=title,
+                message=message,
+                link=link,
             )
         )
     return views
+
+
+def _alert_text(kind: str, details: dict[str, Any]) -> tuple[str, str, str]:
+    """Return the banner's title, sentence and link for an alert (staff-only page)."""
+    kiosk = details.get("kiosk") or "a kiosk"
+    minutes = details.get("minutes")
+    if kind == AlertKind.EMERGENCY_QUESTION:
+        return ("Emergency-word question", f"New question at {kiosk} with emergency words.",
+                "/dashboard/questions")
+    if kind == AlertKind.QUESTION_UNANSWERED:
+        return ("Question unanswered", f"A question from {kiosk} waits for over {minutes} min.",
+                "/dashboard/questions")
+    if kind == AlertKind.PATIENT_WAITING:
+        number = details.get("queue_number")
+        return ("Patient waiting long", f"Number {number} has waited over {minutes} min.",
+                "/dashboard/arrivals")
+    if kind == AlertKind.KIOSK_SILENT:
+        return ("Kiosk silent", f"{kiosk} has not been heard from for over "
+                "the configured minutes.", "/dashboard/kiosks")
+    return ("Unhappy feedback", "", "")
 
 
 def _parse_dt(value: Any, fallback: datetime) -> datetime:
@@ -474,13 +503,6 @@ def _parse_dt(value: Any, fallback: datetime) -> datetime:
     except ValueError:
         return fallback
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def alert_inputs(*, session: Session) -> tuple[Any, ...]:
-    """Return what the alert check depends on: last record received, last alert, the rule."""
-    last_received = session.scalar(select(func.max(ReceivedRecord.received_at)))
-    last_alert = session.scalar(select(func.max(Alert.id)))
-    return (last_received, last_alert, alert_rule(session=session))
 
 
 #: How far back a dashboard view looks for a burst nobody has seen yet.

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 
 from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
-from clinic.ingest import ingest_batch
+from clinic.alerting import send_soon
+from clinic.ingest import ALERT_EMAIL_PENDING, ingest_batch
 from clinic.kiosks import PairingError, build_pull, etag_matches, pair_kiosk, record_heartbeat
 from clinic.models import utcnow
 from clinic.security import RateLimiter, retry_after_header
@@ -71,12 +72,18 @@ def pair(request: Request, body: PairRequest, session: SessionDep) -> PairRespon
 
 @router.post(INGEST_PATH, response_model=IngestResponse, responses=_ERRORS)
 def ingest(
-    batch: IngestBatch, session: SessionDep, settings: SettingsDep, kiosk: CurrentKiosk
+    request: Request,
+    batch: IngestBatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    kiosk: CurrentKiosk,
 ) -> IngestResponse:
     """Store a batch of records; one result per record, in order (idempotent by id)."""
     results = ingest_batch(
         session=session, settings=settings, kiosk=kiosk, records=list(batch.records)
     )
+    if session.info.pop(ALERT_EMAIL_PENDING, False):
+        send_soon(request.app.state.db)
     return IngestResponse(results=results)
 
 
