@@ -176,7 +176,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
     oldest = now - LOOKBACK
     minutes = settings.alert_question_unanswered_minutes
     if minutes:
-        rows = session.execute(
+        questions = session.execute(
             select(Question.id, Question.asked_at, Kiosk.name)
             .outerjoin(Kiosk, Kiosk.id == Question.kiosk_id)
             .where(
@@ -188,7 +188,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
             .order_by(Question.asked_at)
             .limit(MAX_PER_RULE)
         ).all()
-        for qid, asked_at, kiosk_name in rows:
+        for qid, asked_at, kiosk_name in questions:
             alert = raise_alert(
                 session=session,
                 settings=settings,
@@ -201,7 +201,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
                 raised.append(alert)
     minutes = settings.alert_patient_waiting_minutes
     if minutes:
-        rows = session.execute(
+        arrivals = session.execute(
             select(Arrival.id, Arrival.queue_number, Arrival.arrived_at)
             .where(
                 Arrival.status == ArrivalStatus.WAITING,
@@ -211,7 +211,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
             .order_by(Arrival.arrived_at)
             .limit(MAX_PER_RULE)
         ).all()
-        for aid, number, arrived_at in rows:
+        for aid, number, arrived_at in arrivals:
             alert = raise_alert(
                 session=session,
                 settings=settings,
@@ -228,7 +228,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
                 raised.append(alert)
     minutes = settings.alert_kiosk_silent_minutes
     if minutes:
-        rows = session.execute(
+        kiosks = session.execute(
             select(Kiosk.id, Kiosk.name, Kiosk.last_seen_at)
             .where(
                 Kiosk.revoked_at.is_(None),
@@ -238,14 +238,21 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
             )
             .limit(MAX_PER_RULE)
         ).all()
-        for kid, name, last_seen in rows:
+        for kid, name, last_seen in kiosks:
+            if last_seen is None:
+                continue
             # One alert per silence: the kiosk coming back and falling silent again is new.
             alert = raise_alert(
                 session=session,
                 settings=settings,
                 kind=AlertKind.KIOSK_SILENT,
                 dedupe_key=f"silent:{kid}:{last_seen.isoformat()}"[:120],
-                details={"kiosk": name, "kiosk_id": str(kid), "since": last_seen.isoformat()},
+                details={
+                    "kiosk": name,
+                    "kiosk_id": str(kid),
+                    "minutes": minutes,
+                    "since": last_seen.isoformat(),
+                },
                 now=now,
             )
             if alert is not None:
@@ -286,6 +293,14 @@ def check_once(db: Database, *, now: datetime | None = None, force: bool = False
     if force or claim_run(db, now=now, every=every):
         with db.writer.begin() as session:
             raised = len(run_checks(session=session, settings=settings, now=now))
+        # The feedback charts' per-day sums, kept current here rather than in page views.
+        from clinic.dashboard import rollup
+
+        rollup.refresh_all(db=db, tz=settings.tz, now=now)
+        if settings.shared_limits:
+            from clinic.limits import prune
+
+            prune(db.engine)
     send_pending_emails(db, now=now)
     return raised
 
@@ -318,7 +333,9 @@ def email_text(alert: Alert, *, settings: Settings) -> tuple[str, str]:
             f"Patient number {details.get('queue_number')} has waited over "
             f"{details.get('minutes')} minutes."
         ),
-        AlertKind.KIOSK_SILENT: f"Kiosk {kiosk} has not been heard from since {details.get('since', '?')[:16]} UTC.",
+        AlertKind.KIOSK_SILENT: (
+            f"Kiosk {kiosk} has not been heard from for over {details.get('minutes')} minutes."
+        ),
         AlertKind.UNHAPPY_RATINGS: (
             f"{details.get('unhappy')} of {details.get('responses')} recent ratings were unhappy."
         ),

@@ -31,9 +31,9 @@ from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.ehr import runtime as ehr_runtime
+from clinic.limits import make_limiter
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
-from clinic.limits import make_limiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)

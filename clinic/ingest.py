@@ -186,7 +186,9 @@ def ingest_batch(
             outcomes = _store_one_by_one(
                 session=session, settings=settings, kiosk=kiosk, items=valid, now=now
             )
-        _announce(session=session, settings=settings, kiosk=kiosk, items=valid, outcomes=outcomes, now=now)
+        _announce(
+            session=session, settings=settings, kiosk=kiosk, items=valid, outcomes=outcomes, now=now
+        )
         session.commit()
     except OperationalError:
         session.rollback()

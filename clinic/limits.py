@@ -47,7 +47,9 @@ class Limiter(Protocol):
 class SharedRateLimiter:
     """A per-key limit of `per_minute` with bursts of `burst`, shared through PostgreSQL."""
 
-    def __init__(self, engine: Engine, name: str, per_minute: int, burst: int | None = None) -> None:
+    def __init__(
+        self, engine: Engine, name: str, per_minute: int, burst: int | None = None
+    ) -> None:
         # One autocommit statement per request: no transaction of the caller's is held.
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.name = name

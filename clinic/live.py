@@ -188,7 +188,9 @@ def psycopg_conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def listen_postgres(database_url: str, hub: Hub, *, ready: asyncio.Event | None = None) -> None:
+async def listen_postgres(
+    database_url: str, hub: Hub, *, ready: asyncio.Event | None = None
+) -> None:
     """LISTEN on the live channel and feed the hub; reconnect after a failure, never raise."""
     import psycopg
 

@@ -27,7 +27,6 @@ from clinic.models import (
     Kiosk,
     Question,
     Rating,
-    ReceivedRecord,
     ReviewState,
 )
 
@@ -328,7 +327,13 @@ def _local_day(column: Any, session: Session, offset_minutes: int) -> Any:
 
 
 def daily_stats(
-    flt: FeedbackFilter, *, session: Session, tz: ZoneInfo, db: Any, now: datetime
+    flt: FeedbackFilter,
+    *,
+    session: Session,
+    tz: ZoneInfo,
+    db: Any,
+    now: datetime,
+    refresh: bool = True,
 ) -> list[DailyStats]:
     """Return per-day aggregates: stored sums for closed days, live sums for today.
 
@@ -340,7 +345,22 @@ def daily_stats(
     closed_last = min(flt.date_to, today - timedelta(days=1))
     result: list[DailyStats] = []
     if closed_last >= flt.date_from:
-        rollup.refresh(flt.date_from, closed_last, db=db, tz=tz, now=now)
+        stale: set[date] = set()
+        if refresh:
+            rollup.refresh(flt.date_from, closed_last, db=db, tz=tz, now=now)
+        else:
+            # Page views write nothing: the background job keeps the stored sums current
+            # (clinic/alerting.py); days it has not summed yet are summed live here.
+            stale, _watermark = rollup.stale_days(
+                flt.date_from, closed_last, session=session, tz=tz, now=now
+            )
+        if stale:
+            late = FeedbackFilter(
+                date_from=min(stale), date_to=max(stale), kiosk=flt.kiosk, face=flt.face
+            )
+            result.extend(
+                d for d in live_daily_stats(late, session=session, tz=tz) if d.day in stale
+            )
         faces: list[int] | None = None
         if flt.face == "unhappy":
             faces = sorted(UNHAPPY_FACES)
@@ -351,6 +371,8 @@ def daily_stats(
             for d in rollup.stored_days(
                 flt.date_from, closed_last, session=fresh, kiosk=flt.kiosk, faces=faces
             ):
+                if d.day in stale:
+                    continue
                 result.append(
                     DailyStats(
                         day=d.day,
@@ -369,6 +391,7 @@ def daily_stats(
     if flt.date_to >= today >= flt.date_from:
         live = FeedbackFilter(date_from=today, date_to=today, kiosk=flt.kiosk, face=flt.face)
         result.extend(live_daily_stats(live, session=session, tz=tz))
+    result.sort(key=lambda d: d.day)
     return result
 
 
@@ -480,18 +503,30 @@ def _alert_text(kind: str, details: dict[str, Any]) -> tuple[str, str, str]:
     kiosk = details.get("kiosk") or "a kiosk"
     minutes = details.get("minutes")
     if kind == AlertKind.EMERGENCY_QUESTION:
-        return ("Emergency-word question", f"New question at {kiosk} with emergency words.",
-                "/dashboard/questions")
+        return (
+            "Emergency-word question",
+            f"New question at {kiosk} with emergency words.",
+            "/dashboard/questions",
+        )
     if kind == AlertKind.QUESTION_UNANSWERED:
-        return ("Question unanswered", f"A question from {kiosk} waits for over {minutes} min.",
-                "/dashboard/questions")
+        return (
+            "Question unanswered",
+            f"A question from {kiosk} waits for over {minutes} min.",
+            "/dashboard/questions",
+        )
     if kind == AlertKind.PATIENT_WAITING:
         number = details.get("queue_number")
-        return ("Patient waiting long", f"Number {number} has waited over {minutes} min.",
-                "/dashboard/arrivals")
+        return (
+            "Patient waiting long",
+            f"Number {number} has waited over {minutes} min.",
+            "/dashboard/arrivals",
+        )
     if kind == AlertKind.KIOSK_SILENT:
-        return ("Kiosk silent", f"{kiosk} has not been heard from for over "
-                "the configured minutes.", "/dashboard/kiosks")
+        return (
+            "Kiosk silent",
+            f"{kiosk} has not been heard from for over {minutes} min.",
+            "/dashboard/kiosks",
+        )
     return ("Unhappy feedback", "", "")
 
 
