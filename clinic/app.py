@@ -31,7 +31,7 @@ from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.ehr import runtime as ehr_runtime
-from clinic.limits import make_limiter
+from clinic.limits import SharedFirstSeen, make_limiter
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -184,6 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="follow_up",
         per_minute=settings.follow_up_requests_per_minute,
     )
+    # When an unknown follow-up token was first asked for (its "recording" grace hour).
+    app.state.first_seen = SharedFirstSeen(db.engine) if shared else None
     hub = live.hub_for(settings.database_url)
     app.state.live_hub = hub
 

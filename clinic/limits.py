@@ -12,6 +12,7 @@ On SQLite (one process) the in-memory `clinic.security.RateLimiter` does the sam
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 from sqlalchemy import Engine, text
@@ -35,6 +36,19 @@ _WAIT = text(
 )
 _PRUNE = text(
     "DELETE FROM rate_limits WHERE tat < extract(epoch from clock_timestamp()) - :older_than"
+    " AND key NOT LIKE 'first_seen:%'"
+)
+_PRUNE_FIRST_SEEN = text(
+    "DELETE FROM rate_limits WHERE key LIKE 'first_seen:%'"
+    " AND tat < extract(epoch from clock_timestamp()) - :older_than"
+)
+_FIRST_SEEN = text(
+    """
+    INSERT INTO rate_limits AS r (key, tat)
+    VALUES (:key, extract(epoch from clock_timestamp()))
+    ON CONFLICT (key) DO UPDATE SET tat = r.tat
+    RETURNING extract(epoch from clock_timestamp()) - r.tat
+    """
 )
 
 
@@ -77,7 +91,25 @@ def prune(engine: Engine, *, older_than_seconds: float = 3600.0) -> int:
     """Delete buckets that have been full for a while (same answer as no row); return count."""
     with engine.begin() as conn:
         result = conn.execute(_PRUNE, {"older_than": older_than_seconds})
+        conn.execute(_PRUNE_FIRST_SEEN, {"older_than": FIRST_SEEN_KEEP_SECONDS})
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+#: First sightings are kept this long (longer than any grace period that reads them).
+FIRST_SEEN_KEEP_SECONDS = 2 * 86400
+
+
+class SharedFirstSeen:
+    """When any process first saw a value (e.g. an unknown follow-up token), in PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def age(self, value: str) -> float:
+        """Return seconds since the value was first seen by any process (0 the first time)."""
+        key = "first_seen:" + hashlib.sha256(value.encode()).hexdigest()
+        with self.engine.connect() as conn:
+            return max(0.0, float(conn.execute(_FIRST_SEEN, {"key": key}).scalar() or 0.0))
 
 
 def make_limiter(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 
 from clinic import live
@@ -20,6 +20,9 @@ STREAM_SECONDS = 300.0
 @router.get(EVENTS_PATH)
 async def events(request: Request, staff: CurrentStaff) -> StreamingResponse:
     """Stream live events (what changed, never patient data) to a signed-in page."""
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        # Only an EventSource asks for a stream; anything else would wait on it for minutes.
+        raise HTTPException(status.HTTP_406_NOT_ACCEPTABLE, "ask with Accept: text/event-stream")
     hub: live.Hub = request.app.state.live_hub
     return StreamingResponse(
         live.stream(hub, keepalive_seconds=KEEPALIVE_SECONDS, max_seconds=STREAM_SECONDS),

@@ -175,3 +175,20 @@ def test_live_pairing_and_follow_up_limits_hold_across_workers(
     assert refused > 0
     served = len(codes) - refused
     assert FOLLOW_UP_PER_MINUTE <= served <= FOLLOW_UP_PER_MINUTE + int(elapsed / 5) + 1
+
+
+def test_live_first_sighting_of_a_token_is_shared(pg_url: str) -> None:
+    from clinic.db import make_engine, migrate
+    from clinic.limits import SharedFirstSeen
+
+    migrate(pg_url)
+    one, two = make_engine(pg_url), make_engine(pg_url)
+    try:
+        token = protocol.new_follow_up_token()
+        assert SharedFirstSeen(one).age(token) < 0.5
+        time.sleep(0.6)
+        assert SharedFirstSeen(two).age(token) >= 0.5  # another process sees the same start
+        assert SharedFirstSeen(two).age(protocol.new_follow_up_token()) < 0.5
+    finally:
+        one.dispose()
+        two.dispose()
