@@ -11,7 +11,7 @@ Delivery, across every server process and host:
   its own and hands events to its open pages (`Hub`).
 - Otherwise (SQLite, one process): events go to this process's hub after the commit.
 
-Browsers receive them as server-sent events from `/dashboard/events` (clinic.dashboard).
+Browsers receive them as server-sent events from `/api/live/events` (clinic.dashboard).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from clinic.deps import CurrentStaff
 
 router = APIRouter(include_in_schema=False)
 
-EVENTS_PATH = "/dashboard/events"
+EVENTS_PATH = "/api/live/events"
 KEEPALIVE_SECONDS = 15.0
 #: A stream ends after this long and the browser reconnects, so a session that ended
 #: (sign-out, idle timeout, disabled account) stops receiving events within this time.

@@ -1,6 +1,6 @@
 // Progressive enhancement only: every action works without this file.
 // 1. Keeps "time waited" counters current.
-// 2. Live updates: listens to /dashboard/events (server-sent events) and, when something
+// 2. Live updates: listens to /api/live/events (server-sent events) and, when something
 //    this page shows has changed (body[data-live]), fetches the page again and swaps its
 //    <main>; never while staff are typing in a form on it.
 // 3. Sound and browser notifications for a new question, an emergency-word question and an
@@ -125,7 +125,7 @@
     if (pending === null) pending = setTimeout(refresh, 150);
   }
 
-  var source = new EventSource("/dashboard/events");
+  var source = new EventSource("/api/live/events");
   source.onopen = function () {
     body.setAttribute("data-live-state", "open");
     if (stateTag) { stateTag.textContent = "Live"; stateTag.className = "tag seen"; }

@@ -252,5 +252,5 @@ def test_live_page_still_works_without_javascript(browser: Any, live_server: Ser
 
 
 def test_live_events_need_a_staff_session(live_server: Server) -> None:
-    response = httpx.get(live_server.base_url + "/dashboard/events", timeout=5)
+    response = httpx.get(live_server.base_url + "/api/live/events", timeout=5)
     assert response.status_code == 401
