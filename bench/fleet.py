@@ -208,7 +208,7 @@ def _register_kiosks(database_url: str, count: int) -> list[str]:
 
 
 def _start_server(
-    database_url: str, workers: int, log_path: Path
+    database_url: str, workers: int, log_path: Path, limits: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     import socket
 
@@ -220,6 +220,7 @@ def _start_server(
         "CLINIC_ENVIRONMENT": "test",
         "CLINIC_DATABASE_URL": database_url,
         "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "CLINIC_LIMITS_BACKEND": limits,
     }
     subprocess.run(
         [sys.executable, "-m", "clinic.cli", "migrate"], env=env, cwd=ROOT, check=True,
@@ -248,6 +249,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="250,500,1000,2000,3000,4000,5000,6000")
     parser.add_argument("--step-seconds", type=float, default=40.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--limits",
+        default="auto",
+        choices=["auto", "memory"],
+        help="memory: per-process limits, to see what the shared ones cost",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     # Each kiosk keeps a connection open: raise the descriptor limit for this process.
@@ -257,7 +264,7 @@ def main() -> None:
     name = _create_database()
     database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     log_dir = Path(tempfile.mkdtemp(prefix="fleet-"))
-    proc, url = _start_server(database_url, args.workers, log_dir / "server.log")
+    proc, url = _start_server(database_url, args.workers, log_dir / "server.log", args.limits)
     results: list[dict[str, Any]] = []
     max_kiosks = 0
     try:
@@ -305,6 +312,7 @@ def main() -> None:
                 "target_kiosks": 5000,
                 "p99_limit_ms": P99_LIMIT_MS,
                 "workers": args.workers,
+                "limits": args.limits,
                 "cpus": os.cpu_count(),
                 "steps": results,
             }

@@ -26,6 +26,7 @@ def _database(settings: Settings) -> Database:
 
 
 WORKER_HEALTHCHECK_SECONDS = 30
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -57,6 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # A worker busy with a slow request (or a loaded host starting one) must not be
         # taken for hung and killed after uvicorn's default 5 s.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        # Open live streams (dashboard pages) would otherwise hold a stop for minutes.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
 

@@ -254,3 +254,29 @@ def test_live_page_still_works_without_javascript(browser: Any, live_server: Ser
 def test_live_events_need_a_staff_session(live_server: Server) -> None:
     response = httpx.get(live_server.base_url + "/api/live/events", timeout=5)
     assert response.status_code == 401
+
+
+def test_live_single_process_sqlite_demo_updates_too(context: Any, server: Server) -> None:
+    """The one-process SQLite server (the demo) delivers events inside its own process."""
+    page = context.new_page()
+    _open_live(page, server, "/dashboard/arrivals")
+    sent = time.monotonic()
+    server.ingest(
+        record(
+            RecordKind.WALK_IN,
+            protocol.WalkInBody(
+                first_name="Sol",
+                last_name="Synthetic",
+                date_of_birth=date(1975, 2, 3),
+                reason="Test visit",
+                arrived_at=datetime.now(UTC),
+                queue_number="S77",
+                follow_up_token=protocol.new_follow_up_token(),
+                language="en",
+            ),
+        )
+    )
+    page.locator("#arrivals tbody tr", has_text="S77").wait_for(
+        timeout=LIVE_DEADLINE_SECONDS * 1000
+    )
+    assert time.monotonic() - sent <= LIVE_DEADLINE_SECONDS + 0.3
