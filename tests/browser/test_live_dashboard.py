@@ -146,7 +146,7 @@ def live_server(
 def _open_live(page: Any, server: Server, path: str) -> None:
     login(page, server.base_url, STAFF)
     page.goto(server.base_url + path)
-    page.wait_for_function("document.body.getAttribute('data-live-state') === 'open'")
+    page.locator("body[data-live-state=open]").wait_for(state="attached")
 
 
 def test_live_check_in_appears_within_two_seconds(context: Any, live_server: Server) -> None:
@@ -234,7 +234,7 @@ def test_live_toggles_are_remembered(context: Any, live_server: Server) -> None:
     assert box.is_checked()
     box.uncheck()
     page.reload()
-    page.wait_for_function("document.body.getAttribute('data-live-state') === 'open'")
+    page.locator("body[data-live-state=open]").wait_for(state="attached")
     page.locator("#live-settings summary").click()
     assert not page.locator("input[data-pref=question-sound]").is_checked()
     assert page.locator("input[data-pref=emergency-sound]").is_checked()
