@@ -31,7 +31,7 @@ from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.ehr import runtime as ehr_runtime
-from clinic.limits import SharedFirstSeen, make_limiter
+from clinic.limits import SharedFirstSeen, limits_engine, make_limiter
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
@@ -146,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             db.dispose()
+            if limits_db is not db.engine:
+                limits_db.dispose()
 
     app = ClinicApp(
         title="Clinic server",
@@ -168,24 +170,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ehr_runtime.install(app)
     # Shared by every process and host on PostgreSQL (clinic/limits.py), per process on SQLite.
     shared = settings.shared_limits
+    limits_db = limits_engine(settings.database_url) if shared else db.engine
     app.state.kiosk_limiter = make_limiter(
-        db.engine,
+        limits_db,
         shared=shared,
         name="kiosk",
         per_minute=settings.kiosk_requests_per_minute,
         burst=settings.kiosk_burst,
     )
     app.state.pair_limiter = make_limiter(
-        db.engine, shared=shared, name="pair", per_minute=settings.pair_requests_per_minute
+        limits_db, shared=shared, name="pair", per_minute=settings.pair_requests_per_minute
     )
     app.state.follow_up_limiter = make_limiter(
-        db.engine,
+        limits_db,
         shared=shared,
         name="follow_up",
         per_minute=settings.follow_up_requests_per_minute,
     )
     # When an unknown follow-up token was first asked for (its "recording" grace hour).
-    app.state.first_seen = SharedFirstSeen(db.engine) if shared else None
+    app.state.first_seen = SharedFirstSeen(limits_db) if shared else None
     hub = live.hub_for(settings.database_url)
     app.state.live_hub = hub
 

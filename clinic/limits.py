@@ -112,6 +112,24 @@ class SharedFirstSeen:
             return max(0.0, float(conn.execute(_FIRST_SEEN, {"key": key}).scalar() or 0.0))
 
 
+def limits_engine(database_url: str) -> Engine:
+    """Return an engine of its own for the limits (autocommit, its own pool).
+
+    A request asks the limiter while its own session may already hold a pooled connection;
+    sharing one pool, a burst of requests could each hold one and all wait for a second.
+    """
+    from sqlalchemy import create_engine
+
+    return create_engine(
+        database_url,
+        isolation_level="AUTOCOMMIT",
+        # As many as a process's request threads (anyio's 40): none waits for another.
+        pool_size=5,
+        max_overflow=35,
+        hide_parameters=True,
+    )
+
+
 def make_limiter(
     engine: Engine, *, shared: bool, name: str, per_minute: int, burst: int | None = None
 ) -> Limiter:
