@@ -56,6 +56,7 @@ class Stats:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, int] = field(default_factory=dict)
+    sent: int = 0  # every request, the warm-up's included
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -142,6 +143,7 @@ async def _kiosk(
             if loop.time() >= measure_from:
                 stats.error(type(exc).__name__)
         elapsed = (time.perf_counter() - started) * 1000
+        stats.sent += 1
         if loop.time() >= measure_from and status != -1:
             stats.latencies_ms.append(elapsed)
             stats.by_kind[kind] = stats.by_kind.get(kind, 0) + 1
@@ -169,6 +171,43 @@ async def _run_fleet(base_url: str, tokens: list[str], seconds: float) -> Stats:
             )
         )
     return stats
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """Return the user+system CPU seconds the given processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def _server_pids(root: int, database: str) -> list[int]:
+    """Return the server's processes (parent and workers) and its PostgreSQL backends."""
+    pids = [root]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == root:
+            pids.append(int(stat.parent.name))
+    admin = sa.create_engine(PG_ADMIN_URL)
+    with admin.connect() as conn:
+        pids += [
+            int(p)
+            for p in conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+            ).scalars()
+        ]
+    admin.dispose()
+    return pids
 
 
 def _create_database() -> str:
@@ -252,6 +291,9 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=40.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--keep-going", action="store_true", help="run every size even after one failed"
+    )
+    parser.add_argument(
         "--limits",
         default="auto",
         choices=["auto", "memory"],
@@ -269,14 +311,24 @@ def main() -> None:
     proc, url = _start_server(database_url, args.workers, log_dir / "server.log", args.limits)
     results: list[dict[str, Any]] = []
     max_kiosks = 0
+    failed = False
     try:
         tokens = _register_kiosks(database_url, max(sizes))
         for size in sizes:
             cpu_before = time.process_time()
             wall = time.monotonic()
+            server_pids = _server_pids(proc.pid, name)
+            server_cpu = _cpu_seconds(server_pids)
             stats = asyncio.run(_run_fleet(url, tokens[:size], args.step_seconds))
             wall = time.monotonic() - wall
+            # Backends opened during the step count too (their CPU from their start).
+            server_cpu = (
+                _cpu_seconds(sorted(set(server_pids) | set(_server_pids(proc.pid, name))))
+                - server_cpu
+            )
             requests_done = len(stats.latencies_ms)
+            # Server + database CPU per request: what the fleet would cost on an idle machine.
+            cpu_ms = server_cpu * 1000 / max(1, stats.sent + 1)
             row = {
                 "kiosks": size,
                 "requests": requests_done,
@@ -287,6 +339,7 @@ def main() -> None:
                 "by_kind": stats.by_kind,
                 "load_generator_cpu_share": round((time.process_time() - cpu_before) / wall, 2),
                 "loadavg_1m": round(os.getloadavg()[0], 1),
+                "server_db_cpu_ms_per_request": round(cpu_ms, 2),
             }
             row["served"] = not stats.errors and row["p99_ms"] <= P99_LIMIT_MS
             results.append(row)
@@ -294,12 +347,16 @@ def main() -> None:
                 f"{size:>6} kiosks: {row['rps']:>7} req/s  p50 {row['p50_ms']:>7} ms  "
                 f"p99 {row['p99_ms']:>7} ms  errors {sum(stats.errors.values()):>5}  "
                 f"client cpu {row['load_generator_cpu_share']:.2f}  load {row['loadavg_1m']}  "
+                f"server+db cpu/request {row['server_db_cpu_ms_per_request']} ms  "
                 f"{'ok' if row['served'] else 'NOT SERVED'}",
                 flush=True,
             )
-            if not row["served"]:
+            if row["served"] and not failed:
+                max_kiosks = size  # every smaller fleet was served too
+                continue
+            failed = True
+            if not args.keep_going:
                 break
-            max_kiosks = size
     finally:
         proc.terminate()
         try:
@@ -307,10 +364,20 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         _drop_database(name)
+    # Projection for an idle machine: all cores for the server and PostgreSQL, kept at
+    # most half busy so queues (and p99) stay short; a kiosk makes 1/30 + 1/60 + 1/120 req/s.
+    per_kiosk_rps = 1 / PULL_SECONDS + 1 / HEARTBEAT_SECONDS + 1 / RECORD_MEAN_SECONDS
+    costs = [r["server_db_cpu_ms_per_request"] for r in results if r["requests"]]
+    projected = int((os.cpu_count() or 1) * 0.5 * 1000 / min(costs) / per_kiosk_rps) if costs else 0
+    print(
+        f"projected on an idle {os.cpu_count()}-core machine at 50% CPU: about {projected} "
+        f"kiosks ({min(costs) if costs else 0:.1f} ms of server+database CPU per request)"
+    )
     print(
         json.dumps(
             {
                 "max_kiosks": max_kiosks,
+                "projected_kiosks_idle_machine": projected,
                 "target_kiosks": 5000,
                 "p99_limit_ms": P99_LIMIT_MS,
                 "workers": args.workers,
