@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -19,16 +20,37 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import PG_ADMIN_URL, PG_HOST, PG_PORT, _postgres_problem
-from serverproc import ROOT, free_port
 
 from sync import protocol
 
+# Own copies, not imports from a conftest: with several test directories in one run,
+# "conftest" names whichever was imported first.
+ROOT = Path(__file__).resolve().parents[2]
+PG_HOST = os.environ.get("CLINIC_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("CLINIC_TEST_PG_PORT", "5432"))
+PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
 KIOSK_PER_MINUTE = 60
 KIOSK_BURST = 10
 PAIR_PER_MINUTE = 6
 FOLLOW_UP_PER_MINUTE = 12
 REQUESTS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 @pytest.fixture
