@@ -23,15 +23,16 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementErr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from clinic import dashboard, followup
+from clinic import dashboard, followup, live
+from clinic.alerting import checker_loop
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.ehr import admin as ehr_admin
 from clinic.ehr import runtime as ehr_runtime
+from clinic.limits import SharedFirstSeen, limits_engine, make_limiter
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
-from clinic.security import RateLimiter
 from sync.protocol import INGEST_PATH, MAX_BATCH_RECORDS, MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
@@ -98,20 +99,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()  # again: uvicorn may have set up its handlers since
-        purger = None
+        tasks: list[asyncio.Task[None]] = []
         if settings.purge_check_seconds > 0:
             from clinic.retention import purge_loop
 
-            purger = asyncio.create_task(purge_loop(db, settings.purge_check_seconds))
+            tasks.append(asyncio.create_task(purge_loop(db, settings.purge_check_seconds)))
+        hub.bind(asyncio.get_running_loop())
+        if settings.live_via_postgres:
+            ready = asyncio.Event()
+            tasks.append(
+                asyncio.create_task(live.listen_postgres(settings.database_url, hub, ready=ready))
+            )
+            # Pages opened right after start-up should not miss the first events.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), timeout=5)
+        if settings.alert_check_seconds > 0:
+            tasks.append(asyncio.create_task(checker_loop(db, settings.alert_check_seconds)))
         try:
             with ehr_runtime.running(_app):
                 yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await purger
+                    await task
             db.dispose()
+            if limits_db is not db.engine:
+                limits_db.dispose()
 
     app = ClinicApp(
         title="Clinic server",
@@ -133,9 +148,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     ehr_runtime.install(app)
     app.include_router(ehr_admin.router)
-    app.state.kiosk_limiter = RateLimiter(settings.kiosk_requests_per_minute, settings.kiosk_burst)
-    app.state.pair_limiter = RateLimiter(settings.pair_requests_per_minute)
-    app.state.follow_up_limiter = RateLimiter(settings.follow_up_requests_per_minute)
+    # Shared by every process and host on PostgreSQL (clinic/limits.py), per process on SQLite.
+    shared = settings.shared_limits
+    limits_db = limits_engine(settings.database_url) if shared else db.engine
+    app.state.kiosk_limiter = make_limiter(
+        limits_db,
+        shared=shared,
+        name="kiosk",
+        per_minute=settings.kiosk_requests_per_minute,
+        burst=settings.kiosk_burst,
+    )
+    app.state.pair_limiter = make_limiter(
+        limits_db, shared=shared, name="pair", per_minute=settings.pair_requests_per_minute
+    )
+    app.state.follow_up_limiter = make_limiter(
+        limits_db,
+        shared=shared,
+        name="follow_up",
+        per_minute=settings.follow_up_requests_per_minute,
+    )
+    # When an unknown follow-up token was first asked for (its "recording" grace hour).
+    app.state.first_seen = SharedFirstSeen(limits_db) if shared else None
+    hub = live.hub_for(settings.database_url)
+    app.state.live_hub = hub
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:

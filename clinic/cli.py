@@ -25,6 +25,10 @@ def _database(settings: Settings) -> Database:
     return Database(settings)
 
 
+WORKER_HEALTHCHECK_SECONDS = 30
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server with uvicorn."""
     import uvicorn
@@ -51,6 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         log_level=args.log_level,
         access_log=args.access_log,
+        # A worker busy with a slow request (or a loaded host starting one) must not be
+        # taken for hung and killed after uvicorn's default 5 s.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        # Open live streams (dashboard pages) would otherwise hold a stop for minutes.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return 0
 

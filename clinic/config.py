@@ -108,6 +108,37 @@ class Settings(BaseModel):
     #: Used by the wait estimate until enough patients were called in today.
     default_minutes_per_patient: int = Field(default=10, ge=1)
 
+    # Live dashboard and alerts (docs/live.md)
+    #: Seconds between the alert checker's runs (one process runs each; 0: never in the app).
+    alert_check_seconds: int = Field(default=15, ge=0)
+    #: Alert when a question is still unanswered this many minutes after it was asked (0: off).
+    alert_question_unanswered_minutes: int = Field(default=15, ge=0)
+    #: Alert when a patient has waited this many minutes without being called (0: off).
+    alert_patient_waiting_minutes: int = Field(default=45, ge=0)
+    #: Alert when a paired kiosk has not been heard from for this many minutes (0: off).
+    alert_kiosk_silent_minutes: int = Field(default=10, ge=0)
+    #: At most one e-mail per alert kind in this many minutes (emergencies always go out).
+    alert_email_repeat_minutes: int = Field(default=15, ge=0)
+    #: Where alert e-mails go (environment: comma-separated); empty: no e-mail.
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str = "clinic-alerts@localhost"
+    #: The clinic's SMTP server; empty host: no e-mail.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    #: "starttls" (port 587), "tls" (implicit TLS, port 465) or "none" (loopback relay only).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: int = Field(default=10, ge=1)
+    #: CA bundle to verify the SMTP server with (default: the system's).
+    smtp_ca_file: str = ""
+    #: Live events between processes: "auto" (PostgreSQL LISTEN/NOTIFY when the database
+    #: is PostgreSQL, else this process only), "postgres" or "local".
+    live_backend: Literal["auto", "postgres", "local"] = "auto"
+    #: Limits, throttles and time windows: "auto" (in PostgreSQL when the database is
+    #: PostgreSQL, shared by every process and host; in this process's memory on SQLite).
+    limits_backend: Literal["auto", "database", "memory"] = "auto"
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -117,7 +148,7 @@ class Settings(BaseModel):
             raise ValueError(f"unknown timezone {value!r}") from None
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "alert_email_to", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -171,6 +202,20 @@ class Settings(BaseModel):
         if self.api_docs is not None:
             return self.api_docs
         return self.environment != "production"
+
+    @property
+    def shared_limits(self) -> bool:
+        """Return whether limits and throttles are kept in the database (all processes)."""
+        if self.limits_backend == "auto":
+            return self.database_url.startswith("postgresql")
+        return self.limits_backend == "database"
+
+    @property
+    def live_via_postgres(self) -> bool:
+        """Return whether live events travel between processes by LISTEN/NOTIFY."""
+        if self.live_backend == "auto":
+            return self.database_url.startswith("postgresql")
+        return self.live_backend == "postgres"
 
     @property
     def is_sqlite(self) -> bool:

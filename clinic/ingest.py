@@ -186,6 +186,9 @@ def ingest_batch(
             outcomes = _store_one_by_one(
                 session=session, settings=settings, kiosk=kiosk, items=valid, now=now
             )
+        _announce(
+            session=session, settings=settings, kiosk=kiosk, items=valid, outcomes=outcomes, now=now
+        )
         session.commit()
     except OperationalError:
         session.rollback()
@@ -209,6 +212,57 @@ def ingest_batch(
                 record_id, RecordOutcome.CONFLICT, "id repeated in the batch with another body"
             )
     return [r for r in results if r is not None]
+
+
+#: Set in session.info when an alert raised at ingest waits for its e-mail.
+ALERT_EMAIL_PENDING = "clinic_alert_email_pending"
+_LIVE_KIND = {
+    RecordKind.CHECK_IN: "arrival",
+    RecordKind.WALK_IN: "arrival",
+    RecordKind.QUESTION: "question",
+    RecordKind.RATING: "rating",
+}
+
+
+def _announce(
+    *,
+    session: Session,
+    settings: Settings,
+    kiosk: Kiosk,
+    items: list[_Valid],
+    outcomes: dict[uuid.UUID, RecordResult],
+    now: datetime,
+) -> None:
+    """Tell open dashboards about new records and run the alert rules that fire on arrival.
+
+    In a savepoint of the ingest transaction: a failure here never costs a record.
+    """
+    from clinic.alerting import Stored, on_records_stored
+    from clinic.models import AlertEmail
+
+    stored = [
+        Stored(
+            kind=_LIVE_KIND[item.kind],
+            record_id=str(item.record.id),
+            emergency=bool(getattr(item.body, "emergency_flag", False)),
+        )
+        for item in items
+        if item.kind in _LIVE_KIND and outcomes[item.record.id].outcome == RecordOutcome.STORED
+    ]
+    if not stored:
+        return
+    try:
+        with session.begin_nested():
+            raised = on_records_stored(
+                session=session, settings=settings, kiosk=kiosk, stored=stored, now=now
+            )
+    except OperationalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - alerts must never refuse a record
+        log.error("ingest: live events/alerts failed: %s", type(exc).__name__)
+        return
+    if any(alert.email_state == AlertEmail.PENDING for alert in raised):
+        session.info[ALERT_EMAIL_PENDING] = True
 
 
 def _validate(

@@ -109,6 +109,21 @@ class FollowUpKind(StrEnum):
 
 class AlertKind(StrEnum):
     UNHAPPY_RATINGS = "unhappy_ratings"
+    EMERGENCY_QUESTION = "emergency_question"
+    QUESTION_UNANSWERED = "question_unanswered"
+    PATIENT_WAITING = "patient_waiting"
+    KIOSK_SILENT = "kiosk_silent"
+
+
+class AlertEmail(StrEnum):
+    """Where an alert's e-mail stands."""
+
+    PENDING = "pending"  # to be sent by the alert checker
+    SENDING = "sending"  # claimed by one process
+    SENT = "sent"
+    SUPPRESSED = "suppressed"  # another e-mail of its kind went out shortly before
+    FAILED = "failed"  # gave up after retries (reason logged)
+    OFF = "off"  # no SMTP server or recipient configured when it was raised
 
 
 def _enum(enum_cls: type[StrEnum]) -> String:
@@ -521,5 +536,23 @@ class Alert(Base):
     details: Mapped[dict[str, Any] | None]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     acknowledged_at: Mapped[datetime | None]
+    #: One alert per situation (e.g. "question:<id>"): a rule that fires again is ignored.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    email_state: Mapped[str] = mapped_column(String(16), default=AlertEmail.OFF)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    email_next_attempt_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_alerts_open", "acknowledged_at", "raised_at"),)
+    __table_args__ = (
+        Index("ix_alerts_open", "acknowledged_at", "raised_at"),
+        Index("ix_alerts_email", "email_state"),
+    )
+
+
+class RateLimitCell(Base):
+    """A shared token bucket kept as its theoretical arrival time (GCRA), in seconds."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tat: Mapped[float]

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from clinic import display
-from clinic.dashboard import account, admin, queue_ops, routes
+from clinic.dashboard import account, admin, live, queue_ops, routes
 
 router = APIRouter(include_in_schema=False)
 router.include_router(routes.router)
@@ -11,5 +11,6 @@ router.include_router(admin.router)
 router.include_router(account.router)
 router.include_router(queue_ops.router)
 router.include_router(display.router)
+router.include_router(live.router)
 
 __all__ = ["router"]

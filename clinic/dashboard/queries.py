@@ -30,7 +30,6 @@ from clinic.models import (
     Kiosk,
     Question,
     Rating,
-    ReceivedRecord,
     ReviewState,
 )
 
@@ -342,7 +341,13 @@ class DailyStats:
 
 
 def daily_stats(
-    flt: FeedbackFilter, *, session: Session, tz: ZoneInfo, db: Any, now: datetime
+    flt: FeedbackFilter,
+    *,
+    session: Session,
+    tz: ZoneInfo,
+    db: Any,
+    now: datetime,
+    refresh: bool = True,
 ) -> list[DailyStats]:
     """Return per-day aggregates: stored sums for closed days, live sums for today.
 
@@ -354,7 +359,22 @@ def daily_stats(
     closed_last = min(flt.date_to, today - timedelta(days=1))
     result: list[DailyStats] = []
     if closed_last >= flt.date_from:
-        rollup.refresh(flt.date_from, closed_last, db=db, tz=tz, now=now)
+        stale: set[date] = set()
+        if refresh:
+            rollup.refresh(flt.date_from, closed_last, db=db, tz=tz, now=now)
+        else:
+            # Page views write nothing: the background job keeps the stored sums current
+            # (clinic/alerting.py); days it has not summed yet are summed live here.
+            stale, _watermark = rollup.stale_days(
+                flt.date_from, closed_last, session=session, tz=tz, now=now
+            )
+        if stale:
+            late = FeedbackFilter(
+                date_from=min(stale), date_to=max(stale), kiosk=flt.kiosk, face=flt.face
+            )
+            result.extend(
+                d for d in live_daily_stats(late, session=session, tz=tz) if d.day in stale
+            )
         faces: list[int] | None = None
         if flt.face == "unhappy":
             faces = sorted(UNHAPPY_FACES)
@@ -365,6 +385,8 @@ def daily_stats(
             for d in rollup.stored_days(
                 flt.date_from, closed_last, session=fresh, kiosk=flt.kiosk, faces=faces
             ):
+                if d.day in stale:
+                    continue
                 result.append(
                     DailyStats(
                         day=d.day,
@@ -383,6 +405,7 @@ def daily_stats(
     if flt.date_to >= today >= flt.date_from:
         live = FeedbackFilter(date_from=today, date_to=today, kiosk=flt.kiosk, face=flt.face)
         result.extend(live_daily_stats(live, session=session, tz=tz))
+    result.sort(key=lambda d: d.day)
     return result
 
 
@@ -455,6 +478,10 @@ class AlertView:
     window_end: datetime
     responses: int
     unhappy: int
+    kind: str = AlertKind.UNHAPPY_RATINGS
+    title: str = "Unhappy feedback"
+    message: str = ""
+    link: str = ""
 
 
 def open_alerts(*, session: Session) -> list[AlertView]:
@@ -468,6 +495,7 @@ def open_alerts(*, session: Session) -> list[AlertView]:
     views = []
     for alert in alerts:
         details = alert.details or {}
+        title, message, link = _alert_text(alert.kind, details)
         views.append(
             AlertView(
                 id=alert.id,
@@ -475,9 +503,45 @@ def open_alerts(*, session: Session) -> list[AlertView]:
                 window_end=_parse_dt(details.get("window_end"), alert.raised_at),
                 responses=int(details.get("responses", 0)),
                 unhappy=int(details.get("unhappy", 0)),
+                kind=alert.kind,
+                title=title,
+                message=message,
+                link=link,
             )
         )
     return views
+
+
+def _alert_text(kind: str, details: dict[str, Any]) -> tuple[str, str, str]:
+    """Return the banner's title, sentence and link for an alert (staff-only page)."""
+    kiosk = details.get("kiosk") or "a kiosk"
+    minutes = details.get("minutes")
+    if kind == AlertKind.EMERGENCY_QUESTION:
+        return (
+            "Emergency-word question",
+            f"New question at {kiosk} with emergency words.",
+            "/dashboard/questions",
+        )
+    if kind == AlertKind.QUESTION_UNANSWERED:
+        return (
+            "Question unanswered",
+            f"A question from {kiosk} waits for over {minutes} min.",
+            "/dashboard/questions",
+        )
+    if kind == AlertKind.PATIENT_WAITING:
+        number = details.get("queue_number")
+        return (
+            "Patient waiting long",
+            f"Number {number} has waited over {minutes} min.",
+            "/dashboard/arrivals",
+        )
+    if kind == AlertKind.KIOSK_SILENT:
+        return (
+            "Kiosk silent",
+            f"{kiosk} has not been heard from for over {minutes} min.",
+            "/dashboard/kiosks",
+        )
+    return ("Unhappy feedback", "", "")
 
 
 def _parse_dt(value: Any, fallback: datetime) -> datetime:
@@ -488,13 +552,6 @@ def _parse_dt(value: Any, fallback: datetime) -> datetime:
     except ValueError:
         return fallback
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def alert_inputs(*, session: Session) -> tuple[Any, ...]:
-    """Return what the alert check depends on: last record received, last alert, the rule."""
-    last_received = session.scalar(select(func.max(ReceivedRecord.received_at)))
-    last_alert = session.scalar(select(func.max(Alert.id)))
-    return (last_received, last_alert, alert_rule(session=session))
 
 
 #: How far back a dashboard view looks for a burst nobody has seen yet.

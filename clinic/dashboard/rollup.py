@@ -223,6 +223,16 @@ def refresh(first: date, last: date, *, db: Any, tz: ZoneInfo, now: datetime) ->
             state.watermark = watermark
 
 
+def refresh_all(*, db: Any, tz: ZoneInfo, now: datetime) -> None:
+    """Bring every closed day's stored sums up to date (the background job's share)."""
+    with db.reader() as reader:
+        first_at = reader.scalar(select(func.min(Rating.rated_at)))
+    if first_at is None:
+        return
+    yesterday = now.astimezone(tz).date() - timedelta(days=1)
+    refresh(first_at.astimezone(tz).date(), yesterday, db=db, tz=tz, now=now)
+
+
 @dataclass(frozen=True)
 class DaySums:
     """One day's totals, from the stored sums or summed live."""

@@ -340,7 +340,12 @@ def feedback_page(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "bad page key") from None
     ratings, next_key = queries.rating_page(flt, session=session, tz=settings.tz, before=before)
     days = queries.daily_stats(
-        flt, session=session, tz=settings.tz, db=request.app.state.db, now=utcnow()
+        flt,
+        session=session,
+        tz=settings.tz,
+        db=request.app.state.db,
+        now=utcnow(),
+        refresh=False,
     )
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("before", "ok")]
     from urllib.parse import urlencode

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from clinic.audit import audit
 from clinic.dashboard import queries
-from clinic.models import StaffUser, utcnow
+from clinic.models import StaffUser
 from clinic.templating import CONTENT_SECURITY_POLICY, templates
 
 NAV = (
@@ -26,9 +26,14 @@ ADMIN_NAV = (
     ("admin", "Admin", "/dashboard/admin"),
     ("displays", "Displays", "/dashboard/displays"),
 )
+#: Per page: the live event kinds (clinic/live.py) that change what it shows.
+LIVE_KINDS = {
+    "arrivals": ("arrival", "queue", "alert"),
+    "questions": ("question", "alert"),
+    "feedback": ("rating", "alert"),
+    "kiosks": ("kiosk", "alert"),
+}
 LOGOUT_PATH = "/logout"
-#: Bursts stored per page view at most (the rest on the next view).
-MAX_ALERTS_PER_VIEW = 5
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -101,39 +106,6 @@ def csrf_field_for(token: str) -> Any:
     return csrf_field
 
 
-def raise_due_alerts(
-    request: Request, *, session: Session, now: datetime
-) -> list[queries.AlertView]:
-    """Store an alert for each unreported window that crossed the rule; return them."""
-    # Nothing new received and no new alert or rule since this process last found nothing:
-    # the answer cannot have changed, so skip reading a day of ratings on every page view.
-    key = queries.alert_inputs(session=session)
-    if getattr(request.app.state, "dashboard_quiet_alert_inputs", None) == key:
-        return []
-    if queries.check_unhappy_alert(session=session, now=now) is None:
-        request.app.state.dashboard_quiet_alert_inputs = key
-        return []
-    raised: list[queries.AlertView] = []
-    with request.app.state.db.writer.begin() as writer:
-        # Re-check inside the write lock so two processes do not raise the same alert twice.
-        for _ in range(MAX_ALERTS_PER_VIEW):
-            decision = queries.check_unhappy_alert(session=writer, now=now)
-            if decision is None:
-                break
-            alert = queries.raise_alert(decision, session=writer)
-            writer.flush()
-            raised.append(
-                queries.AlertView(
-                    id=alert.id,
-                    window_start=decision.window_start,
-                    window_end=decision.window_end,
-                    responses=decision.responses,
-                    unhappy=decision.unhappy,
-                )
-            )
-    return raised
-
-
 def audit_and_render(
     request: Request,
     template: str,
@@ -144,12 +116,10 @@ def audit_and_render(
     active: str,
     status_code: int = 200,
 ) -> Response:
-    """Record a GET in the audit log, raise due alerts, render the page with navigation.
+    """Record a GET of a page in the audit log, then render it with navigation and alerts.
 
-    Not a pure renderer: a page view of patient data writes its audit row (and, for now,
-    evaluates the unhappy-feedback alert rule) before the template is rendered.
+    Not a pure renderer: a page view of patient data writes its audit row first.
     """
-    now = utcnow()
     alerts = queries.open_alerts(session=session)
     if request.method == "GET":
         # Staff views of patient data go to the append-only audit log (own short write:
@@ -161,10 +131,6 @@ def audit_and_render(
                 user=staff,
                 target=request.url.path,
             )
-        # The request's read transaction cannot see an alert written after it began.
-        for new in raise_due_alerts(request, session=session, now=now):
-            if all(a.id != new.id for a in alerts):
-                alerts.insert(0, new)
     staff_session = getattr(request.state, "staff_session", None)
     token = staff_session.csrf_token if staff_session is not None else ""
     config = queries.clinic_config(session=session)
@@ -180,6 +146,8 @@ def audit_and_render(
         "is_admin": staff.is_admin,
         "logout_path": LOGOUT_PATH,
         "open_alerts": alerts,
+        # Live events after which the open page fetches itself again (dashboard.js).
+        "live_kinds": " ".join(LIVE_KINDS.get(active, ("alert",))),
         "csrf_field": csrf_field_for(token),
         "request_path": request.url.path,
         "request_url": str(request.url.path)

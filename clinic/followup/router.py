@@ -209,7 +209,8 @@ def _resolve(
         return None, _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
     row = session.get(FollowUpToken, hash_token(token))
     if row is None:
-        if _pending.age(token) < PENDING_GRACE_SECONDS:
+        first_seen = getattr(request.app.state, "first_seen", None) or _pending
+        if first_seen.age(token) < PENDING_GRACE_SECONDS:
             return None, _message(
                 request, session, lang, "pending", status.HTTP_200_OK, refresh=_refresh(request)
             )

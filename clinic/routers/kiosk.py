@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from clinic.alerting import send_soon
 from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
-from clinic.ingest import ingest_batch
+from clinic.ingest import ALERT_EMAIL_PENDING, ingest_batch
 from clinic.kiosks import (
     PairingError,
     build_pull,
@@ -17,7 +18,8 @@ from clinic.kiosks import (
     pull_json,
     record_heartbeat,
 )
-from clinic.models import utcnow
+from clinic.live import publish
+from clinic.models import Kiosk, utcnow
 from clinic.security import RateLimiter, retry_after_header
 from sync.protocol import (
     HEARTBEAT_PATH,
@@ -80,12 +82,18 @@ def pair(request: Request, body: PairRequest, session: SessionDep) -> PairRespon
 
 @router.post(INGEST_PATH, response_model=IngestResponse, responses=_ERRORS)
 def ingest(
-    batch: IngestBatch, session: SessionDep, settings: SettingsDep, kiosk: CurrentKiosk
+    request: Request,
+    batch: IngestBatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    kiosk: CurrentKiosk,
 ) -> IngestResponse:
     """Store a batch of records; one result per record, in order (idempotent by id)."""
     results = ingest_batch(
         session=session, settings=settings, kiosk=kiosk, records=list(batch.records)
     )
+    if session.info.pop(ALERT_EMAIL_PENDING, False):
+        send_soon(request.app.state.db)
     return IngestResponse(results=results)
 
 
@@ -115,5 +123,26 @@ def pull(
 @router.post(HEARTBEAT_PATH, response_model=HeartbeatResponse, responses=_ERRORS)
 def heartbeat(body: Heartbeat, session: SessionDep, kiosk: CurrentKiosk) -> HeartbeatResponse:
     """Record the kiosk's version, backlog and failures; return the server time."""
+    before = _health(kiosk)
+    was_seen = kiosk.last_heartbeat_at
     record_heartbeat(session=session, kiosk=kiosk, heartbeat=body)
+    # Open kiosk pages refetch only when what they show changed, not on every heartbeat.
+    silent_before = was_seen is None or (utcnow() - was_seen).total_seconds() > KIOSK_QUIET_SECONDS
+    if _health(kiosk) != before or silent_before:
+        publish("kiosk", {"kiosk_id": str(kiosk.id)}, session=session)
     return HeartbeatResponse(server_time=utcnow())
+
+
+#: A heartbeat after this long without one is news for the kiosks page (back from silence).
+KIOSK_QUIET_SECONDS = 120
+
+
+def _health(kiosk: Kiosk) -> tuple[object, ...]:
+    return (
+        kiosk.app_version,
+        kiosk.backlog,
+        kiosk.failed,
+        kiosk.last_error,
+        kiosk.crash_count,
+        kiosk.clock_problem,
+    )

@@ -26,6 +26,8 @@ DASHBOARD_EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/dashboard/feedback/{rating_id}/review"): (303, 303, 422, 422),
     ("POST", "/dashboard/alerts/{alert_id}/acknowledge"): (303, 303, 422, 422),
     ("GET", "/dashboard/kiosks"): STAFF_PAGE,
+    # the live event stream answers only an EventSource (Accept: text/event-stream)
+    ("GET", "/api/live/events"): (401, 401, 406, 406),
     ("POST", "/dashboard/kiosks/{kiosk_id}/revoke"): (303, 303, 403, 404),
     ("GET", "/dashboard/admin"): ADMIN_PAGE,
     ("POST", "/dashboard/admin/pairing-codes"): ADMIN_PAGE,
