@@ -38,8 +38,8 @@ from sync.protocol import (  # noqa: E402
     KioskAppointment,
     KioskPull,
     MatchKdf,
-    QueueState,
     MatchKeyPair,
+    QueueState,
     derive_appointment_keys,
     derive_match_secret,
     match_day_salt,
@@ -51,10 +51,10 @@ APPOINTMENTS = 200
 
 
 def _kiosk(directory: Path, now: datetime) -> object:
+    from argon2 import PasswordHasher
+
     from kiosk.config import KioskSettings
     from kiosk.services import Kiosk
-
-    from argon2 import PasswordHasher
 
     pin_hash = PasswordHasher(time_cost=1, memory_cost=1024).hash("unused-bench-pin")
     settings = KioskSettings(

@@ -185,9 +185,7 @@ def appointment_keys(appointment: Appointment, kdf: MatchKdf) -> list[tuple[str,
     if appointment.match_key and appointment.match_tag == kdf_tag(kdf):
         parts = [(str(match), phone) for match, phone in appointment.part_keys or []]
         return [(appointment.match_key, appointment.phone_key), *parts]
-    return list(
-        _derive(kdf, appointment.last_name, appointment.date_of_birth, appointment.phone)
-    )
+    return list(_derive(kdf, appointment.last_name, appointment.date_of_birth, appointment.phone))
 
 
 def _parse_row(

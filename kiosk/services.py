@@ -340,9 +340,7 @@ class Kiosk(KioskFacade):
                 if len(found) > 1 or any(phone is not None for phone in found.values()):
                     found = {ref: phone for ref, phone in found.items() if phone == wanted}
             candidates = [
-                a
-                for a in (session.get(Appointment, ref) for ref in found)
-                if a is not None
+                a for a in (session.get(Appointment, ref) for ref in found) if a is not None
             ]
             if not candidates:
                 return AppointmentMatch(status=MatchStatus.NO_MATCH)

@@ -106,8 +106,9 @@ def normalize_last_name(last_name: str) -> str:
 #: Words that join the parts of a compound surname ("de la Cruz", "van der Berg"): never a
 #: surname part on their own, so "de" + a birth date matches nobody.
 SURNAME_PARTICLES = frozenset(
-    "al bin ben da das de del della der di do dos du e el i la las le les lo los "
-    "san st ten ter van von y".split()
+    {"al", "bin", "ben", "da", "das", "de", "del", "della", "der", "di", "do", "dos", "du"}
+    | {"e", "el", "i", "la", "las", "le", "les", "lo", "los", "san", "st", "ten", "ter"}
+    | {"van", "von", "y"}
 )
 #: A surname yields at most this many match keys: the whole name and its main parts.
 MAX_SURNAME_VARIANTS = 4

@@ -47,9 +47,9 @@ def _import(server: ServerProcess, day: date) -> None:
 def test_surname_parts_match_on_a_real_kiosk(clinic_server: ServerProcess, tmp_path: Path) -> None:
     holder = KioskClient(clinic_server, "parts")
     for _attempt in range(2):  # at midnight the server's day may turn between requests
-        day = MatchKdf.model_validate(holder.http.get(clinic_server.url + PULL_PATH).json()[
-            "match_kdf"
-        ]).day
+        day = MatchKdf.model_validate(
+            holder.http.get(clinic_server.url + PULL_PATH).json()["match_kdf"]
+        ).day
         _import(clinic_server, day)
         raw = holder.http.get(clinic_server.url + PULL_PATH, timeout=30)
         assert raw.status_code == 200, raw.text
