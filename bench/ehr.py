@@ -81,7 +81,8 @@ def _setup(work: Path, refs: list[str], *, up: bool) -> tuple[ServerProcess, Fhi
     if up:
         fhir.start()
         peer.start()
-    clinic.start()
+    # A loaded machine may take longer than the tests' 30 s to import and start the server.
+    clinic.start(timeout=180)
     return clinic, fhir, peer
 
 

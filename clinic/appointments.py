@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.models import Appointment, AppointmentStatus, ClinicConfig
-from sync.protocol import MatchKdf, MatchSecret, derive_match_secret, match_day_salt
+from sync.protocol import MatchKdf, derive_appointment_keys, match_day_salt
 
 REQUIRED_COLUMNS = ("ref", "first_name", "last_name", "date_of_birth", "starts_at", "clinician")
 OPTIONAL_COLUMNS = ("phone",)
@@ -159,8 +159,10 @@ def kdf_tag(kdf: MatchKdf) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _derive(kdf: MatchKdf, last_name: str, date_of_birth: date) -> MatchSecret:
-    return derive_match_secret(kdf, last_name, date_of_birth)
+def _derive(
+    kdf: MatchKdf, last_name: str, date_of_birth: date, phone: str | None
+) -> tuple[tuple[str, str | None], ...]:
+    return tuple(derive_appointment_keys(kdf, last_name, date_of_birth, phone))
 
 
 def set_match_keys(appointment: Appointment, *, pepper: bytes | None, tz: ZoneInfo) -> None:
@@ -168,20 +170,22 @@ def set_match_keys(appointment: Appointment, *, pepper: bytes | None, tz: ZoneIn
     if pepper is None:
         return
     kdf = day_kdf(pepper=pepper, day=appointment.starts_at.astimezone(tz).date())
-    match_key, phone_key = appointment_keys(appointment, kdf)
-    appointment.match_key = match_key
-    appointment.phone_key = phone_key
+    keys = appointment_keys(appointment, kdf)
+    appointment.match_key, appointment.phone_key = keys[0]
+    appointment.part_keys = [[match, phone] for match, phone in keys[1:]]
     appointment.match_tag = kdf_tag(kdf)
 
 
-def appointment_keys(appointment: Appointment, kdf: MatchKdf) -> tuple[str, str | None]:
-    """Return an appointment's match key and phone key under `kdf` (stored ones if current)."""
+def appointment_keys(appointment: Appointment, kdf: MatchKdf) -> list[tuple[str, str | None]]:
+    """Return an appointment's (match key, phone key) pairs under `kdf`, whole surname first.
+
+    The stored keys are used when they were derived under `kdf`; otherwise every surname
+    variant goes through argon2id again (sync.protocol.derive_appointment_keys).
+    """
     if appointment.match_key and appointment.match_tag == kdf_tag(kdf):
-        return appointment.match_key, appointment.phone_key
-    secret = _derive(kdf, appointment.last_name, appointment.date_of_birth)
-    phone = appointment.phone or ""
-    last4 = secret.phone_key(phone) if sum(ch.isdigit() for ch in phone) >= 4 else None
-    return secret.match_key, last4
+        parts = [(str(match), phone) for match, phone in appointment.part_keys or []]
+        return [(appointment.match_key, appointment.phone_key), *parts]
+    return list(_derive(kdf, appointment.last_name, appointment.date_of_birth, appointment.phone))
 
 
 def _parse_row(

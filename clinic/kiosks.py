@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,9 +38,11 @@ from sync.protocol import (
     Heartbeat,
     KioskAppointment,
     KioskPull,
+    MatchKeyPair,
     QueueState,
     WaitRange,
     canonical_json,
+    shared_match_keys,
 )
 
 MAX_COUNTER = 2**31 - 1
@@ -180,20 +181,24 @@ def build_pull(
         )
     )
     keys = [appointment_keys(a, kdf) for a in rows]
-    # A phone key is sent only where two appointments share a match key (same last name
-    # and birth date): elsewhere it would only hand out 4 more digits to guess.
-    shared = Counter(match for match, _ in keys)
+    # A phone key is sent only where two appointments share a match key (same surname or
+    # surname part and birth date): elsewhere it would only hand out 4 more digits to guess.
+    shared = shared_match_keys(keys)
     appointments = [
         KioskAppointment(
             ref=a.ref,
-            match_key=match,
-            phone_key=phone if shared[match] > 1 else None,
+            match_key=whole[0],
+            phone_key=whole[1] if whole[0] in shared else None,
             starts_at=a.starts_at,
             first_initial=a.first_name[:1],
             clinician=a.clinician,
             arrived=a.status != AppointmentStatus.BOOKED,
+            part_keys=[
+                MatchKeyPair(match_key=match, phone_key=phone if match in shared else None)
+                for match, phone in parts
+            ],
         )
-        for a, (match, phone) in zip(rows, keys, strict=True)
+        for a, (whole, *parts) in zip(rows, keys, strict=True)
     ]
     exact = queue_state(session=session, settings=settings, now=now)
     # While the next call-in is due, the exact estimate drops every minute; kiosks pull

@@ -294,6 +294,8 @@ class Appointment(Base):
     match_key: Mapped[str | None] = mapped_column(String(64))
     phone_key: Mapped[str | None] = mapped_column(String(64))
     match_tag: Mapped[str | None] = mapped_column(String(80))
+    #: [[match key, phone key or null], ...] of each part of a compound surname.
+    part_keys: Mapped[list[list[str | None]] | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (Index("ix_appointments_starts_at", "starts_at"),)
 

@@ -11,6 +11,8 @@ which begins DEFERRED and so never waits for the writer.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,6 +155,60 @@ def create_or_migrate(engine: Engine) -> int:
     return SCHEMA_VERSION
 
 
+class WriterGate:
+    """Lets background maintenance (the purge) step aside for the kiosk's other writers.
+
+    Every `Database.write()` transaction is a foreground writer. The purge calls
+    `wait_quiet()` before each of its batches: it returns once no foreground transaction is
+    open and the last one ended `quiet_seconds` ago, so a batch and its disk writes start in
+    the gap after a patient's commit rather than under it. It never waits longer than
+    `max_wait_seconds`, so a kiosk that writes without pause still gets purged.
+    """
+
+    def __init__(
+        self,
+        *,
+        quiet_seconds: float = 0.015,
+        max_wait_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.quiet_seconds = quiet_seconds
+        self.max_wait_seconds = max_wait_seconds
+        self._clock = clock
+        self._changed = threading.Condition()
+        self._active = 0
+        self._last_end = float("-inf")
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark one foreground write transaction for the duration of the block."""
+        with self._changed:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._active -= 1
+                self._last_end = self._clock()
+                self._changed.notify_all()
+
+    def wait_quiet(self) -> None:
+        """Block until no foreground writer is busy or just finished (bounded wait)."""
+        deadline = self._clock() + self.max_wait_seconds
+        with self._changed:
+            while True:
+                now = self._clock()
+                if now >= deadline:
+                    return
+                if self._active == 0:
+                    idle = now - self._last_end
+                    if idle >= self.quiet_seconds:
+                        return
+                    self._changed.wait(min(self.quiet_seconds - idle, deadline - now))
+                else:
+                    self._changed.wait(deadline - now)
+
+
 class Database:
     """The kiosk's engine and session factory, created and migrated on open."""
 
@@ -165,11 +221,13 @@ class Database:
         #: The same pool, but transactions begin DEFERRED: for reads that must not wait.
         self.read_engine = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
         self._read_sessions: sessionmaker[Session] = make_session_factory(self.read_engine)
+        #: Foreground writers (patients' commits, the sync worker) go before the purge.
+        self.gate = WriterGate()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """Open a BEGIN IMMEDIATE transaction; commit on success, roll back on error."""
-        with self.sessions.begin() as session:
+        with self.gate.foreground(), self.sessions.begin() as session:
             yield session
 
     @contextmanager

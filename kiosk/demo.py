@@ -13,7 +13,6 @@ import json
 import logging
 import secrets
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
@@ -35,10 +34,12 @@ from sync.protocol import (
     KioskAppointment,
     KioskPull,
     MatchKdf,
+    MatchKeyPair,
     QueueState,
-    derive_match_secret,
+    derive_appointment_keys,
     match_day_salt,
     new_follow_up_token,
+    shared_match_keys,
 )
 
 
@@ -235,24 +236,25 @@ def build_demo_pull(kiosk: DemoHost, pepper: bytes) -> KioskPull:
     )
     kdf = MatchKdf(day=day, salt=match_day_salt(pepper, day))
     derived = [
-        derive_match_secret(kdf, person.last_name, person.date_of_birth) for person in DEMO_PEOPLE
+        derive_appointment_keys(kdf, person.last_name, person.date_of_birth, person.phone_last4)
+        for person in DEMO_PEOPLE
     ]
     # As the server does: phone keys only where two appointments share a match key.
-    collisions = Counter(secret.match_key for secret in derived)
+    shared = shared_match_keys(derived)
     appointments = [
         KioskAppointment(
             ref=demo_ref(person, day),
-            match_key=secret.match_key,
-            phone_key=(
-                secret.phone_key(person.phone_last4)
-                if person.phone_last4 and collisions[secret.match_key] > 1
-                else None
-            ),
+            match_key=whole[0],
+            phone_key=whole[1] if whole[0] in shared else None,
             starts_at=_starts_at(now, person.offset_minutes, day_start, day_end),
             first_initial=person.first_name[0],
             clinician=person.clinician,
+            part_keys=[
+                MatchKeyPair(match_key=match, phone_key=phone if match in shared else None)
+                for match, phone in parts
+            ],
         )
-        for person, secret in zip(DEMO_PEOPLE, derived, strict=True)
+        for person, (whole, *parts) in zip(DEMO_PEOPLE, derived, strict=True)
     ]
     faq = [
         FaqEntry(

@@ -36,6 +36,19 @@ class Appointment(KioskBase):
     checked_in: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AppointmentPartKey(KioskBase):
+    """Another match key of one of today's appointments: one part of a compound surname."""
+
+    __tablename__ = "appointment_part_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    appointment_ref: Mapped[str] = mapped_column(
+        String(64), ForeignKey("appointments.ref", ondelete="CASCADE")
+    )
+    match_key: Mapped[str] = mapped_column(String(64), index=True)
+    phone_key: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
 class CheckIn(KioskBase):
     """A check-in made at this kiosk; one per appointment (the unique ref enforces it)."""
 

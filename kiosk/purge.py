@@ -161,8 +161,12 @@ def _in_batches(
     *,
     pause: float,
     sleep: Callable[[float], None],
+    yield_to: Callable[[], None] = lambda: None,
 ) -> int:
     """Run `step` in one short write transaction after another until it does nothing; sum.
+
+    Before each transaction `yield_to` waits for the kiosk's other writers to be done
+    (kiosk.db.WriterGate.wait_quiet): a patient's commit is not queued behind a batch.
 
     Plain SQL on one connection: the write lock is held for the statements only, not for
     ORM bookkeeping. The purge's own commits are not synced to disk (synchronous=NORMAL):
@@ -179,6 +183,7 @@ def _in_batches(
         total = 0
         try:
             while True:
+                yield_to()
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     done = step(db)
@@ -204,6 +209,7 @@ def compact(
     step_pages: int = VACUUM_STEP_PAGES,
     pause: float = BATCH_PAUSE_SECONDS,
     sleep: Callable[[float], None] = sleep_seconds,
+    yield_to: Callable[[], None] = lambda: None,
 ) -> bool:
     """Return free pages to the file system and truncate the WAL; False if a reader blocked.
 
@@ -224,11 +230,14 @@ def compact(
             while int(dbapi.execute("PRAGMA freelist_count").fetchone()[0]) > 0:
                 # executescript steps the pragma to its end: execute() stops after one
                 # step, which frees a single page (and costs a whole durable commit).
+                yield_to()
                 dbapi.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
                 _checkpoint_passive(dbapi)
                 sleep(pause)
             # Copy what the WAL holds without blocking writers, then truncate what is left.
+            yield_to()
             dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            yield_to()
             busy, _log_frames, _moved = dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if busy:
                 log.warning("purge: WAL checkpoint blocked by a reader; retried next time")
@@ -252,8 +261,13 @@ def purge(
     batch_rows: int = BATCH_ROWS,
     pause: float = BATCH_PAUSE_SECONDS,
     sleep: Callable[[float], None] = sleep_seconds,
+    yield_to: Callable[[], None] = lambda: None,
 ) -> PurgeReport:
-    """Erase what is due, delete what is old, then compact; return what was done."""
+    """Erase what is due, delete what is old, then compact; return what was done.
+
+    `yield_to` (kiosk.db.WriterGate.wait_quiet on a kiosk) runs before every batch and
+    vacuum step, so the kiosk's own commits go first.
+    """
     moment = now or utcnow()
     cutoff = purge_cutoff(moment, tz=tz, retention=retention)
     erased = _in_batches(
@@ -261,6 +275,7 @@ def purge(
         lambda db: erase_identifying_fields(db, cutoff=cutoff, now=moment, limit=batch_rows),
         pause=pause,
         sleep=sleep,
+        yield_to=yield_to,
     )
     deleted = 0
     if sent_retention is not None:
@@ -270,13 +285,14 @@ def purge(
             lambda db: delete_sent_before(db, cutoff=old, limit=batch_rows),
             pause=pause,
             sleep=sleep,
+            yield_to=yield_to,
         )
     with session_factory.begin() as session:
         stale_keys = drop_stale_match_keys(session=session, today=moment.astimezone(tz).date())
     compacted = False
     if erased or deleted or stale_keys or force_compact:
         try:
-            compacted = compact(engine, pause=pause, sleep=sleep)
+            compacted = compact(engine, pause=pause, sleep=sleep, yield_to=yield_to)
         except Exception as exc:  # e.g. SQLITE_BUSY: the caller owes a compaction
             log.warning("purge: compaction failed (%s); will retry", type(exc).__name__)
     if erased or deleted:

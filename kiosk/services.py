@@ -59,6 +59,7 @@ from kiosk.facade import (
 )
 from kiosk.models import (
     Appointment,
+    AppointmentPartKey,
     CheckIn,
     ClinicRow,
     ContactUpdate,
@@ -96,6 +97,7 @@ from sync.protocol import (
     follow_up_url,
     new_follow_up_token,
     normalize_last_name,
+    surname_variants,
 )
 
 log = logging.getLogger(__name__)
@@ -321,26 +323,25 @@ class Kiosk(KioskFacade):
             kdf = self._match_kdf(session)
         if kdf is None:
             return AppointmentMatch(status=MatchStatus.NO_MATCH)
-        # One memory-hard derivation per attempt (~60 ms), outside any transaction.
-        secret = derive_match_secret(kdf, name, dob)
-        key = secret.match_key
+        # One memory-hard derivation (~60 ms) per surname form tried, outside any
+        # transaction: the whole name as typed first, then each part of a compound name
+        # ("Garcia Lopez" booked as "Garcia"); appointments carry keys of their parts too.
+        for variant in surname_variants(name):
+            secret = derive_match_secret(kdf, variant, dob)
+            with self.db.read_session() as session:
+                found = self._appointments_keyed(session, secret.match_key, start, end)
+            if found:
+                break
+        else:
+            return AppointmentMatch(status=MatchStatus.NO_MATCH)
         with self.db.read_session() as session:
-            candidates = list(
-                session.scalars(
-                    select(Appointment)
-                    .where(
-                        Appointment.match_key == key,
-                        Appointment.starts_at >= start,
-                        Appointment.starts_at < end,
-                    )
-                    .order_by(Appointment.starts_at)
-                )
-            )
-            if last4 is not None and candidates:
+            if last4 is not None:
                 wanted = secret.phone_key(last4)
-                with_phone = [a for a in candidates if a.phone_key is not None]
-                if len(candidates) > 1 or with_phone:
-                    candidates = [a for a in candidates if a.phone_key == wanted]
+                if len(found) > 1 or any(phone is not None for phone in found.values()):
+                    found = {ref: phone for ref, phone in found.items() if phone == wanted}
+            candidates = [
+                a for a in (session.get(Appointment, ref) for ref in found) if a is not None
+            ]
             if not candidates:
                 return AppointmentMatch(status=MatchStatus.NO_MATCH)
             if len(candidates) > 1:
@@ -373,6 +374,24 @@ class Kiosk(KioskFacade):
         if now > starts_at + late:
             return AppointmentMatch(status=MatchStatus.TOO_LATE, **shown)
         return AppointmentMatch(status=MatchStatus.MATCHED, **shown)
+
+    @staticmethod
+    def _appointments_keyed(
+        session: Session, key: str, start: datetime, end: datetime
+    ) -> dict[str, str | None]:
+        """Return {ref: phone key} of today's appointments holding `key` (whole or part)."""
+        today = (Appointment.starts_at >= start, Appointment.starts_at < end)
+        whole = session.execute(
+            select(Appointment.ref, Appointment.phone_key).where(
+                Appointment.match_key == key, *today
+            )
+        ).all()
+        parts = session.execute(
+            select(AppointmentPartKey.appointment_ref, AppointmentPartKey.phone_key)
+            .join(Appointment, Appointment.ref == AppointmentPartKey.appointment_ref)
+            .where(AppointmentPartKey.match_key == key, *today)
+        ).all()
+        return {ref: phone for ref, phone in [*whole, *parts]}
 
     @staticmethod
     def _receipt(

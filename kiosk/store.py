@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from kiosk.models import Appointment, CheckIn, ClinicRow, FaqRow
+from kiosk.models import Appointment, AppointmentPartKey, CheckIn, ClinicRow, FaqRow
 from kiosk.state import StateKey, get_state, set_datetime, set_state
 from sync.protocol import KioskPull, MatchKdf
 
@@ -32,6 +32,7 @@ def apply_pull(pull: KioskPull, *, session: Session) -> None:
     )
     keep_checked_in = checked_in_here | checked_in_before
 
+    session.execute(delete(AppointmentPartKey))
     session.execute(delete(Appointment))
     session.add_all(
         Appointment(
@@ -44,6 +45,14 @@ def apply_pull(pull: KioskPull, *, session: Session) -> None:
             checked_in=item.arrived or item.ref in keep_checked_in,
         )
         for item in pull.appointments
+    )
+    session.flush()
+    session.add_all(
+        AppointmentPartKey(
+            appointment_ref=item.ref, match_key=part.match_key, phone_key=part.phone_key
+        )
+        for item in pull.appointments
+        for part in item.part_keys
     )
 
     session.execute(delete(FaqRow))
@@ -114,6 +123,7 @@ def drop_stale_match_keys(*, session: Session, today: date) -> bool:
         day = None
     if day == today:
         return False
+    session.execute(delete(AppointmentPartKey))
     session.execute(delete(Appointment))
     set_state(StateKey.MATCH_KDF, None, session=session)
     set_state(StateKey.PULL_ETAG, None, session=session)

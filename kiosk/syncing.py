@@ -210,7 +210,14 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
         # The kiosk's own clock decides which clinic day it is (match keys, cut-offs).
         now=now or kiosk.now(),
         force_compact=force_compact,
+        yield_to=_yield_to(kiosk),
     )
+
+
+def _yield_to(kiosk: _Kiosk) -> Callable[[], None]:
+    """Return what the purge waits on between batches: the kiosk's other writers."""
+    gate = getattr(kiosk.db, "gate", None)
+    return gate.wait_quiet if gate is not None else (lambda: None)
 
 
 def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:

@@ -496,6 +496,23 @@ class StepIndicator(BoxLayout):
 class BottomBar(BoxLayout):
     """The row of actions at the bottom: back on the left, the main action on the right."""
 
+    #: Below this width (a portrait screen) the gap between the actions gives them its room.
+    NARROW_DP = 600
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fbind("width", self._fit_gap)
+
+    def add_widget(self, widget: Widget, *args: Any, **kwargs: Any) -> None:
+        super().add_widget(widget, *args, **kwargs)
+        self._fit_gap()
+
+    def _fit_gap(self, *_args: Any) -> None:
+        narrow = self.width < dp(self.NARROW_DP)
+        for child in self.children:
+            if type(child) is Widget:  # the plain spacer between the actions
+                child.size_hint_x = 0.1 if narrow else 1
+
 
 class ConfirmExitView(ModalView):
     """Ask staff to confirm that the kiosk should close."""

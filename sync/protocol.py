@@ -14,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -100,6 +103,36 @@ def normalize_last_name(last_name: str) -> str:
     return "".join(kept).casefold()
 
 
+#: Words that join the parts of a compound surname ("de la Cruz", "van der Berg"): never a
+#: surname part on their own, so "de" + a birth date matches nobody.
+SURNAME_PARTICLES = frozenset(
+    {"al", "bin", "ben", "da", "das", "de", "del", "della", "der", "di", "do", "dos", "du"}
+    | {"e", "el", "i", "la", "las", "le", "les", "lo", "los", "san", "st", "ten", "ter"}
+    | {"van", "von", "y"}
+)
+#: A surname yields at most this many match keys: the whole name and its main parts.
+MAX_SURNAME_VARIANTS = 4
+
+
+def surname_variants(last_name: str) -> list[str]:
+    """Return the folded forms a patient may type for a surname: the whole, then each part.
+
+    "García López" gives ["garcialopez", "garcia", "lopez"]: patients type the first
+    surname alone, the second alone, or both with or without a hyphen. Particles and
+    one-letter parts are no surname on their own.
+    """
+    whole = normalize_last_name(last_name)
+    variants = [whole] if whole else []
+    for raw in re.split(r"[\s\-\u2010\u2011\u2012\u2013\u2014_/,.]+", last_name):
+        part = normalize_last_name(raw)
+        if len(part) < 2 or part in SURNAME_PARTICLES or part in variants:
+            continue
+        variants.append(part)
+        if len(variants) == MAX_SURNAME_VARIANTS:
+            break
+    return variants
+
+
 def match_day_salt(pepper: bytes, day: date) -> str:
     """Return the hex salt of one clinic day, derived from the server's secret pepper."""
     digest = hmac.new(pepper, f"match-day|{day.isoformat()}".encode(), hashlib.sha256).digest()
@@ -132,6 +165,30 @@ def derive_match_secret(kdf: MatchKdf, last_name: str, date_of_birth: date) -> M
         type=Type.ID,
     )
     return MatchSecret(match_key=raw[:32].hex(), phone_secret=raw[32:])
+
+
+def derive_appointment_keys(
+    kdf: MatchKdf, last_name: str, date_of_birth: date, phone: str | None
+) -> list[tuple[str, str | None]]:
+    """Return (match key, phone key) for each surname variant of an appointment, whole first.
+
+    The phone key is None when the phone holds fewer than four digits. Whoever publishes
+    the keys sends a phone key only where a match key is shared (`shared_match_keys`).
+    """
+    digits = sum(ch.isdigit() for ch in phone or "")
+    keys: list[tuple[str, str | None]] = []
+    for variant in surname_variants(last_name):
+        secret = derive_match_secret(kdf, variant, date_of_birth)
+        keys.append((secret.match_key, secret.phone_key(phone or "") if digits >= 4 else None))
+    return keys
+
+
+def shared_match_keys(keys_per_appointment: Iterable[Iterable[tuple[str, str | None]]]) -> set[str]:
+    """Return the match keys that more than one appointment of the day holds."""
+    holders: Counter[str] = Counter()
+    for keys in keys_per_appointment:
+        holders.update({match for match, _ in keys})
+    return {match for match, count in holders.items() if count > 1}
 
 
 # ---------------------------------------------------------------------------------------
@@ -525,6 +582,13 @@ class MatchKdf(_Strict):
     parallelism: Annotated[int, Field(ge=1, le=8)] = MATCH_KDF_PARALLELISM
 
 
+class MatchKeyPair(_Strict):
+    """Another match key of an appointment (one surname part) and, if shared, its phone key."""
+
+    match_key: str
+    phone_key: str | None = None
+
+
 class KioskAppointment(_Strict):
     """Today's appointment as the kiosk may know it: match keys and what it may show."""
 
@@ -537,6 +601,9 @@ class KioskAppointment(_Strict):
     first_initial: Annotated[str, Field(max_length=1)]
     clinician: Annotated[str, Field(max_length=80)]
     arrived: bool = False
+    #: Keys of each part of a compound surname ("garcia", "lopez" for "García López"),
+    #: so a patient typing one surname alone is found (sync.protocol.surname_variants).
+    part_keys: Annotated[list[MatchKeyPair], Field(max_length=MAX_SURNAME_VARIANTS)] = []
 
 
 class FaqEntry(_Strict):

@@ -173,3 +173,84 @@ def resource_json(resource: Any) -> str:
 def resource_dict(resource: Any) -> dict[str, Any]:
     """Return a fhir.resources model as a JSON-ready dict."""
     return dict(json.loads(resource_json(resource)))
+
+
+#: Identifiers we mint are URIs (urn:uuid:...), the FHIR way for ids without a registry.
+URI_SYSTEM = "urn:ietf:rfc:3986"
+AMBULATORY = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+    "code": "AMB",
+    "display": "ambulatory",
+}
+
+
+#: Our event -> the FHIR Encounter.status of a walk-in's visit.
+ENCOUNTER_STATUS: dict[EventKind, str] = {
+    EventKind.WALK_IN: "arrived",
+    EventKind.WAITING: "arrived",
+    EventKind.CALLED_IN: "in-progress",
+    EventKind.SEEN: "finished",
+    EventKind.NO_SHOW: "cancelled",
+}
+
+
+def walk_in_encounter(
+    *,
+    arrival_id: str,
+    last_name: str,
+    first_name: str | None,
+    date_of_birth: Any,
+    arrived_at: Any,
+    status: str = "arrived",
+    ended_at: Any = None,
+) -> Any:
+    """Return the FHIR Encounter of a walk-in's visit, its Patient contained.
+
+    A walk-in has no appointment to move to `arrived`: the kiosk's registration becomes an
+    ambulatory Encounter that has arrived, with the patient as the kiosk took them down
+    (name, birth date) in a contained Patient, for the EHR's own patient matching. Staff
+    changes on the dashboard replace it with the next status (in-progress, finished,
+    cancelled). Its id is the arrival's UUID, so a re-send replaces it rather than adding one.
+    """
+    from fhir.resources.R4B.encounter import Encounter
+
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "patient",
+        "name": [{"family": last_name, **({"given": [first_name]} if first_name else {})}],
+    }
+    if date_of_birth is not None:
+        patient["birthDate"] = date_of_birth.isoformat()
+    return Encounter.model_validate(
+        {
+            "resourceType": "Encounter",
+            "id": arrival_id,
+            "contained": [patient],
+            "identifier": [{"system": URI_SYSTEM, "value": f"urn:uuid:{arrival_id}"}],
+            "status": status,
+            "class": AMBULATORY,
+            "subject": {"reference": "#patient"},
+            "period": {
+                "start": arrived_at.isoformat(),
+                **({"end": ended_at.isoformat()} if ended_at is not None else {}),
+            },
+        }
+    )
+
+
+def send_walk_in(client: FhirClient, encounter: Any) -> SendResult:
+    """PUT a walk-in's Encounter (update as create: the same id every time)."""
+    try:
+        response = client.request(
+            "PUT",
+            f"{client.base_url}/Encounter/{encounter.id}",
+            data=resource_json(encounter).encode(),
+            headers={"Content-Type": FHIR_JSON},
+        )
+    except TokenError as exc:
+        return Retry(str(exc))
+    except requests.RequestException as exc:
+        return Retry(f"FHIR server unreachable: {type(exc).__name__}")
+    if response.status_code in (200, 201):
+        return Delivered(f"Encounter (walk-in) status = {encounter.status}")
+    return failure_result(response)

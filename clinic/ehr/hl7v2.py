@@ -1,11 +1,12 @@
 """HL7 v2.5 messages and MLLP transport.
 
-Messages we build are built and validated with hl7apy; messages we receive (ACKs, SIU) are
-read with python-hl7, which unescapes field values.
+Outbound ADT messages are joined by python-hl7's containers from escaped values (fast);
+ACKs are built with hl7apy; messages we receive (ACKs, SIU) are read with python-hl7, which
+unescapes field values.
 Out: ADT^A10 (arrival for an appointment), ADT^A04 (walk-in registration), ADT^A03 (seen:
 end of visit), ADT^A11 (no-show after arrival: the visit is cancelled). In: SIU^S12..S26,
-answered with an ACK (see clinic.ehr.schedule). Field values are set through hl7apy, which
-escapes the delimiters; no message text is put together by hand.
+answered with an ACK (see clinic.ehr.schedule). Every field value goes through `escape`
+(or hl7apy's own escaping); no value reaches the text unescaped.
 """
 
 from __future__ import annotations
@@ -50,6 +51,30 @@ def hl7_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%d%H%M%S%z")
 
 
+#: HL7 v2 escape sequences of the delimiters (section 2.7.1), the escape character first.
+_ESCAPES = (
+    ("\\", "\\E\\"),
+    ("|", "\\F\\"),
+    ("^", "\\S\\"),
+    ("&", "\\T\\"),
+    ("~", "\\R\\"),
+    ("\r", "\\X0D\\"),
+    ("\n", "\\X0A\\"),
+)
+
+
+def escape(value: str) -> str:
+    """Escape HL7's delimiters in one field value; other text (UTF-8) is sent as it is."""
+    for char, sequence in _ESCAPES:
+        value = value.replace(char, sequence)
+    return value
+
+
+def _field(*components: str) -> hl7.Field:
+    # One repetition of `components`; python-hl7 joins repetitions with ~, components with ^.
+    return hl7.Field("~", [hl7.Repetition("^", [escape(c) for c in components])])
+
+
 def build_adt(
     *,
     event: EventKind,
@@ -62,34 +87,52 @@ def build_adt(
     receiving_application: str,
     receiving_facility: str,
 ) -> str:
-    """Return the ER7 text of the ADT message for an arrival or status change."""
+    """Return the ER7 text of the ADT message for an arrival or status change.
+
+    python-hl7's containers join the segments, fields and components; every value goes
+    through `escape`. Built this way a message takes tens of microseconds, where building
+    it node by node with hl7apy took ~20 ms (bench/ehr.py); tests/ehr checks that both give
+    the same text and that hl7apy validates it against the v2.5 structure.
+    """
     trigger, structure = ADT_EVENTS[event]
-    message = Message(structure, version=VERSION)
-    msh = message.msh
-    msh.msh_3.hd_1 = sending_application
-    msh.msh_4.hd_1 = sending_facility
-    msh.msh_5.hd_1 = receiving_application
-    msh.msh_6.hd_1 = receiving_facility
-    msh.msh_7.ts_1 = hl7_timestamp(now)
-    msh.msh_9.msg_1 = "ADT"
-    msh.msh_9.msg_2 = trigger
-    msh.msh_9.msg_3 = structure
-    msh.msh_10 = control_id
-    msh.msh_11.pt_1 = "P"
-    msh.msh_15 = "AL"  # accept acknowledgement: always
-    message.evn.evn_2.ts_1 = hl7_timestamp(at)
-    message.evn.evn_6.ts_1 = hl7_timestamp(at)
-    pid = message.pid
-    pid.pid_3.cx_1 = patient.patient_id
-    pid.pid_3.cx_4.hd_1 = patient.assigning_authority
-    pid.pid_5.xpn_1.fn_1 = patient.last_name
-    pid.pid_5.xpn_2 = patient.first_name
-    if patient.date_of_birth is not None:
-        pid.pid_7.ts_1 = patient.date_of_birth.strftime("%Y%m%d")
-    message.pv1.pv1_2 = "O"  # outpatient
-    message.pv1.pv1_19.cx_1 = patient.visit_number
-    message.validate()
-    return str(message.to_er7())
+    at_ts = hl7_timestamp(at)
+    msh = hl7.Segment(
+        "|",
+        [
+            "MSH",
+            "|",
+            "^~\\&",
+            _field(sending_application),
+            _field(sending_facility),
+            _field(receiving_application),
+            _field(receiving_facility),
+            hl7_timestamp(now),
+            "",
+            _field("ADT", trigger, structure),
+            escape(control_id),
+            "P",
+            VERSION,
+            "",
+            "",
+            "AL",  # accept acknowledgement: always
+        ],
+    )
+    evn = hl7.Segment("|", ["EVN", "", at_ts, "", "", "", at_ts])
+    pid = hl7.Segment(
+        "|",
+        [
+            "PID",
+            "",
+            "",
+            _field(patient.patient_id, "", "", patient.assigning_authority),
+            "",
+            _field(patient.last_name, patient.first_name),
+            # PID-6 empty, PID-7 birth date; a segment ends at its last valued field.
+            *(["", patient.date_of_birth.strftime("%Y%m%d")] if patient.date_of_birth else []),
+        ],
+    )
+    pv1 = hl7.Segment("|", ["PV1", "", "O", *[""] * 16, escape(patient.visit_number)])
+    return "\r".join(str(segment) for segment in (msh, evn, pid, pv1))
 
 
 def frame(er7: str) -> bytes:

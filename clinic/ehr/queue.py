@@ -21,12 +21,13 @@ from clinic.models import Rating
 
 #: session.info key holding the outbound targets ("fhir", "hl7") of this application.
 TARGETS_INFO_KEY = "ehr_targets"
-#: What each target is told: a walk-in has no appointment to update over FHIR (HL7
-#: registers it, A04); HL7 v2 has no event for "called in" or "back to waiting".
+#: What each target is told: a walk-in is an arrived Encounter over FHIR (no appointment
+#: to update) and an A04 over HL7; HL7 v2 has no event for "called in" or "back to waiting".
 SENT_TO: dict[str, frozenset[EventKind]] = {
     "fhir": frozenset(
         {
             EventKind.ARRIVED,
+            EventKind.WALK_IN,
             EventKind.CALLED_IN,
             EventKind.SEEN,
             EventKind.NO_SHOW,

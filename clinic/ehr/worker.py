@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clinic.ehr.config import EhrSettings
 from clinic.ehr.feedback import send_feedback
-from clinic.ehr.fhir import FHIR_STATUS, FhirClient, send_status
+from clinic.ehr.fhir import (
+    ENCOUNTER_STATUS,
+    FHIR_STATUS,
+    FhirClient,
+    send_status,
+    send_walk_in,
+    walk_in_encounter,
+)
 from clinic.ehr.hl7v2 import ADT_EVENTS, Hl7Patient, MllpConnection, build_adt
 from clinic.ehr.models import EhrAppointmentLink, EhrOutbox, EventKind
 from clinic.ehr.queue import (
@@ -93,10 +100,14 @@ class Senders:
                     payload=payload,
                     public_base_url=self.public_base_url,
                 )
+            if event is EventKind.WALK_IN or (
+                appointment is None and event in ENCOUNTER_STATUS and _is_walk_in(session, payload)
+            ):
+                return self._send_walk_in(session, payload, event)
             if event not in FHIR_STATUS:
                 return Delivered("no FHIR status for this event")
             if appointment is None:
-                return Refused("no appointment to update (walk-in or appointment removed)")
+                return Refused("no appointment to update (appointment removed)")
             external = link.external_id if link and link.source == "fhir" else appointment.ref
             return send_status(self.fhir, external, event)
         if message.target == "hl7":
@@ -121,12 +132,40 @@ class Senders:
             return self.hl7.send(er7, message.message_id)
         return Refused(f"unknown target {message.target!r}")
 
+    def _send_walk_in(
+        self, session: Session, payload: dict[str, object], event: EventKind
+    ) -> SendResult:
+        assert self.fhir is not None
+        arrival = session.get(Arrival, uuid.UUID(str(payload["arrival_id"])))
+        if arrival is None or arrival.last_name is None:
+            return Refused("the patient's details were purged before they could be sent")
+        status = ENCOUNTER_STATUS[event]
+        at = datetime.fromisoformat(str(payload["at"]))
+        encounter = walk_in_encounter(
+            arrival_id=str(arrival.id),
+            last_name=arrival.last_name,
+            first_name=arrival.first_name,
+            date_of_birth=arrival.date_of_birth,
+            arrived_at=at if event is EventKind.WALK_IN else arrival.arrived_at,
+            status=status,
+            ended_at=at if status in ("finished", "cancelled") else None,
+        )
+        return send_walk_in(self.fhir, encounter)
+
     def close(self) -> None:
         """Close the connections."""
         if self.hl7 is not None:
             self.hl7.close()
         if self.fhir is not None:
             self.fhir.http.close()
+
+
+def _is_walk_in(session: Session, payload: dict[str, object]) -> bool:
+    """Return whether a status change concerns a walk-in's arrival (no appointment)."""
+    if payload.get("arrival_id") is None:
+        return False
+    arrival = session.get(Arrival, uuid.UUID(str(payload["arrival_id"])))
+    return arrival is not None and arrival.walk_in
 
 
 def _hl7_patient(

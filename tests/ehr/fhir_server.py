@@ -25,6 +25,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, Response
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 SCHEMA_PATH = os.environ.get("FHIR_TEST_SCHEMA", "")
@@ -113,6 +114,7 @@ def validate(resource: dict[str, Any]) -> list[str]:
         model: Any = {
             "Appointment": Appointment,
             "Communication": Communication,
+            "Encounter": Encounter,
             "QuestionnaireResponse": QuestionnaireResponse,
         }[resource.get("resourceType", "")]
         model.model_validate(resource)
@@ -205,10 +207,10 @@ async def update(appointment_id: str, request: Request) -> Response:
 
 @app.put("/{kind}/{resource_id}")
 async def create_or_update(kind: str, resource_id: str, request: Request) -> Response:
-    """Create or replace a Communication or QuestionnaireResponse (update as create)."""
+    """Create or replace a Communication, Encounter or QuestionnaireResponse (update as create)."""
     if not authorised(request):
         return outcome(401, "no valid token")
-    if kind not in ("Communication", "QuestionnaireResponse"):
+    if kind not in ("Communication", "Encounter", "QuestionnaireResponse"):
         return outcome(405, f"{kind} is read-only here")
     body = await request.json()
     problems = validate(body)

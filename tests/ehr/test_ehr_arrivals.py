@@ -179,7 +179,8 @@ def test_link_panel_shows_last_success_backlog_and_last_error(
 def test_staff_status_changes_and_a_walk_in_follow_to_the_ehr(
     tmp_path: Path, fhir_schema: Path, clinic_factory
 ) -> None:
-    """Called in / seen on the dashboard reach FHIR and HL7; a walk-in is an A04."""
+    """Called in / seen on the dashboard reach FHIR and HL7; a walk-in is an A04 and an
+    arrived FHIR Encounter (its Patient contained) that follows the dashboard too."""
     import re
 
     from sync.protocol import new_follow_up_token
@@ -225,19 +226,22 @@ def test_staff_status_changes_and_a_walk_in_follow_to_the_ehr(
         page = browser.get(clinic.url + "/dashboard/arrivals", timeout=10).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf is not None
-        for new_status in ("called_in", "seen"):
-            answer = browser.post(
-                f"{clinic.url}/dashboard/arrivals/{check_in['id']}/status",
-                data={"status": new_status, "csrf_token": csrf.group(1)},
-                allow_redirects=False,
-                timeout=10,
-            )
-            assert answer.status_code == 303, answer.text[:300]
+        for arrival_id in (check_in["id"], walk_in["id"]):
+            for new_status in ("called_in", "seen"):
+                answer = browser.post(
+                    f"{clinic.url}/dashboard/arrivals/{arrival_id}/status",
+                    data={"status": new_status, "csrf_token": csrf.group(1)},
+                    allow_redirects=False,
+                    timeout=10,
+                )
+                assert answer.status_code == 303, answer.text[:300]
+        # FHIR: 3 Appointment writes, 3 Encounter puts; HL7: A10, A03, A04, A03.
         wait_for(
-            lambda: len([m for m in _outbox(clinic.database_url) if m.status == "sent"]) == 6,
+            lambda: len([m for m in _outbox(clinic.database_url) if m.status == "sent"]) == 10,
             30,
-            "six messages sent",
+            "ten messages sent",
         )
+        assert not [m for m in _outbox(clinic.database_url) if m.status != "sent"]
     finally:
         clinic.stop()
         fhir.stop()
@@ -245,12 +249,26 @@ def test_staff_status_changes_and_a_walk_in_follow_to_the_ehr(
 
     writes = [(w["from"], w["to"]) for w in fhir.entries("write")]
     assert writes == [("booked", "arrived"), ("arrived", "checked-in"), ("checked-in", "fulfilled")]
+    # The FHIR server validated each Encounter with both validators before storing it.
+    assert fhir.entries("invalid") == []
+    encounters = [e for e in fhir.entries("put") if e["key"].startswith("Encounter/")]
+    assert [e["key"] for e in encounters] == [f"Encounter/{walk_in['id']}"] * 3
+    assert [e["created"] for e in encounters] == [True, False, False]
+    assert [e["resource"]["status"] for e in encounters] == ["arrived", "in-progress", "finished"]
+    first = encounters[0]["resource"]
+    assert first["class"]["code"] == "AMB"
+    assert first["subject"] == {"reference": "#patient"}
+    assert first["contained"][0]["name"] == [{"family": "Núñez-Ruiz", "given": ["Pedro"]}]
+    assert first["contained"][0]["birthDate"] == "1970-02-03"
+    assert "end" in encounters[2]["resource"]["period"]
+    assert "cough" not in json.dumps(encounters)  # the reason for the visit stays with us
     events = [(m["event"], m["visit"], m["family"]) for m in peer.entries()]
     assert sorted(events) == sorted(
         [
             ("ADT^A10", "apt-s", "Nakamura"),
             ("ADT^A03", "apt-s", "Nakamura"),
             ("ADT^A04", walk_in["id"], "Núñez-Ruiz"),
+            ("ADT^A03", walk_in["id"], "Núñez-Ruiz"),
         ]
     )
     a10 = events.index(("ADT^A10", "apt-s", "Nakamura"))

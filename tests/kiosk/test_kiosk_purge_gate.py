@@ -1,0 +1,122 @@
+"""The purge steps aside for the kiosk's own writers (kiosk.db.WriterGate).
+
+Real SQLite file, real threads, real time with short intervals: while a foreground write
+transaction is open, and for the gate's quiet time after it, no purge batch begins; a
+writer that never pauses does not stop the purge for longer than the gate's bound.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from kiosk.db import Database, WriterGate
+from kiosk.purge import purge
+from sync import outbox
+from sync.protocol import RecordKind
+
+NOW = datetime(2027, 3, 10, 15, 0, tzinfo=UTC)
+
+
+def _sent_questions(db: Database, count: int) -> None:
+    with db.write() as session:
+        ids = [
+            outbox.enqueue(
+                RecordKind.QUESTION,
+                {
+                    "text": f"Synthetic question {i}",
+                    "asked_at": "2027-03-10T09:00:00+00:00",
+                    "emergency_flag": False,
+                    "follow_up_token": f"{i:024d}",
+                    "language": "en",
+                },
+                session=session,
+                now=NOW,
+            ).id
+            for i in range(count)
+        ]
+        outbox.mark_sent_many(ids, session=session, now=NOW - timedelta(days=30))
+
+
+def test_no_purge_batch_begins_while_a_patient_writes_or_just_after(tmp_path: Path) -> None:
+    db = Database(tmp_path / "kiosk.sqlite3")
+    db.gate = WriterGate(quiet_seconds=0.05, max_wait_seconds=5.0)
+    _sent_questions(db, 300)
+    held, release = threading.Event(), threading.Event()
+    ended: list[float] = []
+
+    def patient() -> None:
+        with db.write() as session:
+            session.execute(text("INSERT INTO kiosk_state (key, value) VALUES ('p', 'x')"))
+            held.set()
+            release.wait(5)
+        ended.append(time.monotonic())
+
+    writer = threading.Thread(target=patient)
+    writer.start()
+    assert held.wait(5)
+    starts: list[float] = []
+
+    def yield_to() -> None:
+        db.gate.wait_quiet()
+        starts.append(time.monotonic())
+
+    purger = threading.Thread(
+        target=lambda: purge(
+            db.engine,
+            db.sessions,
+            tz=ZoneInfo("UTC"),
+            now=NOW,
+            sent_retention=timedelta(days=14),
+            batch_rows=100,
+            pause=0.0,
+            yield_to=yield_to,
+        )
+    )
+    purger.start()
+    time.sleep(0.3)
+    assert starts == []  # the patient's transaction is open: the purge has not begun
+    release.set()
+    writer.join(5)
+    purger.join(30)
+    assert not purger.is_alive()
+    assert len(starts) >= 6  # 3 erase + 3 delete batches, their empty ends, vacuum steps
+    assert starts[0] - ended[0] >= 0.045  # began after the gate's quiet time
+    with db.read_session() as session:
+        counts = outbox.scan_counts(session=session)
+    assert counts == {"pending": 0, "in_flight": 0, "sent": 0, "failed": 0}
+    db.close()
+
+
+def test_a_writer_that_never_pauses_delays_the_purge_only_up_to_the_bound() -> None:
+    gate = WriterGate(quiet_seconds=0.05, max_wait_seconds=0.3)
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            with gate.foreground():
+                time.sleep(0.01)
+
+    writer = threading.Thread(target=busy)
+    writer.start()
+    try:
+        time.sleep(0.05)
+        started = time.monotonic()
+        gate.wait_quiet()
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        writer.join(5)
+    assert 0.25 <= waited < 2.0
+
+
+def test_the_gate_opens_at_once_when_nobody_writes() -> None:
+    gate = WriterGate(quiet_seconds=0.05, max_wait_seconds=5.0)
+    started = time.monotonic()
+    gate.wait_quiet()
+    assert time.monotonic() - started < 0.04
