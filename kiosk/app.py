@@ -177,6 +177,7 @@ class KioskApp(App):
     idle_seconds_left = NumericProperty(0)
     admin_unlocked = BooleanProperty(False)
 
+    access: Any  # screens.access.Access (keys, focus ring, speech), set by build()
     manager: ScreenManager  # set by build()
     top_bar: Any  # screens.widgets.TopBar, set by build()
     keyboard: Any  # screens.keyboard.KioskKeyboard, set by build()
@@ -230,6 +231,9 @@ class KioskApp(App):
         manager.bind(current=self._update_top_bar)
         self.bind(lang=self.keyboard.setter("lang"))
         self.keyboard.lang = self.lang
+        from screens.access import Access
+
+        self.access = Access(self)
         return root
 
     def _on_keyboard_visible(self, _instance: Any, visible: bool) -> None:
@@ -280,6 +284,8 @@ class KioskApp(App):
         self._call_syncing("watch_status", callback=self._sync_trigger)
         if self._start_sync:
             self._sync_started = self._call_syncing("start_sync")
+        # Bound after the activity handlers above, so it sees each key before a field does.
+        self.access.start()
         # Fed from this main loop: a frozen UI stops the pings and systemd restarts the kiosk.
         self._events += self.watchdog.start(Clock.schedule_interval)
 
@@ -295,6 +301,7 @@ class KioskApp(App):
             on_textinput=self._on_activity,
         )
         self.watchdog.stopping()
+        self.access.stop()
         remove_crash_guard(getattr(self, "_crash_handler", None))
         for event in self._events:
             event.cancel()
@@ -484,6 +491,7 @@ class KioskApp(App):
         self.keyboard.visible = False
         self.set_accessibility(False)
         self.set_language(self.default_language)
+        self.access.reset()
         self.idle.disarm()
 
     # --- idle reset -----------------------------------------------------------------------
