@@ -55,6 +55,7 @@ SELECTED = N_("selected")
 EMPTY = N_("empty")
 DELETED = N_("deleted {char}")
 NOTHING_TO_DELETE = N_("nothing to delete")
+LARGER_TEXT = N_("Larger text and high contrast")
 FACE_NAMES = {
     1: N_("Very unhappy"),
     2: N_("Unhappy"),
@@ -116,6 +117,17 @@ def inside_control(widget: Widget) -> bool:
     return any(is_control(node) for node in _ancestors(widget))
 
 
+def language_name(code: str) -> str:
+    """Return a language's name in that language ("Español"), as patients look for it."""
+    from babel import Locale
+
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except Exception:  # a code Babel does not know: say the code
+        return code
+    return name[:1].upper() + name[1:]
+
+
 def field_label(widget: Widget) -> str:
     """Return the label a field is known by (its FieldBox's, else its hint)."""
     from screens.widgets import FieldBox
@@ -130,8 +142,14 @@ def control_name(widget: Widget, lang: str) -> str:
     """Return what a control is called (its text, or the labels next to it)."""
     from screens.widgets import FaceButton, ScoreButton
 
+    from screens.widgets import LangButton
+
     if isinstance(widget, FaceButton):
         return _(FACE_NAMES.get(int(widget.face), ""), lang)
+    if isinstance(widget, LangButton):
+        return language_name(str(widget.lang))
+    if getattr(widget, "text", "") == "A+":
+        return _(LARGER_TEXT, lang)
     if isinstance(widget, ScoreButton) and widget.row is not None:
         return f"{widget.text}, {_(widget.row.msgid, lang)}"
     text = str(getattr(widget, "text", "") or "")
@@ -246,6 +264,7 @@ class Access(EventDispatcher):
             on_touch_down=self._on_touch,
         )
         self.app.manager.bind(current=self._on_screen)
+        self.app.bind(lang=self._on_screen)
         self.app.keyboard.bind(target=self._on_target)
         self._events = [
             Clock.schedule_interval(self._tick, 0.1),
@@ -259,6 +278,7 @@ class Access(EventDispatcher):
             on_touch_down=self._on_touch,
         )
         self.app.manager.unbind(current=self._on_screen)
+        self.app.unbind(lang=self._on_screen)
         self.app.keyboard.unbind(target=self._on_target)
         if self._ring in Window.canvas.after.children:
             Window.canvas.after.remove(self._ring)
@@ -293,8 +313,11 @@ class Access(EventDispatcher):
         self.speaker.say(_(speech.SPEECH_ON, self.lang), self.lang)
         self._read_screen(queue=True)
 
-    def _on_screen(self, *_args: Any) -> None:
-        self.focused = None
+    def _on_screen(self, _instance: Any, _value: Any) -> None:
+        """A new screen, or the same in another language: read it from the top."""
+        if _instance is self.app.manager:
+            self.focused = None
+        self.multitap.lang = self.lang
         self.multitap.commit()
         self._spoken_errors = set()
         if self.speech_on:
@@ -437,14 +460,21 @@ class Access(EventDispatcher):
                 widget.focus = True
             return
         if isinstance(widget, ButtonBehavior):
+            screen = self.app.manager.current
+            before = reading_text(self._root()) if self.speech_on else []
             widget.trigger_action(duration=0)
-            if widget.get_root_window() is not None and self.speech_on:
-                Clock.schedule_once(lambda _dt: self._after_select(widget), 0)
+            if self.speech_on:
+                Clock.schedule_once(lambda _dt: self._after_select(widget, screen, before), 0)
 
-    def _after_select(self, widget: Widget) -> None:
-        """A button that stays on screen (a score, a toggle): say its new state."""
+    def _after_select(self, widget: Widget, screen: str, before: list[str]) -> None:
+        """The screen stayed (a score, a toggle, an answer shown): say what changed."""
+        if self.app.manager.current != screen:
+            return
+        new = [t for t in reading_text(self._root()) if t not in before]
         if self.focused is widget and is_shown(widget):
             self.say(describe(widget, self.lang))
+        if new:
+            self.say(sentences(new), queue=True)
 
     def _follow_kivy_focus(self, *_args: Any) -> None:
         target = self.app.keyboard.target
