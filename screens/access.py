@@ -55,6 +55,7 @@ SELECTED = N_("selected")
 EMPTY = N_("empty")
 DELETED = N_("deleted {char}")
 NOTHING_TO_DELETE = N_("nothing to delete")
+KEPT = N_("Thank you. Please go on.")
 LARGER_TEXT = N_("Larger text and high contrast")
 FACE_NAMES = {
     1: N_("Very unhappy"),
@@ -93,9 +94,13 @@ def is_shown(widget: Widget) -> bool:
     cx, cy = x + w / 2, y + h / 2
     if not (0 <= cx <= Window.width and 0 <= cy <= Window.height):
         return False
+    from screens.widgets import FormArea
+
     for node in _ancestors(widget):
         if node.opacity <= 0:
             return False
+        if isinstance(node, FormArea):
+            continue  # a form shifts to show the field in focus: its fields stay reachable
         if isinstance(node, StencilView) or type(node).__name__ in ("ScrollView", "RecycleView"):
             nx, ny, nw, nh = window_rect(node)
             if not (nx <= cx <= nx + nw and ny <= cy <= ny + nh):
@@ -369,21 +374,18 @@ class Access(EventDispatcher):
         return self.app.manager.current_screen
 
     def controls(self) -> list[Widget]:
-        """Return the controls of the screen (or dialog) on show, in reading order."""
+        """Return the controls of the screen (or dialog) on show, in reading order.
+
+        The order is the widget tree's (kv files declare a screen top to bottom, a bottom
+        bar from Back to the main action), not positions on screen: a form's lower fields
+        may sit under the on-screen keyboard, and a right-to-left layout keeps its logic.
+        """
         root = self._root()
         found = [w for w in root.walk(restrict=True) if is_control(w) and is_shown(w)]
-        rtl = i18n.is_rtl(self.lang)
-
-        def order(widget: Widget) -> tuple[float, float]:
-            x, y, w, h = window_rect(widget)
-            return (-round((y + h) / 8), -x if rtl else x)
-
-        found.sort(key=order)
         if not isinstance(root, ModalView) and self.app.top_bar.parent is not None:
-            top = [
+            found += [
                 w for w in self.app.top_bar.walk(restrict=True) if is_control(w) and is_shown(w)
             ]
-            found += sorted(top, key=order)
         return found
 
     def move(self, step: int) -> None:
@@ -645,10 +647,6 @@ class Access(EventDispatcher):
         self._last_activity = Clock.get_time()
         self._hinted = False
         self.app.idle.touch()
-        if self.app.still_there_visible:
-            self.app.keep_session_alive()
-            self.say(_("Thank you. Please go on.", self.lang))
-            return True
         handled = self._on_key(key, text, modifiers)
         # SDL follows a printable key with its text: it must not type into a field too.
         self._swallow_text = text if handled and text and text.isprintable() else None
@@ -659,6 +657,11 @@ class Access(EventDispatcher):
         return swallow is not None and text == swallow
 
     def _on_key(self, key: int, text: str | None, modifiers: list[str]) -> bool:
+        if self.app.still_there_visible:
+            # Any key only keeps the session: the patient may not see what it would do.
+            self.app.keep_session_alive()
+            self.say(_(KEPT, self.lang))
+            return True
         keypad = key in KEYPAD_CODES or text in ("*", "#")
         if keypad and not self.speech_on:
             self.turn_speech_on()
