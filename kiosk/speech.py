@@ -90,7 +90,7 @@ TYPING_HELP = N_(
     "In a name field press a number key once, twice or more for its letters, as on a "
     "phone: 2 for A B C, 0 for a space. Star deletes. Enter moves on."
 )
-START_HINT = N_("For speech, press the hash key or Enter on the keypad.")
+START_HINT = N_("For speech, press any key on the keypad.")
 SPEECH_ON = N_("Speech is on.")
 STILL_THERE = N_(
     "Are you still there? This screen will clear in {seconds} seconds. Press any key to "
@@ -293,6 +293,9 @@ class Speaker:
 
     def _interrupt_locked(self) -> None:
         self._generation += 1
+        for item in self.log:
+            if not item.done.is_set():
+                item.stopped = True
         process = self._process
         if process is not None and process.poll() is None:
             process.kill()
@@ -382,13 +385,15 @@ class Speaker:
 
     def _finish(self, item: Utterance, pcm: bytes) -> None:
         usable = pcm[: len(pcm) - len(pcm) % 2]
+        item.samples = len(usable) // 2
+        if self.wav_dir is None:
+            return  # levels are for the tests' WAV checks: no per-sample work when playing
         samples = array.array("h")
         samples.frombytes(usable)
-        item.samples = len(samples)
         if samples:
             item.rms = math.sqrt(sum(s * s for s in samples) / len(samples))
             item.peak = max(abs(min(samples)), max(samples))
-        if self.wav_dir is not None and samples:
+        if samples:
             with self._lock:
                 self._counter += 1
                 number = self._counter

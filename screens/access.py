@@ -54,16 +54,8 @@ ROLE_DIGITS = N_("digit field")
 SELECTED = N_("selected")
 EMPTY = N_("empty")
 DELETED = N_("deleted {char}")
-NOTHING_TO_DELETE = N_("nothing to delete")
 KEPT = N_("Thank you. Please go on.")
 LARGER_TEXT = N_("Larger text and high contrast")
-FACE_NAMES = {
-    1: N_("Very unhappy"),
-    2: N_("Unhappy"),
-    3: N_("Neutral"),
-    4: N_("Happy"),
-    5: N_("Very happy"),
-}
 
 #: The welcome screen says how to start speech after this long without a touch or key.
 HINT_AFTER_SECONDS = 6.0
@@ -150,7 +142,9 @@ def control_name(widget: Widget, lang: str) -> str:
     from screens.widgets import LangButton
 
     if isinstance(widget, FaceButton):
-        return _(FACE_NAMES.get(int(widget.face), ""), lang)
+        from screens.rate import FACE_LABELS
+
+        return _(FACE_LABELS.get(int(widget.face), ""), lang)
     if isinstance(widget, LangButton):
         return language_name(str(widget.lang))
     if getattr(widget, "text", "") == "A+":
