@@ -93,8 +93,7 @@ TYPING_HELP = N_(
 START_HINT = N_("For speech, press any key on the keypad.")
 SPEECH_ON = N_("Speech is on.")
 STILL_THERE = N_(
-    "Are you still there? This screen will clear in {seconds} seconds. Press any key to "
-    "continue."
+    "Are you still there? This screen will clear in {seconds} seconds. Press any key to continue."
 )
 VOLUME_SAID = N_("Volume {level} of {levels}")
 
@@ -286,10 +285,7 @@ class Speaker:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until everything said so far has been rendered (tests, bench)."""
         deadline = time.monotonic() + timeout
-        for item in list(self.log):
-            if not item.done.wait(max(0.0, deadline - time.monotonic())):
-                return False
-        return True
+        return all(item.done.wait(max(0.0, deadline - time.monotonic())) for item in list(self.log))
 
     def _interrupt_locked(self) -> None:
         self._generation += 1

@@ -18,6 +18,7 @@ What is said is decided here from the widget tree; how it is said is kiosk.speec
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from kivy.clock import Clock
@@ -33,7 +34,7 @@ from kivy.uix.stencilview import StencilView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
-from kiosk import i18n, speech
+from kiosk import speech
 from kiosk.i18n import _
 
 N_ = str
@@ -137,9 +138,7 @@ def field_label(widget: Widget) -> str:
 
 def control_name(widget: Widget, lang: str) -> str:
     """Return what a control is called (its text, or the labels next to it)."""
-    from screens.widgets import FaceButton, ScoreButton
-
-    from screens.widgets import LangButton
+    from screens.widgets import FaceButton, LangButton, ScoreButton
 
     if isinstance(widget, FaceButton):
         from screens.rate import FACE_LABELS
@@ -160,9 +159,7 @@ def control_name(widget: Widget, lang: str) -> str:
         if isinstance(w, Label) and w is not widget and w.text
     ]
     if not texts and widget.parent is not None:
-        texts = [
-            w.text for w in widget.parent.children if isinstance(w, Label) and w.text
-        ]
+        texts = [w.text for w in widget.parent.children if isinstance(w, Label) and w.text]
     return ", ".join(texts)
 
 
@@ -399,9 +396,9 @@ class Access(EventDispatcher):
 
         previous = self.focused
         self.focused = widget
-        if previous is not None and previous is not widget:
-            if isinstance(previous, TextInput | DateField) and previous.focus:
-                previous.focus = False
+        unfocus = previous is not None and previous is not widget
+        if unfocus and isinstance(previous, TextInput | DateField) and previous.focus:
+            previous.focus = False
         if isinstance(widget, TextInput | DateField) and not widget.focus:
             widget.focus = True
         self._scroll_to(widget)
@@ -411,10 +408,8 @@ class Access(EventDispatcher):
     def _scroll_to(self, widget: Widget) -> None:
         for node in _ancestors(widget):
             if type(node).__name__ in ("ScrollView", "RecycleView"):
-                try:
+                with contextlib.suppress(Exception):  # a widget outside the view's content
                     node.scroll_to(widget, padding=dp(8), animate=False)
-                except Exception:  # a widget not inside the view's content
-                    pass
                 return
 
     def main_button(self) -> Widget | None:
@@ -665,7 +660,7 @@ class Access(EventDispatcher):
         if key == KP_MULTIPLY or text == "*":
             self._star()
             return True
-        if key == KP_DIVIDE or text == "#" or key == F2:
+        if key in (KP_DIVIDE, F2) or text == "#":
             self.repeat()
             return True
         if key in (KP_PLUS, PAGE_UP):

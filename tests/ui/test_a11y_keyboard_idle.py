@@ -95,9 +95,7 @@ def test_keyboard_alone_with_a_visible_focus_ring(ui: Any, keys: Keys) -> None:
     del nomatch
 
 
-def test_idle_warning_speaks_gives_20_seconds_and_extends_ten_times(
-    ui: Any, keys: Keys
-) -> None:
+def test_idle_warning_speaks_gives_20_seconds_and_extends_ten_times(ui: Any, keys: Keys) -> None:
     idle = ui.app.idle
     saved = idle.now, idle.timeout_seconds, idle.countdown_seconds
     now = [5000.0]

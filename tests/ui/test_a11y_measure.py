@@ -104,8 +104,12 @@ def background(widget: Any, page: tuple[float, ...]) -> tuple[float, ...]:
                     stencil = False
                 elif isinstance(instruction, Color):
                     colour = tuple(instruction.rgba)
-                elif colour is not None and not stencil and isinstance(
-                    instruction, Rectangle | RoundedRectangle | BorderImage | Ellipse
+                elif (
+                    colour is not None
+                    and not stencil
+                    and isinstance(
+                        instruction, Rectangle | RoundedRectangle | BorderImage | Ellipse
+                    )
                 ):
                     if instruction.texture is not None and getattr(node, "texture", None) is (
                         instruction.texture
@@ -135,8 +139,10 @@ def measure(app: Any, root: Any, label: str, failures: list[str]) -> int:
         if (is_control(widget) or isinstance(widget, KeyButton)) and (
             widget.width < target or widget.height < target
         ):
-            failures.append(f"{label}: {type(widget).__name__} {getattr(widget, 'text', '')!r} "
-                            f"{widget.width:.0f}x{widget.height:.0f} px < 48 dp")
+            failures.append(
+                f"{label}: {type(widget).__name__} {getattr(widget, 'text', '')!r} "
+                f"{widget.width:.0f}x{widget.height:.0f} px < 48 dp"
+            )
         texts: list[tuple[str, tuple[float, ...], tuple[float, ...]]] = []
         if isinstance(widget, TextInput):
             bg = over(tuple(widget.background_color), page)
@@ -176,13 +182,13 @@ def prepare(ui: Any, name: str) -> Any:
         from types import SimpleNamespace
 
         receipt = SimpleNamespace(
-            queue_number="A7", estimated_wait_minutes=15, follow_up_url="https://c.test/f/x",
-            emergency=True, already_checked_in=False,
+            queue_number="A7",
+            estimated_wait_minutes=15,
+            follow_up_url="https://c.test/f/x",
+            emergency=True,
+            already_checked_in=False,
         )
-        try:
-            screen.fill("question", receipt)
-        except Exception:  # the receipt's fields differ: the empty screen still measures
-            pass
+        screen.fill("check_in", receipt)  # every line of a receipt shown, the banner too
     app.show(name)
     ui.pump(3)
     if name in TYPING:
