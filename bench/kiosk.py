@@ -380,6 +380,7 @@ def main() -> None:
         speaking_frames = frame_ms_while_speaking(driver, args.speaking_frames)
         print(f"frame while speaking: p99 {percentile(speaking_frames, 99):.1f} ms", flush=True)
         driver.app.end_session()
+        time.sleep(driver.app.settle_seconds + 0.05)  # taps right after a screen change drop
 
         warm_up = 40
         people = seed_named_appointments(driver.kiosk, args.sessions + warm_up)
