@@ -86,6 +86,9 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "key_color": (1, 1, 1, 1),
         "key_special": (0.80, 0.84, 0.89, 1),
         "card_color": (1, 1, 1, 1),
+        # Placeholders: another hue and italic, never mistaken for what was typed.
+        "hint_color": (0.22, 0.36, 0.56, 1),
+        "dialog_edge": (0.07, 0.08, 0.10, 1),
     },
     "high_contrast": {
         "bg_color": (0, 0, 0, 1),
@@ -97,7 +100,8 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "pressed_color": (1, 1, 1, 1),
         "panel_color": (0.22, 0.22, 0.22, 1),
         "input_bg": (0.13, 0.13, 0.13, 1),
-        "alert_color": (0.85, 0, 0, 1),
+        # White on this red is 8.9:1 (the banner was 5.3:1 on (0.85, 0, 0)).
+        "alert_color": (0.60, 0, 0, 1),
         "alert_text": (1, 1, 1, 1),
         "field_border": (1, 1, 1, 1),
         "error_text": (1, 0.55, 0.55, 1),
@@ -105,6 +109,8 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "key_color": (0.05, 0.05, 0.05, 1),
         "key_special": (0.18, 0.18, 0.18, 1),
         "card_color": (0.10, 0.10, 0.10, 1),
+        "hint_color": (0.60, 0.85, 1, 1),
+        "dialog_edge": (1, 0.86, 0, 1),
     },
 }
 
@@ -172,6 +178,8 @@ class KioskApp(App):
     key_color = ColorProperty(THEMES["standard"]["key_color"])
     key_special = ColorProperty(THEMES["standard"]["key_special"])
     card_color = ColorProperty(THEMES["standard"]["card_color"])
+    hint_color = ColorProperty(THEMES["standard"]["hint_color"])
+    dialog_edge = ColorProperty(THEMES["standard"]["dialog_edge"])
     window_width = NumericProperty(800)
     window_height = NumericProperty(480)
     #: Seconds the receipt stays before the welcome screen comes back (kiosk setting).
@@ -187,6 +195,7 @@ class KioskApp(App):
     idle_seconds_left = NumericProperty(0)
     admin_unlocked = BooleanProperty(False)
 
+    access: Any  # screens.access.Access (keys, focus ring, speech), set by build()
     manager: ScreenManager  # set by build()
     top_bar: Any  # screens.widgets.TopBar, set by build()
     keyboard: Any  # screens.keyboard.KioskKeyboard, set by build()
@@ -246,6 +255,9 @@ class KioskApp(App):
         self.screen_name = manager.current
         self.bind(lang=self.keyboard.setter("lang"))
         self.keyboard.lang = self.lang
+        from screens.access import Access
+
+        self.access = Access(self)
         return root
 
     def _on_keyboard_visible(self, _instance: Any, visible: bool) -> None:
@@ -296,6 +308,8 @@ class KioskApp(App):
         self._call_syncing("watch_status", callback=self._sync_trigger)
         if self._start_sync:
             self._sync_started = self._call_syncing("start_sync")
+        # Bound after the activity handlers above, so it sees each key before a field does.
+        self.access.start()
         # Fed from this main loop: a frozen UI stops the pings and systemd restarts the kiosk.
         self._events += self.watchdog.start(Clock.schedule_interval)
 
@@ -311,6 +325,7 @@ class KioskApp(App):
             on_textinput=self._on_activity,
         )
         self.watchdog.stopping()
+        self.access.stop()
         remove_crash_guard(getattr(self, "_crash_handler", None))
         for event in self._events:
             event.cancel()
@@ -537,6 +552,7 @@ class KioskApp(App):
         self.keyboard.visible = False
         self.set_accessibility(False)
         self.set_language(self.default_language)
+        self.access.reset()
         self.idle.disarm()
 
     # --- idle reset -----------------------------------------------------------------------

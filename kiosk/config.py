@@ -25,6 +25,8 @@ DEMO_ADMIN_PIN = "1234"
 DEMO_SERVER_URL = "http://127.0.0.1:8000"
 DEFAULT_CONFIG_PATH_ENV = "KIOSK_CONFIG"
 ENV_PREFIX = "KIOSK_"
+#: The idle warning comes at least this long before the reset (time to hear it and react).
+MIN_IDLE_COUNTDOWN_SECONDS = 20
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")  # as sync.protocol.Language
 
 
@@ -47,7 +49,8 @@ class KioskSettings:
     languages: tuple[str, ...] = ("en", "es")
     timezone: str = "UTC"
     idle_timeout_seconds: int = 60
-    idle_countdown_seconds: int = 10
+    # the "Still there?" warning: at least 20 s, time to hear it and press a key
+    idle_countdown_seconds: int = 20
     receipt_seconds: int = 20  # the queue number and QR code go away after this
     check_in_early_minutes: int = 30
     check_in_late_minutes: int = 15
@@ -138,6 +141,10 @@ class KioskSettings:
         for key, value in non_negative.items():
             if value < 0:
                 raise ConfigError(f"{key} must not be negative")
+        if self.idle_countdown_seconds < MIN_IDLE_COUNTDOWN_SECONDS:
+            raise ConfigError(
+                f"idle_countdown_seconds must be {MIN_IDLE_COUNTDOWN_SECONDS} or more"
+            )
         if self.idle_countdown_seconds >= self.idle_timeout_seconds:
             raise ConfigError("idle_countdown_seconds must be shorter than idle_timeout_seconds")
         if not self.demo and self.admin_pin_hash and _verifies(self.admin_pin_hash, DEMO_ADMIN_PIN):

@@ -306,8 +306,9 @@ class Kiosk(KioskFacade):
         return value if value is not None else self.settings.idle_timeout_seconds
 
     def idle_countdown_seconds(self) -> int:
-        """Return the length of the "Still there?" countdown."""
-        return min(self.settings.idle_countdown_seconds, max(1, self.idle_timeout_seconds() - 1))
+        """Return the length of the "Still there?" countdown (it follows the timeout, so a
+        short timeout set by staff never shortens the warning)."""
+        return self.settings.idle_countdown_seconds
 
     # --- check in ----------------------------------------------------------------------
     def find_appointment(

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(xvfb xauth xclip libgl1-mesa-dri libegl1 libgl1 libmtdev1 fonts-noto-core fonts-noto-cjk chromium
+apt_packages=(xvfb xauth espeak-ng alsa-utils xclip libgl1-mesa-dri libegl1 libgl1 libmtdev1 fonts-noto-core fonts-noto-cjk chromium
   postgresql-client systemd cage xwayland
   faketime nodejs)
 missing=()

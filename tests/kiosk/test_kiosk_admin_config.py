@@ -81,7 +81,7 @@ def test_production_is_the_default_and_names_what_is_missing() -> None:
 def test_defaults_are_the_documented_ones() -> None:
     settings = KioskSettings.load(environ={}, demo=True)
     assert settings.demo is True and settings.server_url == "http://127.0.0.1:8000"
-    assert (settings.idle_timeout_seconds, settings.idle_countdown_seconds) == (60, 10)
+    assert (settings.idle_timeout_seconds, settings.idle_countdown_seconds) == (60, 20)
     assert (settings.check_in_early_minutes, settings.check_in_late_minutes) == (30, 15)
     assert settings.rating_dedupe_seconds == 10 and settings.kiosk_letter == "A"
     assert settings.languages == ("en", "es") and settings.timezone == "UTC"
@@ -186,7 +186,7 @@ def test_admin_settings_round_trip(kiosk: Kiosk) -> None:
         "default_language": "es",
         "idle_timeout_seconds": "90",
     }
-    assert kiosk.idle_timeout_seconds() == 90 and kiosk.idle_countdown_seconds() == 10
+    assert kiosk.idle_timeout_seconds() == 90 and kiosk.idle_countdown_seconds() == 20
     assert kiosk.clinic_info().default_language == "es"
     receipt = kiosk.ask_question("Hours?", "en")
     assert receipt.follow_up_url.startswith("https://clinic.example.org/f/")
