@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
+from clinic.live import publish
 from clinic.models import Appointment, Arrival, ArrivalStatus
 from clinic.queue import today_bounds
 
@@ -96,6 +97,7 @@ def apply(
         arrival.call_count = (arrival.call_count or 0) + 1
         if room:
             arrival.room = room
+        publish("queue", {"arrival_id": str(arrival.id)}, session=session)
         return arrival
     # Imported here: clinic.dashboard's routes import this module.
     from clinic.dashboard import queries

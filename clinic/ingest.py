@@ -219,6 +219,8 @@ ALERT_EMAIL_PENDING = "clinic_alert_email_pending"
 _LIVE_KIND = {
     RecordKind.CHECK_IN: "arrival",
     RecordKind.WALK_IN: "arrival",
+    # An update of an arrival (e.g. an interpreter asked for after the receipt).
+    RecordKind.CONTACT_UPDATE: "arrival",
     RecordKind.QUESTION: "question",
     RecordKind.RATING: "rating",
 }

@@ -19,6 +19,7 @@ from clinic.dashboard.days import local_day as _local_day
 from clinic.ehr import queue as ehr_queue
 from clinic.followup.models import FollowUpResponse, ResponseKind
 from clinic.i18n import staff_language_label
+from clinic.live import publish
 from clinic.models import (
     Alert,
     AlertKind,
@@ -165,6 +166,8 @@ def set_arrival_status(
     if arrival is None:
         return None
     arrival.status = status
+    # Open arrivals pages follow the queue (no patient data in the event).
+    publish("queue", {"arrival_id": str(arrival.id)}, session=session)
     if status == ArrivalStatus.WAITING:
         arrival.called_at = None
         arrival.seen_at = None

@@ -155,7 +155,6 @@ def test_interpreter_requested_after_check_in_reaches_staff_and_patient(
     )
 
 
-@pytest.mark.xfail(strict=True, reason="live dashboard updates land with the live branch")
 def test_interpreter_request_appears_on_an_open_arrivals_page_without_reload(
     server: Server, context: Any
 ) -> None:
