@@ -166,3 +166,35 @@ def test_interpreter_request_appears_on_an_open_arrivals_page_without_reload(
     row.locator(".interpreter-request").wait_for(timeout=8_000)
     assert "Arabic (العربية)" in row.locator(".interpreter-request").inner_text()
     assert page.evaluate("window.__not_reloaded") is True
+
+
+def test_pending_page_turns_into_the_check_in_page_without_reload(
+    server: Server, context: Any
+) -> None:
+    # The phone opens the link before the kiosk's record has reached the server.
+    token = protocol.new_follow_up_token()
+    phone = context.new_page()
+    phone.goto(server.base_url + f"/f/{token}")
+    assert phone.locator("h1").inner_text() == PENDING["en"]
+    phone.evaluate("window.__not_reloaded = true")
+    server.ingest(
+        record(
+            RecordKind.WALK_IN,
+            protocol.WalkInBody(
+                first_name="Testa",
+                last_name="Synthetic",
+                date_of_birth="1991-02-03",
+                reason="Cough",
+                arrived_at=datetime.now(UTC) - timedelta(minutes=3),
+                queue_number="P012",
+                follow_up_token=token,
+                language="en",
+            ),
+        )
+    )
+    phone.wait_for_function(
+        "document.querySelector('h1').textContent === 'You are checked in'", timeout=15_000
+    )
+    assert phone.locator("#queue-number").inner_text() == "P012"
+    assert phone.evaluate("window.__not_reloaded") is True
+    assert phone.locator("main[data-refresh-seconds]").count() == 0
