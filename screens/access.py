@@ -413,13 +413,19 @@ class Access(EventDispatcher):
                 return
 
     def main_button(self) -> Widget | None:
-        """Return the screen's main action (its first button in the main colour)."""
+        """Return the screen's main action: a card marked `main`, else its first main button."""
         from screens.widgets import KButton
 
         top_bar = self.app.top_bar
-        for widget in self.controls():
-            if any(n is top_bar for n in _ancestors(widget)):
-                continue
+        controls = [
+            widget
+            for widget in self.controls()
+            if not any(n is top_bar for n in _ancestors(widget))
+        ]
+        for widget in controls:
+            if getattr(widget, "main", False) is True:
+                return widget
+        for widget in controls:
             if isinstance(widget, KButton) and widget.role == "main":
                 return widget
         return None

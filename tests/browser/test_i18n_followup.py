@@ -192,9 +192,7 @@ def test_pending_page_turns_into_the_check_in_page_without_reload(
             ),
         )
     )
-    phone.wait_for_function(
-        "document.querySelector('h1').textContent === 'You are checked in'", timeout=15_000
-    )
+    phone.locator("h1", has_text="You are checked in").wait_for(timeout=15_000)
     assert phone.locator("#queue-number").inner_text() == "P012"
     assert phone.evaluate("window.__not_reloaded") is True
     assert phone.locator("main[data-refresh-seconds]").count() == 0

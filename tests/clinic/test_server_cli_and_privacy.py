@@ -131,5 +131,5 @@ def test_follow_up_pages_show_nothing_identifying_beyond_this_visit(
     for follow_up, (shown, lang) in pages.items():
         page = client.get(f"/f/{follow_up}", headers={"Accept-Language": "de"})
         assert page.status_code == 200
-        assert shown in page.text and f'<html lang="{lang}">' in page.text
+        assert shown in page.text and f'<html lang="{lang}" ' in page.text
         assert [word for word in never if word in page.text] == []
