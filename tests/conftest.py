@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
+from xdisplay import start_own_display
 
 from scripts.compile_catalogs import compile_catalogs
+
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("DISPLAY"):
+    # A parallel worker: a screen of its own, before any test module imports Kivy.
+    start_own_display()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

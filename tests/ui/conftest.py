@@ -221,9 +221,11 @@ def visible_texts(root: Any) -> list[str]:
 
 
 # --- the app -------------------------------------------------------------------------------
-# One real Kiosk and one running app for the whole session, as on a real kiosk where one app
-# serves patient after patient: every test starts from the welcome screen after the same
-# reset a patient's session ends with. Database assertions compare counts before and after.
+# One real Kiosk and one running app per test module, as on a real kiosk where one app serves
+# patient after patient: every test starts from the welcome screen after the same reset a
+# patient's session ends with. Database assertions compare counts before and after. Each
+# module starts a fresh kiosk (new database, new app in the same window), so no module
+# depends on what another left behind and modules can run in any order or in parallel.
 #: The kiosk's clock starts on a clinic morning and runs on in real time, so the demo day
 #: (appointments relative to "now", kept inside the clinic day) is the same whatever the
 #: wall clock, time zone or date the suite runs at. Override with UI_CLOCK_START (ISO 8601).
@@ -241,7 +243,7 @@ class RunningClock:
         return self._start + timedelta(seconds=time.monotonic() - self._t0)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real Kiosk on a fresh SQLite file, seeded with the demo people."""
     from kiosk.config import KioskSettings
@@ -257,7 +259,7 @@ def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     real.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kiosk_app(kiosk: Any) -> Iterator[Any]:
     """The real KioskApp around the real Kiosk, started in the shared window."""
     if _WINDOW_ERROR is not None:
@@ -299,10 +301,3 @@ def ui(kiosk_app: Any) -> Iterator[Any]:
         window=Window,
     )
     kiosk_app.end_session()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the long every-language tests (test_i18n_*) last: the demo day's appointments sit
-    minutes from the session's running clock, and the flows that check in must run while
-    their check-in windows are still open."""
-    items.sort(key=lambda item: item.path.name.startswith("test_i18n_"))

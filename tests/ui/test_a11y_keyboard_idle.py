@@ -95,13 +95,6 @@ def test_keyboard_alone_with_a_visible_focus_ring(ui: Any, keys: Keys) -> None:
     del nomatch
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "passes alone; fails after other UI modules in the full suite (state left on the "
-        "shared kiosk since the a11y/i18n/finish merge) - open in issue 11"
-    ),
-)
 def test_idle_warning_speaks_gives_20_seconds_and_extends_ten_times(ui: Any, keys: Keys) -> None:
     idle = ui.app.idle
     saved = idle.now, idle.timeout_seconds, idle.countdown_seconds

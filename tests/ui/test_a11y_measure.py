@@ -197,13 +197,6 @@ def prepare(ui: Any, name: str) -> Any:
     return screen
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "passes alone; fails after other UI modules in the full suite (state left on the "
-        "shared kiosk since the a11y/i18n/finish merge) - open in issue 11"
-    ),
-)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_targets_and_contrast_on_every_screen_in_every_mode(restore: Any, size: Any) -> None:
     ui = restore

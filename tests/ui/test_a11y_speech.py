@@ -159,13 +159,6 @@ def test_keypad_question_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None
     assert any("Done, button" in u.text for u in said)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "passes alone; fails after other UI modules in the full suite (state left on the "
-        "shared kiosk since the a11y/i18n/finish merge) - open in issue 11"
-    ),
-)
 def test_keypad_rating_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None:
     keys.pad("0")  # starts speech; 0 is help once it is on
     keys.said()

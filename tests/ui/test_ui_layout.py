@@ -156,7 +156,10 @@ def layout_problems(root: Any, window_box: tuple[float, ...]) -> list[str]:
                 problems.append(f"{label} leaves the window: {box}")
             parent = widget.parent
             if isinstance(parent, Layout) and not inside(box, rect(parent)):
-                problems.append(f"{label} sticks out of its {parent.__class__.__name__}")
+                problems.append(
+                    f"{label} sticks out of its {parent.__class__.__name__}: "
+                    f"{box} in {rect(parent)}"
+                )
             if isinstance(parent, Layout):
                 for sibling in parent.children:
                     shown = sibling.opacity > 0 and sibling.height > 1

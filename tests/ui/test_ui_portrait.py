@@ -34,13 +34,6 @@ def portrait(request: pytest.FixtureRequest, ui: Any) -> Iterator[Any]:
     ui.pump(3)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "passes alone; fails after other UI modules in the full suite (state left on the "
-        "shared kiosk since the a11y/i18n/finish merge) - open in issue 8"
-    ),
-)
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_screen_is_readable_in_portrait(portrait: Any, lang: str) -> None:
     ui = portrait
@@ -60,13 +53,6 @@ def test_every_screen_is_readable_in_portrait(portrait: Any, lang: str) -> None:
     assert not found, "\n".join(f"{k}: {p}" for k, v in found.items() for p in v)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "passes alone; fails after other UI modules in the full suite (state left on the "
-        "shared kiosk since the a11y/i18n/finish merge) - open in issue 8"
-    ),
-)
 def test_check_in_by_taps_in_portrait(portrait: Any) -> None:
     ui = portrait
     ui.tap(screen(ui, "welcome").ids.check_in)
