@@ -8,7 +8,8 @@ WatchdogSignal) when no WATCHDOG=1 arrived for that long, and starts it again
 (Restart=always). The UI freezes for real: a Kivy Clock callback of the test's launcher
 blocks the main loop while every other thread of the kiosk keeps running.
 
-The screen: with the X server's screensaver set to blank after 1 s, the screen blanks
+The screen, on an Xvfb of the test's own (no other window may hold the screensaver off
+or set it): with the X server's screensaver set to blank after 1 s, the screen blanks
 with no kiosk running (so the check can fail), stays on for as long as the kiosk runs, and
 blanks again once it has gone. kiosk.service runs the kiosk in cage, which has no idle
 blanking of its own; the same SDL code keeps Xwayland's screensaver off there.
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from xdisplay import Xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The watchdog period handed to the kiosk (systemd's WatchdogSec; 30 s in kiosk.service).
@@ -62,8 +64,13 @@ class Supervisor:
         self.launcher = work / "launch_kiosk.py"
         self.launcher.write_text(LAUNCHER)
 
-    def start(self, *, freeze_after: float = 0.0) -> subprocess.Popen[bytes]:
+    def start(
+        self, *, freeze_after: float = 0.0, display: str | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "NOTIFY_"))}
+        if display is not None:
+            env["DISPLAY"] = display
+            env.pop("XAUTHORITY", None)
         env.update(
             NOTIFY_SOCKET=str(self.socket_path),
             WATCHDOG_USEC=str(int(WATCHDOG_SECONDS * 1_000_000)),
@@ -182,7 +189,7 @@ SCREEN_SAVER_ON = 1
 class XScreenSaver:
     """The X server's screensaver through libX11 and libXss (the MIT-SCREEN-SAVER extension)."""
 
-    def __init__(self) -> None:
+    def __init__(self, display: str) -> None:
         self.x11 = ctypes.CDLL("libX11.so.6")
         self.xss = ctypes.CDLL("libXss.so.1")
         self.x11.XOpenDisplay.restype = ctypes.c_void_p
@@ -199,8 +206,8 @@ class XScreenSaver:
             ctypes.c_ulong,
             ctypes.POINTER(_ScreenSaverInfo),
         ]
-        self.display = self.x11.XOpenDisplay(None)
-        assert self.display, "cannot open the X display"
+        self.display = self.x11.XOpenDisplay(display.encode())
+        assert self.display, f"cannot open the X display {display}"
         self.info = self.xss.XScreenSaverAllocInfo()
 
     def blank_after(self, seconds: int) -> None:
@@ -228,20 +235,26 @@ def _blanks_within(saver: XScreenSaver, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "the X screensaver did not blank under the suite's shared xvfb-run display "
-        "(passes on a display of its own) - open in issue 9"
-    ),
-)
-def test_the_screen_never_blanks_while_the_kiosk_runs(supervisor: Supervisor) -> None:
-    saver = XScreenSaver()
+@pytest.fixture
+def own_display() -> Iterator[str]:
+    """A display for this test alone: no other window (such as the UI tests' kiosk, whose
+    SDL also holds the screensaver off) may keep the screen lit or blank it."""
+    server = Xvfb()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def test_the_screen_never_blanks_while_the_kiosk_runs(
+    supervisor: Supervisor, own_display: str
+) -> None:
+    saver = XScreenSaver(own_display)
     try:
         saver.blank_after(1)
         assert _blanks_within(saver, 5), "the X server's screensaver did not blank at all"
         saver.blank_after(1)  # un-blank; the kiosk starts on a lit screen
-        kiosk = supervisor.start()
+        kiosk = supervisor.start(display=own_display)
         try:
             supervisor.wait_ready(kiosk)
             time.sleep(1.0)  # the first frames after READY=1
