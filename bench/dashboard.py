@@ -18,7 +18,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,9 @@ import httpx
 from sqlalchemy import create_engine, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
+
+from browser_support import start_server  # noqa: E402
 
 from clinic.accounts import create_user  # noqa: E402
 from clinic.config import Settings  # noqa: E402
@@ -60,12 +61,6 @@ COMMENTS = [
     "Parking was hard to find.",
     "=SUM(A1:A9) (formula-looking text)",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _chunks(rows: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
@@ -278,43 +273,12 @@ def populate(database_url: str, n_ratings: int, n_questions: int) -> dict[str, A
 
 
 def _start_server(database_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
     env = {
-        **os.environ,
         "CLINIC_DATABASE_URL": database_url,
         "CLINIC_ENVIRONMENT": "test",
         "CLINIC_FOLLOW_UP_REQUESTS_PER_MINUTE": "100000",
     }
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "clinic.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start")
+    return start_server(workdir, env, timeout=60)
 
 
 def _login(client: httpx.Client) -> None:

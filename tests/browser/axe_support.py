@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-from browser_support import ROOT, Server, _free_port, _prepare_database
-
-from sync import protocol
+from browser_support import ROOT
 
 AXE_JS = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_VERSION = json.loads((AXE_JS.parents[2] / "package.json").read_text())["dependencies"][
@@ -169,72 +160,3 @@ def crawl(page: Any, base_url: str, *, max_pages: int = 60) -> list[str]:
             if path.startswith(("/dashboard", "/account")) and link not in seen:
                 queue.append(link)
     return seen
-
-
-@contextmanager
-def clinic_server(workdir: Path, database_url: str, timezone: str = "UTC") -> Iterator[Server]:
-    """Run the clinic server on a fresh database at database_url; pair one kiosk."""
-    code = _prepare_database(database_url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CLINIC_DATABASE_URL": database_url,
-        "CLINIC_ENVIRONMENT": "test",
-        "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "CLINIC_TIMEZONE": timezone,
-    }
-    log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "clinic.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120  # a loaded CI machine starts it slowly
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(base_url + protocol.HEALTH_PATH, timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start within 120 s")
-                time.sleep(0.1)
-            paired = httpx.post(
-                base_url + protocol.PAIR_PATH,
-                json={"code": code, "kiosk_name": "Lobby kiosk", "app_version": "1.0.0"},
-                timeout=10,
-            )
-            assert paired.status_code == 201, paired.text
-            token = paired.json()["token"]
-            httpx.post(
-                base_url + protocol.HEARTBEAT_PATH,
-                json={"app_version": "1.0.0", "backlog": 2, "failed": 1, "last_error": "timeout"},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            ).raise_for_status()
-            yield Server(base_url, database_url, token, process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,3 +111,92 @@ def shoot(page: Any, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 1000
     return path
+
+
+#: One uvicorn process with the app factory (the default of start_server).
+UVICORN = ["-m", "uvicorn", "--factory", "clinic.app:create_app", "--log-level", "warning"]
+
+
+def start_server(
+    workdir: Path, env: dict[str, str], command: list[str] = UVICORN, timeout: float = 120
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the clinic server (`python <command> --host 127.0.0.1 --port <free port>`)
+    with `env` added to this process's environment; return the process and its base URL
+    once /healthz answers.
+
+    The log goes to workdir/server.log. The timeout is long: a loaded CI machine starts it
+    slowly.
+    """
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "CLINIC_PUBLIC_BASE_URL": base_url, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(base_url + protocol.HEALTH_PATH, timeout=1).status_code == 200:
+                return process, base_url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"server did not start within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server process (SIGTERM, then SIGKILL after 10 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def clinic_server(
+    workdir: Path, database_url: str, timezone: str = "UTC", **env: str
+) -> Iterator[Server]:
+    """Run the clinic server on a fresh database at database_url with one paired kiosk that
+    has sent a heartbeat (a backlog and an error, so the kiosks page has something to say).
+
+    `env` adds settings (CLINIC_...) to the server's environment.
+    """
+    code = _prepare_database(database_url)
+    process, base_url = start_server(
+        workdir,
+        {
+            "CLINIC_DATABASE_URL": database_url,
+            "CLINIC_ENVIRONMENT": "test",
+            "CLINIC_TIMEZONE": timezone,
+            **env,
+        },
+    )
+    try:
+        paired = httpx.post(
+            base_url + protocol.PAIR_PATH,
+            json={"code": code, "kiosk_name": "Lobby kiosk", "app_version": "1.0.0"},
+            timeout=10,
+        )
+        assert paired.status_code == 201, paired.text
+        token = paired.json()["token"]
+        heartbeat = httpx.post(
+            base_url + protocol.HEARTBEAT_PATH,
+            json={"app_version": "1.0.0", "backlog": 3, "failed": 1, "last_error": "timeout"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert heartbeat.status_code == 200, heartbeat.text
+        yield Server(base_url, database_url, token, process)
+    finally:
+        stop(process)

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
     Server,
-    _free_port,
-    _prepare_database,
+    clinic_server,
 )
-
-from sync import protocol
 
 
 def _midday_timezone() -> str:
@@ -38,77 +30,15 @@ def _midday_timezone() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Start `uvicorn clinic.app:create_app` on a fresh SQLite file; pair one kiosk."""
     workdir = tmp_path_factory.mktemp("clinic-server")
-    database_url = f"sqlite:///{workdir / 'clinic.db'}"
-    code = _prepare_database(database_url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CLINIC_DATABASE_URL": database_url,
-        "CLINIC_ENVIRONMENT": "test",
-        "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "CLINIC_TIMEZONE": _midday_timezone(),
+    with clinic_server(
+        workdir,
+        f"sqlite:///{workdir / 'clinic.db'}",
+        _midday_timezone(),
         # The follow-up page reloads itself this often (20 s in production), so a test can
         # watch it change without waiting long.
-        "CLINIC_FOLLOW_UP_REFRESH_SECONDS": "2",
-    }
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "clinic.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(base_url + protocol.HEALTH_PATH, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("server did not start within 30 s")
-        time.sleep(0.1)
-    paired = httpx.post(
-        base_url + protocol.PAIR_PATH,
-        json={"code": code, "kiosk_name": "Lobby kiosk", "app_version": "1.0.0"},
-        timeout=10,
-    )
-    assert paired.status_code == 201, paired.text
-    token = paired.json()["token"]
-    heartbeat = httpx.post(
-        base_url + protocol.HEARTBEAT_PATH,
-        json={"app_version": "1.0.0", "backlog": 3, "failed": 1, "last_error": "timeout"},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert heartbeat.status_code == 200, heartbeat.text
-    srv = Server(base_url=base_url, database_url=database_url, kiosk_token=token, process=process)
-    try:
+        CLINIC_FOLLOW_UP_REFRESH_SECONDS="2",
+    ) as srv:
         yield srv
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")

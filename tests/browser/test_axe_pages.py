@@ -23,8 +23,8 @@ import httpx
 import pyotp
 import pytest
 import sqlalchemy as sa
-from axe_support import AxeLog, clinic_server, crawl
-from browser_support import ADMIN, STAFF, Server, record, shoot
+from axe_support import AxeLog, crawl
+from browser_support import ADMIN, STAFF, Server, clinic_server, record, shoot
 from sqlalchemy import update
 
 from clinic.models import FollowUpToken

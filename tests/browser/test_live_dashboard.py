@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,17 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from browser_support import ROOT, STAFF, Server, _free_port, _prepare_database, login, record, shoot
+from browser_support import (
+    STAFF,
+    Server,
+    _free_port,
+    _prepare_database,
+    login,
+    record,
+    shoot,
+    start_server,
+    stop,
+)
 
 from sync import protocol
 from sync.protocol import RecordKind
@@ -84,41 +92,19 @@ def live_server(
 ) -> Iterator[Server]:
     """`clinic-server serve --workers 2` on PostgreSQL, e-mailing alerts to the loopback SMTP."""
     code = _prepare_database(pg_url)
-    port = _free_port()
     workdir = tmp_path_factory.mktemp("live-server")
     env = {
-        **os.environ,
         "CLINIC_DATABASE_URL": pg_url,
         "CLINIC_ENVIRONMENT": "test",
-        "CLINIC_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "CLINIC_SMTP_HOST": "127.0.0.1",
         "CLINIC_SMTP_PORT": str(smtp[0]),
         "CLINIC_SMTP_SECURITY": "none",
         "CLINIC_ALERT_EMAIL_TO": "front-desk@clinic.example",
         "CLINIC_ALERT_EMAIL_FROM": "alerts@clinic.example",
     }
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "clinic.cli", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    process, base_url = start_server(
+        workdir, env, command=["-m", "clinic.cli", "serve", "--workers", "2"]
     )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError((workdir / "server.log").read_text()[-2000:])
-        try:
-            if httpx.get(base_url + protocol.HEALTH_PATH, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("server did not start within 60 s")
-        time.sleep(0.2)
     time.sleep(1.0)  # both workers up (the health check may have reached only one)
     paired = httpx.post(
         base_url + protocol.PAIR_PATH,
@@ -135,12 +121,7 @@ def live_server(
     try:
         yield srv
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop(process)
 
 
 def _open_live(page: Any, server: Server, path: str) -> None:
