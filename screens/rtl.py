@@ -76,14 +76,29 @@ _original_do_layout = BoxLayout.do_layout
 
 
 def _mirrored_do_layout(self: BoxLayout, *largs: Any) -> None:
-    _original_do_layout(self, *largs)
-    if not _state["rtl"] or self.orientation != "horizontal":
+    children = self.children
+    if not (_state["rtl"] and self.orientation == "horizontal" and children and _mirrors(self)):
+        _original_do_layout(self, *largs)
         return
-    if not _mirrors(self):
-        return
+    # BoxLayout.do_layout with each x mirrored: every child is placed once, at its mirrored
+    # place. Placing it left to right first and then moving it moved every child twice per
+    # pass, so a box laid out again with nothing changed still moved its children (and laid
+    # out every box inside them again).
     left, right = self.x, self.right
-    for child in self.children:
-        child.x = left + right - child.right
+    places = self._iterate_layout(  # type: ignore[attr-defined]
+        [(c.size, c.size_hint, c.pos_hint, c.size_hint_min, c.size_hint_max) for c in children]
+    )
+    for i, x, y, w, h in places:
+        child = children[i]
+        hint_w, hint_h = child.size_hint
+        if hint_w is None:
+            if hint_h is not None:
+                child.height = h
+        elif hint_h is None:
+            child.width = w
+        else:
+            child.size = (w, h)
+        child.pos = left + right - (x + child.width), y
 
 
 def _mirrors(box: Widget) -> bool:

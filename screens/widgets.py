@@ -69,24 +69,39 @@ class FitText(Label):
                 trigger()
 
     def fit_text(self, *_args: object) -> None:
-        """Set the largest font size (down to the floor) at which the text fits."""
+        """Set the largest font size (down to the floor) at which the text fits.
+
+        The sizes tried are measured on the label's text provider, not set on the label:
+        only the size chosen reaches `font_size` and the texture. Setting each size tried
+        changed `texture_size` on every fit, even when the result was the same, and rules
+        bound to it (a button's height) moved the box, which asked for another fit: in a
+        row whose layout sets the height, that never settled.
+        """
         wanted: float = self._wanted_font_size or float(self.font_size)  # type: ignore[has-type]
         if not self.fit or not wanted:
             return
         floor = wanted * self.min_fit
         size = wanted
+        while not self._fits(size) and size > floor:
+            size = max(floor, size * 0.92)
         self._fitting = True
         try:
-            while True:
-                self.font_size = size
-                self.texture_update()
-                text_w, text_h = self.texture_size
-                fits = text_w <= self.width + 1 and text_h + self.fit_margin <= self.height + 1
-                if fits or size <= floor:
-                    return
-                size = max(floor, size * 0.92)
+            self.font_size = size
         finally:
             self._fitting = False
+
+    def _fits(self, font_size: float) -> bool:
+        """Tell whether the text fits the box at a font size (measured, nothing drawn)."""
+        core: Any = self._label
+        options = core.options
+        current = options["font_size"]
+        options["font_size"] = font_size
+        try:
+            core.resolve_font_name()
+            text_w, text_h = core.render()
+        finally:
+            options["font_size"] = current
+        return bool(text_w <= self.width + 1 and text_h + self.fit_margin <= self.height + 1)
 
 
 class FitLabel(FitText):
@@ -100,6 +115,19 @@ class KButton(FitText, Button):
     role = OptionProperty("main", options=("main", "quiet", "alert"))
     #: Wrap the text to the button's width (False for a short label such as a number).
     wrap = BooleanProperty(True)
+    #: The height of the text, which a button that does not fit its text grows to. It stays
+    #: put while `fit` is on: there the box gives the height and the text follows, and a
+    #: height rule bound to the texture set the height back each time the fitted text was
+    #: drawn again, against the row laying the button out (they never settled).
+    text_height = NumericProperty(0)
+
+    def on_texture_size(self, _instance: object, size: list[int]) -> None:
+        if not self.fit:
+            self.text_height = size[1]
+
+    def on_fit(self, _instance: object, fit: bool) -> None:
+        if not fit:
+            self.text_height = self.texture_size[1]
 
 
 class KQuietButton(KButton):
