@@ -239,8 +239,12 @@ class Access(EventDispatcher):
         self._ring.add(self._ring_inner)
         self._events: list[Any] = []
         self._spoken_errors: set[str] = set()
+        # The field typed in: its text is echoed as it changes (a bound callback, not a poll:
+        # a poll between two fast keys would say "Smg" instead of "g", or a date as a number).
         self._watched: Any = None
         self._watched_text = ""
+        self._watched_binding: tuple[Any, str, int] | None = None
+        self._multitap_edit = False
         self._last_activity = Clock.get_time()
         self._hinted = False
         self._still_there_said = False
@@ -276,6 +280,7 @@ class Access(EventDispatcher):
         self.app.manager.unbind(current=self._on_screen)
         self.app.unbind(lang=self._on_screen)
         self.app.keyboard.unbind(target=self._on_target)
+        self._watch(None)
         if self._ring in Window.canvas.after.children:
             Window.canvas.after.remove(self._ring)
         for event in self._events:
@@ -542,22 +547,12 @@ class Access(EventDispatcher):
             if isinstance(target, DateField) or target.input_type in ("tel", "number"):
                 target.insert_text(digit)
                 return True
-            replace, letter = self.multitap.press(digit)
-            if not letter:
-                return True
-            if replace:
-                target.do_backspace()
-            board = self.app.keyboard
-            autocap = getattr(target, "autocap", False) and (
-                not target.text or target.text[-1] in " -'"
-            )
-            target.insert_text(letter.upper() if autocap else letter)
-            if board is not None and board.target is target:
-                board.shift = False
+            self._multitap(target, digit)
             return True
         pad = self._numpad()
         if pad is not None:
             pad.press(digit)
+            self._echo_pad()
             return True
         actions = {
             "2": lambda: self.move(-1),
@@ -574,6 +569,35 @@ class Access(EventDispatcher):
             action()
         return True
 
+    def _multitap(self, target: TextInput, digit: str) -> None:
+        """Type (or cycle) a letter by multi-tap and say the letter now on offer."""
+        replace, letter = self.multitap.press(digit)
+        if not letter:
+            return
+        # A cycle replaces the letter just typed: one change to say (the letter on offer),
+        # not a deletion and a letter, so it is echoed here rather than by the text binding.
+        self._multitap_edit = True
+        try:
+            if replace:
+                target.do_backspace()
+            text = target.text
+            autocap = getattr(target, "autocap", False) and (not text or text[-1] in " -'")
+            typed = letter.upper() if autocap else letter
+            target.insert_text(typed)
+        finally:
+            self._multitap_edit = False
+        if target is self._watched:
+            self._watched_text = str(target.text)
+        board = self.app.keyboard
+        if board is not None and board.target is target:
+            board.shift = False
+        if not self.speech_on:
+            return
+        if target.password:
+            self.speaker.beep(self.lang)
+        else:
+            self.say(speech.spoken_char(typed, self.lang))
+
     def _star(self) -> None:
         """`*`: delete in a field (leave it when empty), else back."""
         target = self._typing_target()
@@ -587,6 +611,7 @@ class Access(EventDispatcher):
         pad = self._numpad()
         if pad is not None and pad.value:
             pad.press("del")
+            self._echo_pad()
             return
         self.back()
 
@@ -599,11 +624,28 @@ class Access(EventDispatcher):
                 self.say(describe(target, self.lang), queue=True)
 
     def _watch(self, field: Any) -> None:
+        """Echo what is typed into `field` from now on (and no longer into the last one)."""
+        from screens.widgets import DateField
+
+        if self._watched_binding is not None:
+            old, name, uid = self._watched_binding
+            old.unbind_uid(name, uid)
+            self._watched_binding = None
         self._watched = field
         self._watched_text = str(getattr(field, "text", "") or "") if field else ""
+        if field is not None:
+            name = "digits" if isinstance(field, DateField) else "text"
+            uid = field.fbind(name, self._on_watched_text)
+            self._watched_binding = (field, name, uid)
+
+    def _on_watched_text(self, *_args: Any) -> None:
+        if not self._multitap_edit:
+            self._echo_typing()
 
     def _echo_typing(self) -> None:
         """Say what was just typed into the field in focus (a letter, a deletion)."""
+        from screens.widgets import DateField
+
         field = self._watched
         if field is None:
             return
@@ -620,13 +662,14 @@ class Access(EventDispatcher):
             return
         if text.startswith(old) and len(text) == len(old) + 1:
             self.say(speech.spoken_char(text[-1], lang))
-            echo = getattr(field, "echo", "")
-            if echo and len(text) == 8:
-                self.say(echo, queue=True)
+            if isinstance(field, DateField) and (words := field.in_words(lang)):
+                self.say(words, queue=True)  # the date complete: read back in words
         elif old.startswith(text) and len(old) == len(text) + 1:
             self.say(_(DELETED, lang).format(char=speech.spoken_char(old[-1], lang)))
-        elif len(text) == len(old):  # multi-tap replaced the last letter
+        elif len(text) == len(old):  # a letter replaced (a selection typed over)
             self.say(speech.spoken_char(text[-1], lang) if text else "")
+        elif isinstance(field, DateField):  # filled in at once: the date, not a number
+            self.say(field.in_words(lang) or " ".join(text))
         else:
             self.say(text)
 
@@ -699,11 +742,13 @@ class Access(EventDispatcher):
             pad = self._numpad()
             if pad is not None:
                 pad.press(text)
+                self._echo_pad()
                 return True
         if typing is None and key == BACKSPACE:
             pad = self._numpad()
             if pad is not None:
                 pad.press("del")
+                self._echo_pad()
                 return True
         return False
 
@@ -723,8 +768,7 @@ class Access(EventDispatcher):
             self.say(_(DELETED, lang).format(char=old[-1]))
 
     def _tick(self, _dt: float) -> None:
-        self._echo_typing()
-        self._echo_pad()
+        self._echo_pad()  # digits tapped on the screen's pad (keys echo at once)
         now = Clock.get_time()
         app = self.app
         if app.still_there_visible:

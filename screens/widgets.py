@@ -369,14 +369,23 @@ class DateField(FocusBehavior, BoxLayout):
             problem = problem or DATE_PROBLEM_DAY
         if not problem and len(self.digits) == 8:
             try:
-                value = self.value()
+                self.value()
             except ValueError:
                 problem = DATE_PROBLEM_DATE
             else:
-                if value is not None:
-                    echo = format_date(value, "long", locale=self.lang)
+                echo = self.in_words(self.lang)
         self.problem = problem
         self.echo = echo
+
+    def in_words(self, lang: str) -> str:
+        """Return the whole date in words in `lang` ("1 de febrero de 1990"), "" until then."""
+        value = self.value_or_none()
+        if value is None:
+            return ""
+        try:
+            return str(format_date(value, "long", locale=lang))
+        except Exception:  # an unknown locale: English words rather than a crash
+            return str(format_date(value, "long", locale="en"))
 
     def value(self) -> date | None:
         """Return the date typed; None if incomplete; ValueError if it does not exist."""

@@ -50,13 +50,6 @@ def screen(ui: Any, name: str) -> Any:
     return current
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "speech echo and date read-back changed by the merged keyboard and date field - "
-        "open in issue 11"
-    ),
-)
 def test_keypad_check_in_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None:
     before = count(kiosk, CheckIn)
     # Any keypad key turns speech on and reads the welcome screen.
@@ -74,11 +67,12 @@ def test_keypad_check_in_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None
     checkin = screen(ui, "checkin")
     keys.wait_until(lambda: checkin.ids.last_name.focus)
     keys.expect("Check in", "Your last name, text field, empty", lang="en")
-    # The name by multi-tap: each letter said as it comes.
+    # The name by multi-tap: each press says the letter on offer (7 four times: P Q R S),
+    # never the field's text.
     keys.pad_letters("smith")
     assert checkin.ids.last_name.text == "Smith"
     said = [u.text for u in keys.expect(lang="en")]
-    assert said[-1] == "h" and "S" in said and "m" in said
+    assert said == ["P", "Q", "R", "S", "m", "g", "h", "i", "t", "g", "h"]
     keys.pad("*")  # delete the h...
     keys.expect("deleted h")
     keys.pad_letters("h")
@@ -88,7 +82,8 @@ def test_keypad_check_in_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None
     keys.expect("Your date of birth, date field, 8 digits")
     keys.pad(*"06011980")
     assert checkin.ids.dob.value() == date(1980, 6, 1)
-    keys.expect("0", "June 1, 1980")
+    said = keys.expect(lang="en")  # digit by digit, then the date in words (not a number)
+    assert [u.text for u in said] == [*"06011980", "June 1, 1980"]
     keys.pad("enter")  # looks the appointment up: two Smiths born that day
     verify = screen(ui, "verify_phone")
     keys.expect("Please enter the last 4 digits of your phone number.", lang="en")
@@ -116,13 +111,6 @@ def test_keypad_check_in_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None
     del receipt
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "speech echo and date read-back changed by the merged keyboard and date field - "
-        "open in issue 11"
-    ),
-)
 def test_keypad_question_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None:
     before = count(kiosk, Question)
     keys.pad("#")  # the hash key also starts speech
@@ -195,13 +183,6 @@ def test_keypad_rating_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None:
     del rate
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "speech echo and date read-back changed by the merged keyboard and date field - "
-        "open in issue 11"
-    ),
-)
 def test_keypad_walk_in_in_spanish(ui: Any, keys: Keys, kiosk: Any) -> None:
     before = count(kiosk, WalkIn)
     keys.pad("5")
@@ -223,9 +204,12 @@ def test_keypad_walk_in_in_spanish(ui: Any, keys: Keys, kiosk: Any) -> None:
     assert checkin.ids.last_name.text == "Navarro"
     keys.expect("N", "v", lang="es")
     keys.pad("enter")
+    keys.wait_until(lambda: checkin.ids.dob.focus)
+    keys.expect("fecha de nacimiento", lang="es")
     keys.pad(*"01021990")  # day first in Spanish
     assert checkin.ids.dob.value() == date(1990, 2, 1)
-    keys.expect("febrero", lang="es")
+    said = keys.expect(lang="es")  # read back in the screen's language
+    assert [u.text for u in said] == [*"01021990", "1 de febrero de 1990"]
     keys.pad("enter")
     nomatch = screen(ui, "nomatch")
     keys.expect(lang="es")
