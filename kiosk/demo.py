@@ -20,7 +20,6 @@ from importlib.resources.abc import Traversable
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kiosk.config import KioskSettings
 from kiosk.db import Database
@@ -28,6 +27,7 @@ from kiosk.facade import MatchStatus
 from kiosk.models import Appointment, CheckIn
 from kiosk.state import StateKey, get_state
 from kiosk.store import apply_pull
+from kiosk.waiting import WaitingRoom
 from sync.protocol import (
     ClinicSettings,
     FaqEntry,
@@ -46,16 +46,18 @@ from sync.protocol import (
 class DemoHost(Protocol):
     """What seeding needs of the kiosk (kiosk.services.Kiosk, which calls seed_demo)."""
 
-    settings: KioskSettings
-    db: Database
+    @property
+    def settings(self) -> KioskSettings: ...
+
+    @property
+    def db(self) -> Database: ...
 
     def now(self) -> datetime: ...
 
     def today(self) -> date: ...
 
-    def _next_queue_number(self, session: Session) -> str: ...
-
-    def _estimate_wait(self, session: Session, now: datetime) -> int: ...
+    @property
+    def waiting(self) -> WaitingRoom: ...
 
 
 log = logging.getLogger(__name__)
@@ -319,8 +321,8 @@ def _seed_local_check_in(kiosk: DemoHost, ref: str) -> None:
                 id=str(uuid.uuid4()),
                 appointment_ref=ref,
                 checked_in_at=now,
-                queue_number=kiosk._next_queue_number(session),
-                estimated_wait_minutes=kiosk._estimate_wait(session, now),
+                queue_number=kiosk.waiting.next_queue_number(session),
+                estimated_wait_minutes=kiosk.waiting.estimate_wait(session, now),
                 follow_up_token=new_follow_up_token(),
                 language=kiosk.settings.default_language,
             )

@@ -5,8 +5,9 @@ domain: each method validates its input, runs ONE local transaction (domain row 
 row) and returns only after COMMIT, so the UI may say "done". Bad input raises
 `InvalidInput` whose `message` is an English msgid, translated by the UI with gettext.
 
-CONTRACT (agreed between kiosk core and kiosk UI): signatures and result types below are
-fixed; the implementation lives in kiosk/services.py and friends. No Kivy import here.
+`KioskFacade` is a `typing.Protocol`: the screens are type-checked against it, and
+kiosk.services.Kiosk (which subclasses it, so mypy checks it implements every method) is the
+implementation. No Kivy import here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 def N_(message: str) -> str:
@@ -133,38 +135,51 @@ class ClinicInfo:
     default_language: str = "en"
 
 
-class KioskFacade:
-    """Signatures the UI codes against. kiosk.services.Kiosk implements them."""
+class KioskFacade(Protocol):
+    """What the screens may call; kiosk.services.Kiosk implements it.
+
+    Screens reach it as `KioskScreen.kiosk`, typed as this protocol, so mypy checks every
+    call they make. Each method validates its input first (InvalidInput) and a write
+    returns only after COMMIT (StorageError if nothing could be saved).
+    """
 
     # --- clinic and config -------------------------------------------------------------
     def clinic_info(self) -> ClinicInfo:
-        raise NotImplementedError
+        """Return the clinic's name, logo, phone and languages."""
+        ...
 
     def faq(self, language: str) -> list[FaqItem]:
-        raise NotImplementedError
+        """Return the FAQ entries in `language` (the default language's if none)."""
+        ...
 
     def idle_timeout_seconds(self) -> int:
-        raise NotImplementedError
+        """Return the inactivity before the "Still there?" countdown ends the session."""
+        ...
 
     def idle_countdown_seconds(self) -> int:
-        raise NotImplementedError
+        """Return the length of the "Still there?" countdown."""
+        ...
 
     # --- check in ----------------------------------------------------------------------
     def find_appointment(
         self, last_name: str, date_of_birth: date, phone_last4: str | None = None
     ) -> AppointmentMatch:
-        raise NotImplementedError
+        """Match last name + date of birth (+ phone last 4) against today's appointments."""
+        ...
 
     def check_in(
         self, appointment_ref: str, language: str, interpreter_language: str | None = None
     ) -> CheckInReceipt:
-        raise NotImplementedError
+        """Check in for a matched appointment (a repeat returns the first receipt)."""
+        ...
 
     def request_interpreter(self, check_in_id: str, interpreter_language: str) -> None:
-        raise NotImplementedError
+        """Ask for an interpreter for an earlier check-in or walk-in."""
+        ...
 
     def update_contact(self, check_in_id: str, phone: str | None, email: str | None) -> None:
-        raise NotImplementedError
+        """Record a new phone and/or email for an earlier check-in or walk-in."""
+        ...
 
     def register_walk_in(
         self,
@@ -176,11 +191,13 @@ class KioskFacade:
         language: str,
         interpreter_language: str | None = None,
     ) -> CheckInReceipt:
-        raise NotImplementedError
+        """Register a patient without a matching appointment and give them a queue number."""
+        ...
 
     # --- questions ---------------------------------------------------------------------
     def is_emergency_text(self, text: str) -> bool:
-        raise NotImplementedError
+        """Return True when the text has words that suggest an emergency."""
+        ...
 
     def ask_question(
         self,
@@ -190,32 +207,40 @@ class KioskFacade:
         contact_phone: str | None = None,
         contact_email: str | None = None,
     ) -> QuestionReceipt:
-        raise NotImplementedError
+        """Store a question for the staff and return where the answer will appear."""
+        ...
 
     # --- rating ------------------------------------------------------------------------
     def rate_visit(
         self, face: int, language: str, appointment_ref: str | None = None
     ) -> RatingReceipt:
-        raise NotImplementedError
+        """Store a face tap at once (one per known visit; anonymous repeats are merged)."""
+        ...
 
     def add_rating_details(self, rating_id: str, details: RatingDetails) -> None:
-        raise NotImplementedError
+        """Store the optional answers after a face rating (first answers win)."""
+        ...
 
     # --- staff corner ------------------------------------------------------------------
     def verify_admin_pin(self, pin: str) -> bool:
-        raise NotImplementedError
+        """Check the staff PIN; after too many wrong tries, refuse everything for a while."""
+        ...
 
-    def admin_lockout_remaining(self) -> int:  # seconds before the PIN may be retried
-        raise NotImplementedError
+    def admin_lockout_remaining(self) -> int:
+        """Return the whole seconds left before the PIN may be tried again (0 if none)."""
+        ...
 
     def sync_status(self) -> SyncStatus:
-        raise NotImplementedError
+        """Return the outbox backlog, sync health and clock health."""
+        ...
 
-    def admin_settings(self) -> dict[str, str]:  # server_url, default_language, idle...
-        raise NotImplementedError
+    def admin_settings(self) -> dict[str, str]:
+        """Return the settings staff may change: server_url, default_language, idle timeout."""
+        ...
 
-    def save_admin_settings(self, values: dict[str, str]) -> None:  # InvalidInput
-        raise NotImplementedError
+    def save_admin_settings(self, values: dict[str, str]) -> None:
+        """Validate and store staff changes (all or nothing; InvalidInput names the key)."""
+        ...
 
     def request_pairing(
         self, server_url: str, pairing_code: str, on_done: Callable[[str | None], None]
@@ -224,3 +249,4 @@ class KioskFacade:
 
         on_done is called from a background thread: the UI wraps it with @mainthread.
         """
+        ...

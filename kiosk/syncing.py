@@ -21,19 +21,16 @@ from importlib import metadata
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from kiosk import state
 from kiosk.clockcheck import bounded_skew, clock_problem
 from kiosk.config import KioskSettings
 from kiosk.crash import crash_stats
+from kiosk.db import Database
 from kiosk.facade import N_
 from kiosk.purge import PurgeReport, purge
 from kiosk.state import StateKey
 from kiosk.store import apply_pull
 from sync.client import KioskClient, Refused, Retryable, Unauthorized
-from sync.outbox import utcnow
 from sync.protocol import KioskPull
 from sync.worker import Credentials, SyncHooks, SyncWorker, WorkerSettings
 
@@ -43,22 +40,18 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 600.0
 
 
-class _Database(Protocol):
-    @property
-    def engine(self) -> Engine: ...
-
-    @property
-    def sessions(self) -> sessionmaker[Session]: ...
-
-
 class _Kiosk(Protocol):
+    """What this module uses of kiosk.services.Kiosk."""
+
     @property
-    def db(self) -> _Database: ...
+    def db(self) -> Database: ...
 
     @property
     def settings(self) -> KioskSettings: ...
 
     def now(self) -> datetime: ...
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None: ...
 
 
 def app_version() -> str:
@@ -74,14 +67,8 @@ _purge_threads: weakref.WeakKeyDictionary[Any, _PurgeLoop] = weakref.WeakKeyDict
 _listening: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def _reading(kiosk: _Kiosk) -> Any:
-    """Open a read-only session (BEGIN DEFERRED: it never takes the UI's write lock)."""
-    read_session = getattr(kiosk.db, "read_session", None)
-    return read_session() if read_session is not None else kiosk.db.sessions()
-
-
 def _credentials(kiosk: _Kiosk) -> Credentials | None:
-    with _reading(kiosk) as session:
+    with kiosk.db.read_session() as session:
         token = state.get_state(StateKey.KIOSK_TOKEN, session=session)
         url = state.get_state(StateKey.SERVER_URL, session=session)
     if not token:
@@ -97,7 +84,7 @@ def _on_pull(kiosk: _Kiosk, pull: KioskPull, etag: str | None) -> None:
 
 
 def _load_etag(kiosk: _Kiosk) -> str | None:
-    with _reading(kiosk) as session:
+    with kiosk.db.read_session() as session:
         return state.get_state(StateKey.PULL_ETAG, session=session)
 
 
@@ -115,10 +102,10 @@ def _on_status(kiosk: _Kiosk, changes: dict[str, Any]) -> None:
 
 def _heartbeat_extras(kiosk: _Kiosk) -> dict[str, Any]:
     """Return the crash count and the clock's health for the heartbeat."""
-    with _reading(kiosk) as session:
+    with kiosk.db.read_session() as session:
         crashes = crash_stats(session=session)
         skew = state.get_int(StateKey.CLOCK_SKEW_SECONDS, session=session)
-    now = kiosk.now() if hasattr(kiosk, "now") else utcnow()
+    now = kiosk.now()
     return {
         "crash_count": min(crashes.count, 2**31 - 1),
         "last_crash_at": crashes.last_crash_at,
@@ -139,9 +126,7 @@ def watch_status(kiosk: _Kiosk, callback: Callable[[], None]) -> None:
     after a record is saved, acknowledged or parked, or the worker's health changes.
     """
     _status_listeners.setdefault(kiosk, []).append(callback)
-    add_listener = getattr(kiosk, "add_commit_listener", None)
-    if add_listener is not None:
-        add_listener(callback)
+    kiosk.add_commit_listener(callback)
 
 
 def unwatch_status(kiosk: _Kiosk, callback: Callable[[], None]) -> None:
@@ -216,8 +201,7 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
 
 def _yield_to(kiosk: _Kiosk) -> Callable[[], None]:
     """Return what the purge waits on between batches: the kiosk's other writers."""
-    gate = getattr(kiosk.db, "gate", None)
-    return gate.wait_quiet if gate is not None else (lambda: None)
+    return kiosk.db.gate.wait_quiet
 
 
 def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:
@@ -251,10 +235,9 @@ def start_sync(
     )
     worker.start()
     _workers[kiosk] = worker
-    add_listener = getattr(kiosk, "add_commit_listener", None)
-    if add_listener is not None and kiosk not in _listening:
+    if kiosk not in _listening:
         # Send a new record at once instead of at the next poll.
-        add_listener(lambda: nudge(kiosk))
+        kiosk.add_commit_listener(lambda: nudge(kiosk))
         _listening.add(kiosk)
     if purge_interval is not None and kiosk not in _purge_threads:
         loop = _PurgeLoop(kiosk, purge_interval)

@@ -12,6 +12,7 @@ from kivy.properties import BooleanProperty, DictProperty
 from kivy.uix.screenmanager import Screen
 from kivy.uix.textinput import TextInput
 
+from kiosk.facade import KioskFacade
 from kiosk.i18n import _
 from screens.widgets import DateField, FormArea  # its kv rules load before this module's
 
@@ -48,8 +49,10 @@ class KioskScreen(Screen):
         return App.get_running_app()
 
     @property
-    def kiosk(self) -> Any:
-        return self.app.kiosk
+    def kiosk(self) -> KioskFacade:
+        """Return the kiosk core: every domain call a screen makes goes through this."""
+        kiosk: KioskFacade = self.app.kiosk
+        return kiosk
 
     def tr(self, msgid: str) -> str:
         """Translate into the language on screen."""

@@ -22,7 +22,8 @@ from ehr_support import (
 
 from kiosk import syncing
 from kiosk.config import KioskSettings
-from kiosk.services import Kiosk, MatchStatus
+from kiosk.facade import MatchStatus
+from kiosk.services import Kiosk
 
 
 def _away_from_midnight() -> datetime:

@@ -18,7 +18,7 @@ def test_a_kiosk_clock_minutes_off_is_flagged_on_the_kiosk_and_the_server(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     kiosk: Any = open_kiosk(tmp_path / "kiosk", server_url=server.url)
-    kiosk._clock = lambda: utcnow() + timedelta(minutes=7)  # a kiosk whose clock runs ahead
+    kiosk.core.clock = lambda: utcnow() + timedelta(minutes=7)  # a kiosk whose clock runs ahead
     pair_kiosk(kiosk, server.url, server.pairing_code())
     syncing.start_sync(
         kiosk, settings=syncing.worker_settings(kiosk, **FAST_WORKER), purge_interval=None
@@ -37,7 +37,7 @@ def test_a_kiosk_clock_minutes_off_is_flagged_on_the_kiosk_and_the_server(
             return any(problem == "skewed" and 400 <= value <= 440 for problem, value in rows)
 
         wait_for(server_sees_it, 20, "the heartbeat's clock report")
-        kiosk._clock = utcnow  # clock fixed (e.g. NTP back): the warning goes away
+        kiosk.core.clock = utcnow  # clock fixed (e.g. NTP back): the warning goes away
         wait_for(lambda: kiosk.sync_status().clock_problem is None, 20, "skew cleared")
     finally:
         syncing.stop_sync(kiosk)
