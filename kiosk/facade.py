@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from kiosk.config import KioskSettings
+
 
 def N_(message: str) -> str:
     """Mark a string for translation without translating it (gettext's N_)."""
@@ -135,6 +137,9 @@ class ClinicInfo:
 
 class KioskFacade:
     """Signatures the UI codes against. kiosk.services.Kiosk implements them."""
+
+    #: The kiosk's settings (receipt time, time zone): read-only for the UI.
+    settings: KioskSettings
 
     # --- clinic and config -------------------------------------------------------------
     def clinic_info(self) -> ClinicInfo:
