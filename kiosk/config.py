@@ -64,7 +64,7 @@ class KioskSettings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="forbid", frozen=True, hide_input_in_errors=True
     )
 
-    # First: the checks of server_url and the PIN hash depend on it.
+    # First: server_url's check reads it (a demo kiosk gets DEMO_SERVER_URL).
     demo: bool = False
     data_dir: Path = Path("var/kiosk")
     db_path: Path | None = None  # default: <data_dir>/kiosk.sqlite3
@@ -251,6 +251,9 @@ class KioskSettings(BaseSettings):
         return self
 
 
+# _Layers, _LOADING, _MappingEnvSource and settings_customise_sources repeat clinic/config.py's on
+# purpose: the import contract (docs/decisions/0005) lets the two ends share only
+# sync.protocol. Keep them in step (docs/decisions/0007-settings-loader.md).
 @dataclass(frozen=True)
 class _Layers:
     """What KioskSettings.load reads besides its keyword arguments."""
