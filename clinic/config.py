@@ -1,9 +1,12 @@
-"""Clinic server settings: one class, read from CLINIC_* environment variables and/or a TOML file.
+"""Clinic server settings: one class, read by pydantic-settings from CLINIC_* and a TOML file.
 
-Precedence: explicit keyword arguments > environment (CLINIC_<FIELD>) > config file
-(CLINIC_CONFIG=/path/to/clinic.toml, top-level keys named like the fields) > defaults.
-Production is the default environment. Outside ``environment = "test"`` the placeholder
-secret and any short or low-entropy secret key are refused (the demo makes a random one).
+Precedence (first wins): keyword arguments of ``Settings.from_env`` > environment
+(CLINIC_<FIELD>) > config file (CLINIC_CONFIG=/path/to/clinic.toml, top-level keys named
+like the fields; its [ehr] table belongs to clinic.ehr.config.EhrSettings) > defaults.
+``Settings(...)`` alone takes only the values given (tests). Why this loader:
+docs/decisions/0007-settings-loader.md. Production is the default environment. Outside
+``environment = "test"`` the placeholder secret and any short or low-entropy secret key are
+refused (the demo makes a random one). Errors name the key and never echo a value.
 """
 
 from __future__ import annotations
@@ -11,16 +14,31 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-import tomllib
 from collections import Counter
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
 ENV_PREFIX = "CLINIC_"
+#: Names the TOML file of the server's settings (both Settings and EhrSettings read it).
+CONFIG_ENV = "CLINIC_CONFIG"
+#: Tables of the CLINIC_CONFIG file that belong to a settings class of their own.
+TOML_TABLES = ("ehr",)
 #: Only the test suite may run with a weak or placeholder secret.
 UNSAFE_ALLOWED = frozenset({"test"})
 MIN_SECRET_CHARS = 32
@@ -43,10 +61,99 @@ def secret_key_problem(secret: str) -> str | None:
     return None
 
 
-class Settings(BaseModel):
+# _Layers, _LOADING, _MappingEnvSource and settings_customise_sources repeat kiosk/config.py's on
+# purpose: the import contract (docs/decisions/0005) lets the two ends share only
+# sync.protocol. Keep them in step (docs/decisions/0007-settings-loader.md).
+@dataclass(frozen=True)
+class _Layers:
+    """What from_env reads besides its keyword arguments."""
+
+    environ: Mapping[str, str]
+    path: Path | None
+
+
+#: Set while from_env builds an instance; plain construction reads no source.
+_LOADING: ContextVar[_Layers | None] = ContextVar("clinic_settings_loading", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """<prefix><FIELD> variables from a given mapping: os.environ, or a test's own dict."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ  # read by _load_env_vars during super().__init__
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class _TomlTableSource(TomlConfigSettingsSource):
+    """One table of the CLINIC_CONFIG file; None: its top level without the tables named."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], path: Path | None, table: str | None
+    ) -> None:
+        self._table = table
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        if self._table is None:
+            return {key: value for key, value in data.items() if key not in TOML_TABLES}
+        table = data.get(self._table, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"{CONFIG_ENV}: [{self._table}] must be a table")
+        return table
+
+
+class LayeredSettings(BaseSettings):
+    """A settings class that from_env reads from the environment and the CLINIC_CONFIG file."""
+
+    #: The CLINIC_CONFIG table this class reads (None: the top level).
+    toml_table: ClassVar[str | None] = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """Build settings: keyword arguments > environment > config file > defaults."""
+        env = os.environ if environ is None else environ
+        config_file = env.get(CONFIG_ENV)
+        path = Path(config_file).expanduser() if config_file else None
+        if path is not None and not path.is_file():
+            raise FileNotFoundError(f"{CONFIG_ENV} names no file: {config_file}")
+        token = _LOADING.set(_Layers(env, path))
+        try:
+            return cls(**overrides)
+        finally:
+            _LOADING.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """First wins: keyword arguments, then (in from_env) the environment, then the file."""
+        layers = _LOADING.get()
+        if layers is None:
+            return (init_settings,)
+        return (
+            init_settings,
+            _MappingEnvSource(settings_cls, layers.environ),
+            _TomlTableSource(settings_cls, layers.path, cls.toml_table),
+        )
+
+
+class Settings(LayeredSettings):
     """Everything an operator may configure; safe defaults for a laptop demo."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     environment: Literal["dev", "demo", "test", "production"] = "production"
     database_url: str = "sqlite:///./var/clinic.db"
@@ -76,7 +183,7 @@ class Settings(BaseModel):
     login_slowdown_max_seconds: int = Field(default=60, ge=1)
     #: Proxies (addresses or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed;
     #: from anyone else those headers are ignored. Environment: comma-separated.
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     #: Interactive API docs (/docs, /redoc, /openapi.json); None: on except in production.
     api_docs: bool | None = None
@@ -120,7 +227,7 @@ class Settings(BaseModel):
     #: At most one e-mail per alert kind in this many minutes (emergencies always go out).
     alert_email_repeat_minutes: int = Field(default=15, ge=0)
     #: Where alert e-mails go (environment: comma-separated); empty: no e-mail.
-    alert_email_to: tuple[str, ...] = ()
+    alert_email_to: Annotated[tuple[str, ...], NoDecode] = ()
     alert_email_from: str = "clinic-alerts@localhost"
     #: The clinic's SMTP server; empty host: no e-mail.
     smtp_host: str = ""
@@ -154,6 +261,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("cookie_secure", "api_docs", mode="before")
+    @classmethod
+    def _empty_is_automatic(cls, value: Any) -> Any:
+        return None if value == "" else value  # CLINIC_API_DOCS= : decided by the environment
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -221,21 +333,3 @@ class Settings(BaseModel):
     def is_sqlite(self) -> bool:
         """Return whether the database is SQLite."""
         return self.database_url.startswith("sqlite")
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from the config file, then the environment, then overrides."""
-        env = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        config_file = env.get(ENV_PREFIX + "CONFIG")
-        if config_file:
-            with Path(config_file).open("rb") as fh:
-                # The [ehr] table belongs to clinic.ehr.config.EhrSettings.
-                values.update({k: v for k, v in tomllib.load(fh).items() if k != "ehr"})
-        for name in cls.model_fields:
-            raw = env.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                nullable = name in ("cookie_secure", "api_docs")
-                values[name] = None if raw == "" and nullable else raw
-        values.update(overrides)
-        return cls.model_validate(values)

@@ -29,12 +29,10 @@ def _request_context(request: Request) -> dict[str, Any]:
     state = request.state
     staff_session = getattr(state, "staff_session", None)
     csrf = getattr(state, "csrf_token", None) or (staff_session.csrf_token if staff_session else "")
-    settings = getattr(request.app.state, "settings", None)
     return {
         "csrf_token": csrf,
         "current_user": staff_session.user if staff_session is not None else None,
         "clinic_name": getattr(state, "clinic_name", None) or "Clinic",
-        "environment": settings.environment if settings else "dev",
     }
 
 

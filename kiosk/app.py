@@ -368,8 +368,7 @@ class KioskApp(App):
         self.apply_clinic_info()
         self.idle.timeout_seconds = self.kiosk.idle_timeout_seconds()
         self.idle.countdown_seconds = self.kiosk.idle_countdown_seconds()
-        settings = getattr(self.kiosk, "settings", None)
-        self.receipt_seconds = getattr(settings, "receipt_seconds", self.receipt_seconds)
+        self.receipt_seconds = self.kiosk.settings.receipt_seconds
 
     def apply_clinic_info(self) -> None:
         """Read the clinic's name, logo and languages (the sync may have pulled new ones)."""
@@ -384,10 +383,9 @@ class KioskApp(App):
         self.logo_source = str(logo) if logo.is_file() else ""
 
     @property
-    def clinic_tz(self) -> tzinfo | None:
+    def clinic_tz(self) -> tzinfo:
         """Return the clinic's time zone (appointment times are shown in it)."""
-        settings = getattr(self.kiosk, "settings", None)
-        return getattr(settings, "tz", None)
+        return self.kiosk.settings.tz
 
     # --- language and accessibility -------------------------------------------------------
     def set_language(self, lang: str) -> None:

@@ -1,23 +1,37 @@
-"""Kiosk settings: one class, read from a TOML file plus KIOSK_* environment overrides.
+"""Kiosk settings: one class, read by pydantic-settings from a TOML file and KIOSK_* variables.
 
-Precedence (last wins): built-in defaults < TOML file < environment. Every key is
-documented in docs/kiosk-config.md. Production is the default: outside demo mode (``--demo``)
-the settings refuse to start without a staff PIN hash and a server URL, and refuse a hash of
-the demo PIN.
+Precedence (last wins): built-in defaults < TOML file < environment < keyword arguments of
+``KioskSettings.load``. Every key is documented in docs/kiosk-config.md
+(docs/decisions/0007-settings-loader.md says why this loader). Production is the default:
+outside demo mode (``--demo``) the settings refuse to start without a staff PIN hash and a
+server URL, and refuse a hash of the demo PIN. A bad value raises ConfigError naming the key
+and its variable, never echoing the value.
 
     python -m kiosk.config hash-pin      # prompt for a PIN and print its argon2 hash
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 #: The staff PIN of the demo kiosk (documented in docs/kiosk-demo.md); refused outside demo.
 DEMO_ADMIN_PIN = "1234"
@@ -34,10 +48,24 @@ class ConfigError(ValueError):
     """A settings value that is missing, malformed or unsafe (message names the key)."""
 
 
-@dataclass(frozen=True)
-class KioskSettings:
-    """Everything configurable about one kiosk."""
+def env_name(key: str) -> str:
+    """Return the environment variable that sets a key (``KIOSK_<KEY>``)."""
+    return ENV_PREFIX + key.upper()
 
+
+class KioskSettings(BaseSettings):
+    """Everything configurable about one kiosk.
+
+    ``KioskSettings(...)`` takes only the values given (tests); ``KioskSettings.load`` adds
+    the TOML file and the environment.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, hide_input_in_errors=True
+    )
+
+    # First: server_url's check reads it (a demo kiosk gets DEMO_SERVER_URL).
+    demo: bool = False
     data_dir: Path = Path("var/kiosk")
     db_path: Path | None = None  # default: <data_dir>/kiosk.sqlite3
     clinic_name: str = "Demo Clinic"
@@ -46,30 +74,31 @@ class KioskSettings:
     server_url: str = ""  # required outside demo mode
     kiosk_letter: str = "A"
     default_language: str = "en"
-    languages: tuple[str, ...] = ("en", "es")
+    # environment: comma-separated (NoDecode: not JSON)
+    languages: Annotated[tuple[str, ...], NoDecode] = ("en", "es")
     timezone: str = "UTC"
-    idle_timeout_seconds: int = 60
+    idle_timeout_seconds: int = Field(default=60, gt=0)
     # the "Still there?" warning: at least 20 s, time to hear it and press a key
-    idle_countdown_seconds: int = 20
-    receipt_seconds: int = 20  # the queue number and QR code go away after this
-    check_in_early_minutes: int = 30
-    check_in_late_minutes: int = 15
-    rating_dedupe_seconds: int = 10
-    minutes_per_patient: int = 10
+    idle_countdown_seconds: int = Field(default=20, ge=MIN_IDLE_COUNTDOWN_SECONDS)
+    receipt_seconds: int = Field(default=20, gt=0)  # the queue number and QR code go after it
+    check_in_early_minutes: int = Field(default=30, ge=0)
+    check_in_late_minutes: int = Field(default=15, ge=0)
+    rating_dedupe_seconds: int = Field(default=10, ge=0)
+    minutes_per_patient: int = Field(default=10, gt=0)
     # hours identifying fields stay after the server's ack; 0: until the end of that clinic day
-    retention_hours: int = 0
+    retention_hours: int = Field(default=0, ge=0)
     # days an acknowledged record (stripped of identifying fields) stays before it is deleted
-    sent_retention_days: int = 14
+    sent_retention_days: int = Field(default=14, gt=0)
     admin_pin_hash: str | None = None  # argon2 hash; required outside demo mode
-    admin_max_attempts: int = 5
-    admin_lockout_seconds: int = 60
-    demo: bool = False
+    admin_max_attempts: int = Field(default=5, gt=0)
+    admin_lockout_seconds: int = Field(default=60, ge=0)
     emergency_words_path: Path | None = None  # default: assets/emergency_words.json
 
-    def __post_init__(self) -> None:
-        if self.demo and not self.server_url:
-            object.__setattr__(self, "server_url", DEMO_SERVER_URL)
-        self._check()
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from None
 
     # ---------------------------------------------------------------------------------
     @property
@@ -84,152 +113,194 @@ class KioskSettings:
 
     def replace(self, **changes: Any) -> KioskSettings:
         """Return a copy with some values changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        return type(self)(**{**self.model_dump(), **changes})
 
-    # ---------------------------------------------------------------------------------
-    def _check(self) -> None:
-        if not self.demo:
-            missing = [
-                f"{key} ({ENV_PREFIX}{key.upper()})"
-                for key in ("server_url", "admin_pin_hash")
-                if not getattr(self, key)
-            ]
-            if missing:
-                raise ConfigError(
-                    f"missing setting {' and '.join(missing)}: required outside demo mode "
-                    "(see docs/kiosk-config.md; make a PIN hash with: kiosk-config hash-pin; "
-                    "or start the demo with --demo)"
-                )
-        if not (
-            len(self.kiosk_letter) == 1
-            and self.kiosk_letter.isascii()
-            and self.kiosk_letter.isalpha()
-            and self.kiosk_letter.isupper()
-        ):
-            raise ConfigError("kiosk_letter must be one upper-case letter A-Z")
-        if not self.languages:
-            raise ConfigError("languages must list at least one language")
-        for language in self.languages:
-            if not _LANGUAGE_RE.match(language):
-                raise ConfigError(f"languages: {language!r} is not a code like en or pt_BR")
-        if self.default_language not in self.languages:
-            raise ConfigError("default_language must be one of languages")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"timezone {self.timezone!r} is not a known zone name") from None
-        if not self.server_url.startswith(("http://", "https://")):
-            raise ConfigError("server_url must start with http:// or https://")
-        positive = {
-            "idle_timeout_seconds": self.idle_timeout_seconds,
-            "idle_countdown_seconds": self.idle_countdown_seconds,
-            "receipt_seconds": self.receipt_seconds,
-            "minutes_per_patient": self.minutes_per_patient,
-            "admin_max_attempts": self.admin_max_attempts,
-            "sent_retention_days": self.sent_retention_days,
-        }
-        for key, value in positive.items():
-            if value <= 0:
-                raise ConfigError(f"{key} must be greater than 0")
-        non_negative = {
-            "check_in_early_minutes": self.check_in_early_minutes,
-            "check_in_late_minutes": self.check_in_late_minutes,
-            "rating_dedupe_seconds": self.rating_dedupe_seconds,
-            "retention_hours": self.retention_hours,
-            "admin_lockout_seconds": self.admin_lockout_seconds,
-        }
-        for key, value in non_negative.items():
-            if value < 0:
-                raise ConfigError(f"{key} must not be negative")
-        if self.idle_countdown_seconds < MIN_IDLE_COUNTDOWN_SECONDS:
-            raise ConfigError(
-                f"idle_countdown_seconds must be {MIN_IDLE_COUNTDOWN_SECONDS} or more"
-            )
-        if self.idle_countdown_seconds >= self.idle_timeout_seconds:
-            raise ConfigError("idle_countdown_seconds must be shorter than idle_timeout_seconds")
-        if not self.demo and self.admin_pin_hash and _verifies(self.admin_pin_hash, DEMO_ADMIN_PIN):
-            raise ConfigError("admin_pin_hash is the demo PIN; choose another PIN")
-        if self.admin_pin_hash and not self.admin_pin_hash.startswith("$argon2"):
-            raise ConfigError("admin_pin_hash must be an argon2 hash ($argon2id$...)")
-
-    # ---------------------------------------------------------------------------------
+    # --- loading -----------------------------------------------------------------------
     @classmethod
     def load(
         cls,
         path: str | os.PathLike[str] | None = None,
         *,
-        environ: dict[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> KioskSettings:
         """Read settings from a TOML file (or $KIOSK_CONFIG), then KIOSK_* variables."""
-        env = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
+        env = os.environ if environ is None else environ
         config_path = path if path is not None else env.get(DEFAULT_CONFIG_PATH_ENV)
-        if config_path:
-            try:
-                with open(config_path, "rb") as handle:
-                    raw = tomllib.load(handle)
-            except FileNotFoundError:
-                raise ConfigError(f"config file not found: {config_path}") from None
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
-            kiosk_table = raw.get("kiosk", raw)
-            if not isinstance(kiosk_table, dict):
-                raise ConfigError("[kiosk] must be a table")
-            values.update(kiosk_table)
-        for name in _field_types():
-            env_name = ENV_PREFIX + name.upper()
-            if env_name in env:
-                values[name] = env[env_name]
-        values.update(overrides)
-        return cls(**_coerce(values))
-
-
-def _field_types() -> dict[str, str]:
-    return {f.name: str(f.type) for f in dataclasses.fields(KioskSettings)}
-
-
-_BOOL_WORDS = {
-    "1": True,
-    "true": True,
-    "yes": True,
-    "on": True,
-    "0": False,
-    "false": False,
-    "no": False,
-    "off": False,
-}
-
-
-def _coerce(values: dict[str, Any]) -> dict[str, Any]:
-    """Convert TOML/env values to the field types, with a ConfigError naming the key."""
-    types = _field_types()
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in types:
-            raise ConfigError(f"unknown setting {key!r}")
-        kind = types[key]
+        if config_path and not Path(config_path).expanduser().is_file():
+            raise ConfigError(f"config file not found: {config_path}")
+        token = _LOADING.set(_Layers(env, Path(config_path) if config_path else None))
         try:
-            if value is None:
-                out[key] = None
-            elif kind == "int":
-                if isinstance(value, bool):
-                    raise TypeError
-                out[key] = int(value)
-            elif kind == "bool":
-                out[key] = value if isinstance(value, bool) else _BOOL_WORDS[str(value).lower()]
-            elif "Path" in kind:
-                out[key] = Path(value).expanduser() if str(value) else None
-            elif kind.startswith("tuple"):
-                items = value.split(",") if isinstance(value, str) else list(value)
-                out[key] = tuple(str(item).strip() for item in items if str(item).strip())
-            elif "str" in kind:
-                out[key] = str(value) if str(value) != "" or kind == "str" else None
-            else:  # pragma: no cover - every field type is handled above
-                out[key] = value
-        except (TypeError, ValueError, KeyError):
-            raise ConfigError(f"setting {key!r} has an invalid value") from None
-    return out
+            return cls(**overrides)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from None
+        finally:
+            _LOADING.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """First wins: keyword arguments, then (in load) the environment, then the file."""
+        layers = _LOADING.get()
+        if layers is None:
+            return (init_settings,)
+        return (
+            init_settings,
+            _MappingEnvSource(settings_cls, layers.environ),
+            _KioskTomlSource(settings_cls, layers.path),
+        )
+
+    # --- checks (a ValueError here becomes a ConfigError naming the key) --------------
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """Read "" as unset for the optional keys; refuse true/false for a number."""
+        annotation = cls.model_fields[str(info.field_name)].annotation
+        if value == "" and type(None) in get_args(annotation):
+            return None
+        if isinstance(value, bool) and annotation is int:
+            raise ValueError("must be a whole number, not true or false")
+        return value
+
+    @field_validator("data_dir", "db_path", "logo_path", "emergency_words_path")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, list | tuple):
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return items
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must list at least one language")
+        for language in value:
+            if not _LANGUAGE_RE.match(language):
+                raise ValueError(f"{language!r} is not a code like en or pt_BR")
+        return value
+
+    @field_validator("kiosk_letter")
+    @classmethod
+    def _one_capital(cls, value: str) -> str:
+        if not (len(value) == 1 and value.isascii() and value.isalpha() and value.isupper()):
+            raise ValueError("must be one upper-case letter A-Z")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known zone name") from None
+        return value
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("demo"):
+            return DEMO_SERVER_URL
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value  # empty: refused outside demo mode below, with the other missing keys
+
+    @field_validator("admin_pin_hash")
+    @classmethod
+    def _argon2_hash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$argon2"):
+            raise ValueError("must be an argon2 hash ($argon2id$...)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KioskSettings:
+        if not self.demo:
+            missing = [
+                f"{key} ({env_name(key)})"
+                for key, value in (
+                    ("server_url", self.server_url),
+                    ("admin_pin_hash", self.admin_pin_hash),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"missing setting {' and '.join(missing)}: required outside demo mode "
+                    "(see docs/kiosk-config.md; make a PIN hash with: kiosk-config hash-pin; "
+                    "or start the demo with --demo)"
+                )
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language ({env_name('default_language')}) must be one of languages"
+            )
+        if self.idle_countdown_seconds >= self.idle_timeout_seconds:
+            raise ValueError("idle_countdown_seconds must be shorter than idle_timeout_seconds")
+        if not self.demo and self.admin_pin_hash and _verifies(self.admin_pin_hash, DEMO_ADMIN_PIN):
+            raise ValueError("admin_pin_hash is the demo PIN; choose another PIN")
+        return self
+
+
+# _Layers, _LOADING, _MappingEnvSource and settings_customise_sources repeat clinic/config.py's on
+# purpose: the import contract (docs/decisions/0005) lets the two ends share only
+# sync.protocol. Keep them in step (docs/decisions/0007-settings-loader.md).
+@dataclass(frozen=True)
+class _Layers:
+    """What KioskSettings.load reads besides its keyword arguments."""
+
+    environ: Mapping[str, str]
+    path: Path | None
+
+
+#: Set while KioskSettings.load builds an instance; plain construction reads no source.
+_LOADING: ContextVar[_Layers | None] = ContextVar("kiosk_settings_loading", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """KIOSK_<KEY> variables from a given mapping: os.environ, or a test's own dict."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ  # read by _load_env_vars during super().__init__
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class _KioskTomlSource(TomlConfigSettingsSource):
+    """The file's [kiosk] table, or its top level when it has none."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        table = data.get("kiosk", data)
+        if not isinstance(table, dict):
+            raise ConfigError("[kiosk] must be a table")
+        return table
+
+
+def _describe(error: ValidationError) -> str:
+    """Say what is wrong with each key, with its variable; never echo a value."""
+    problems = []
+    for item in error.errors():
+        key = str(item["loc"][0]) if item["loc"] else ""
+        if item["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {key!r}")
+            continue
+        text = str(item["ctx"]["error"]) if item["type"] == "value_error" else item["msg"]
+        problems.append(f"{key} ({env_name(key)}): {text}" if key else text)
+    return "; ".join(problems)
 
 
 def _verifies(pin_hash: str, pin: str) -> bool:

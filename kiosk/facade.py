@@ -18,6 +18,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from kiosk.config import KioskSettings
+
 
 def N_(message: str) -> str:
     """Mark a string for translation without translating it (gettext's N_)."""
@@ -142,6 +144,9 @@ class KioskFacade(Protocol):
     call they make. Each method validates its input first (InvalidInput) and a write
     returns only after COMMIT (StorageError if nothing could be saved).
     """
+
+    #: The kiosk's settings (receipt time, time zone): read-only for the UI.
+    settings: KioskSettings
 
     # --- clinic and config -------------------------------------------------------------
     def clinic_info(self) -> ClinicInfo:

@@ -1,4 +1,7 @@
-"""EHR link settings: read from CLINIC_EHR_* variables and/or the [ehr] table of CLINIC_CONFIG.
+"""EHR link settings: read from CLINIC_EHR_* variables and the [ehr] table of CLINIC_CONFIG.
+
+The same loader as clinic.config.Settings (pydantic-settings; keyword arguments > environment
+> file > defaults); an empty variable means "not set" (None) for every key here.
 
 Every part is off until configured: no FHIR base URL, no HL7 peer, no listener port.
 Credentials (the SMART private key) live on the server only; kiosks never see them.
@@ -6,20 +9,27 @@ Credentials (the SMART private key) live on the server only; kiosks never see th
 
 from __future__ import annotations
 
-import os
-import tomllib
-from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from clinic.config import LayeredSettings
 
 ENV_PREFIX = "CLINIC_EHR_"
 
 
-class EhrSettings(BaseModel):
+class EhrSettings(LayeredSettings):
     """Where the EHR is and how to talk to it; all parts off by default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_parse_none_str="",
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+    toml_table: ClassVar[str | None] = "ehr"
 
     # FHIR R4 (schedule in, arrivals and status changes out, optional feedback out)
     fhir_base_url: str | None = None
@@ -85,19 +95,3 @@ class EhrSettings(BaseModel):
         return tuple(
             name for name, on in (("fhir", self.fhir_enabled), ("hl7", self.hl7_enabled)) if on
         )
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> EhrSettings:
-        """Build settings from the config file's [ehr] table, then the environment."""
-        env = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        config_file = env.get("CLINIC_CONFIG")
-        if config_file:
-            with Path(config_file).open("rb") as fh:
-                values.update(tomllib.load(fh).get("ehr", {}))
-        for name in cls.model_fields:
-            raw = env.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                values[name] = None if raw == "" else raw
-        values.update(overrides)
-        return cls.model_validate(values)

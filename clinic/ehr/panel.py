@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from clinic.ehr.config import EhrSettings
 from clinic.ehr.queue import link_panel, problem_messages
 
 TARGET_LABELS = {"fhir": "FHIR R4", "hl7": "HL7 v2"}
@@ -14,8 +15,8 @@ TARGET_LABELS = {"fhir": "FHIR R4", "hl7": "HL7 v2"}
 
 def panel_context(request: Request, session: Session) -> dict[str, Any]:
     """Return the template context of the panel (empty when no EHR link is configured)."""
-    settings = getattr(request.app.state, "ehr_settings", None)
-    if settings is None or not settings.enabled:
+    settings: EhrSettings = request.app.state.ehr_settings  # set by clinic.ehr.runtime.install
+    if not settings.enabled:
         return {"configured": False}
     return {
         "configured": True,

@@ -119,6 +119,57 @@ def test_unknown_key_and_bad_toml_are_refused(tmp_path: Path) -> None:
         KioskSettings.load(tmp_path / "missing.toml", environ={})
 
 
+def test_arguments_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        '[kiosk]\ndemo = true\nclinic_name = "File"\nkiosk_letter = "F"\nreceipt_seconds = 30\n',
+        "utf-8",
+    )
+    settings = KioskSettings.load(
+        config,
+        environ={"KIOSK_CLINIC_NAME": "Environment", "KIOSK_KIOSK_LETTER": "E"},
+        clinic_name="Argument",
+    )
+    assert settings.clinic_name == "Argument"  # argument over environment and file
+    assert settings.kiosk_letter == "E"  # environment over file
+    assert settings.receipt_seconds == 30  # file over default
+    assert settings.minutes_per_patient == 10  # default
+
+
+def test_load_reads_os_environ_and_plain_construction_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KIOSK_CONFIG", raising=False)
+    monkeypatch.setenv("KIOSK_KIOSK_LETTER", "Q")
+    assert KioskSettings.load(demo=True).kiosk_letter == "Q"
+    assert KioskSettings(demo=True).kiosk_letter == "A"
+    assert KioskSettings(demo=True).replace(kiosk_letter="R").kiosk_letter == "R"
+    with pytest.raises(ConfigError, match=r"kiosk_letter \(KIOSK_KIOSK_LETTER\)"):
+        KioskSettings(demo=True).replace(kiosk_letter="r")  # validated again
+
+
+def test_a_bad_value_names_its_key_and_variable_never_the_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        KioskSettings.load(
+            environ={
+                "KIOSK_DEMO": "1",
+                "KIOSK_RECEIPT_SECONDS": "0",
+                "KIOSK_ADMIN_PIN_HASH": "pin-6291",
+            }
+        )
+    message = str(refused.value)
+    assert "receipt_seconds (KIOSK_RECEIPT_SECONDS): Input should be greater than 0" in message
+    assert "admin_pin_hash (KIOSK_ADMIN_PIN_HASH): must be an argon2 hash" in message
+    assert "pin-6291" not in message
+    config = tmp_path / "kiosk.toml"
+    config.write_text("[kiosk]\ndemo = true\nidle_timeout_seconds = true\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"idle_timeout_seconds \(KIOSK_IDLE_TIMEOUT_SECONDS\)"):
+        KioskSettings.load(config, environ={})
+    config.write_text("kiosk = 3\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"\[kiosk\] must be a table"):
+        KioskSettings.load(config, environ={})
+
+
 def test_demo_pin_is_refused_outside_demo() -> None:
     with pytest.raises(ConfigError, match="demo PIN"):
         KioskSettings.load(
