@@ -145,8 +145,10 @@ class KioskFacade(Protocol):
     returns only after COMMIT (StorageError if nothing could be saved).
     """
 
-    #: The kiosk's settings (receipt time, time zone): read-only for the UI.
-    settings: KioskSettings
+    @property
+    def settings(self) -> KioskSettings:
+        """The kiosk's settings (receipt time, time zone): read-only for the UI."""
+        ...
 
     # --- clinic and config -------------------------------------------------------------
     def clinic_info(self) -> ClinicInfo:

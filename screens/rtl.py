@@ -85,7 +85,7 @@ def _mirrored_do_layout(self: BoxLayout, *largs: Any) -> None:
     # pass, so a box laid out again with nothing changed still moved its children (and laid
     # out every box inside them again).
     left, right = self.x, self.right
-    places = self._iterate_layout(  # type: ignore[attr-defined]
+    places = self._iterate_layout(
         [(c.size, c.size_hint, c.pos_hint, c.size_hint_min, c.size_hint_max) for c in children]
     )
     for i, x, y, w, h in places:
