@@ -26,9 +26,12 @@ def _midday_timezone() -> str:
     return "UTC" if shift == 0 else f"Etc/GMT{-shift:+d}"  # POSIX sign: Etc/GMT-5 is UTC+5
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Start `uvicorn clinic.app:create_app` on a fresh SQLite file; pair one kiosk."""
+    """Start `uvicorn clinic.app:create_app` on a fresh SQLite file; pair one kiosk.
+
+    One per test module: a module's counts never include what another module recorded,
+    whatever order or worker the modules run in."""
     workdir = tmp_path_factory.mktemp("clinic-server")
     with clinic_server(
         workdir,

@@ -12,8 +12,7 @@ pytestmark = pytest.mark.ui
 def open_admin(ui: Any) -> Any:
     """Open the staff corner through the hidden corner and the PIN pad (demo PIN)."""
     corner = ui.app.top_bar.ids.staff_corner
-    for _ in range(5):
-        ui.tap(corner)
+    ui.tap(corner, times=5)
     pin = ui.app.manager.current_screen
     assert pin.name == "admin_pin"
     keys = {k.key: k for k in pin.ids.pad.walk(restrict=True) if hasattr(k, "key")}

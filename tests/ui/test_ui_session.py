@@ -22,9 +22,9 @@ def screen(ui: Any, name: str) -> Any:
 def short_idle(ui: Any) -> Iterator[Any]:
     """Give back the real idle timer's settings after a test shortened them."""
     idle = ui.app.idle
-    saved = idle.timeout_seconds, idle.countdown_seconds
+    saved = idle.timeout_seconds, idle.countdown_seconds, idle.now
     yield ui
-    idle.timeout_seconds, idle.countdown_seconds = saved
+    idle.timeout_seconds, idle.countdown_seconds, idle.now = saved
 
 
 def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -> None:
@@ -45,9 +45,13 @@ def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -
     assert rendered_names()  # the typed name is in TextInput's label cache now
     ui.tap(ui.app.top_bar.ids.accessibility)  # larger text: must be undone for the next patient
     ui.app.session.last_name = "Okafor"  # as a lookup in progress would hold it
-    # Now a short timeout (1 s + 1 s countdown) on the real timer, counted from now.
-    ui.app.idle.timeout_seconds, ui.app.idle.countdown_seconds = 1.0, 1.0
+    # The timer's own clock, moved by the test: the app's idle tick (a real Kivy Clock
+    # interval) sees 60 s pass without anyone touching, however slow the machine's frames.
+    clock = [1_000.0]
+    ui.app.idle.now = lambda: clock[0]
+    ui.app.idle.timeout_seconds, ui.app.idle.countdown_seconds = 60.0, 20.0
     ui.app.idle.touch()
+    clock[0] += 60.5
 
     ui.pump_until(lambda: ui.app.still_there_visible, timeout=4)
     modal = ui.app._still_there
@@ -57,7 +61,10 @@ def test_idle_countdown_then_reset_clears_every_entered_value(short_idle: Any) -
     ui.tap(modal.ids.still_here)  # any touch keeps the session
     assert not ui.app.still_there_visible
     assert ui.app.manager.current == "checkin" and checkin.ids.last_name.text == "Okafor"
+    ui.pump(3)
+    assert ui.app.manager.current == "checkin"  # the touch started the minute again
 
+    clock[0] += 80.5  # a minute and the 20 s countdown, untouched
     ui.pump_until(lambda: ui.app.manager.current == "welcome", timeout=5)
     assert not ui.app.still_there_visible
     field = checkin.ids.last_name
@@ -158,8 +165,7 @@ def test_staff_corner_needs_the_gesture_and_the_right_pin(ui: Any) -> None:
     corner = ui.app.top_bar.ids.staff_corner
     ui.tap(corner)
     assert ui.app.manager.current == "welcome"  # one tap is not the gesture
-    for _ in range(4):
-        ui.tap(corner)
+    ui.tap(corner, times=4)
     pin = screen(ui, "admin_pin")
     keys = {k.key: k for k in pin.ids.pad.walk(restrict=True) if hasattr(k, "key")}
     for digit in "9999":
@@ -213,8 +219,7 @@ def test_every_screen_renders(ui: Any) -> None:
 
 def open_admin(ui: Any) -> Any:
     corner = ui.app.top_bar.ids.staff_corner
-    for _ in range(5):
-        ui.tap(corner)
+    ui.tap(corner, times=5)
     pin = screen(ui, "admin_pin")
     keys = {k.key: k for k in pin.ids.pad.walk(restrict=True) if hasattr(k, "key")}
     for digit in "1234":

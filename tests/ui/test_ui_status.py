@@ -35,7 +35,7 @@ def test_sync_mark_follows_a_saved_record_at_the_next_frame(ui: Any, kiosk: Any)
             quiet = quiet + 1 if len(reads) == seen else 0
             return quiet >= 10
 
-        ui.pump_until(idle_frames)  # a mark read every frame (polling) never gets here
+        ui.pump_until(idle_frames, timeout=30)  # a mark read every frame never gets here
         reads.clear()
         before = ui.app.sync_pending
         ui.pump(5)
