@@ -23,6 +23,8 @@ from kivy.uix.behaviors import FocusBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 
+from screens.discard import discard_children
+
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 #: Special keys (anything else types itself).
@@ -169,7 +171,9 @@ class KioskKeyboard(BoxLayout):
             return
         self._built_for = wanted
         rows_box = self.ids.rows
-        rows_box.clear_widgets()
+        # The old keys' rules stay bound to this keyboard and the app until the collector
+        # frees them, and may then fail mid-update (screens.discard): unbind them now.
+        discard_children(rows_box)
         for row in key_rows(layout_for(self.lang), self.mode, input_type):
             box = BoxLayout(spacing=rows_box.spacing)
             for key in row:
