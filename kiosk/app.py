@@ -466,12 +466,15 @@ class KioskApp(App):
         """Show a screen."""
         self.screen(name)
         if self.manager.current != name:
-            self._shown_at = Clock.get_time()
+            # The time now, not the frame's start (Clock.get_time): a slow commit before the
+            # change (a loaded machine) would otherwise use up the settling time, and the
+            # second tap of a double tap, queued meanwhile, would land on the next screen.
+            self._shown_at = Clock.time()
         self.manager.current = name
 
     def _swallow_settling_touch(self, _window: Any, _touch: Any) -> bool:
         """Drop a touch that comes right after a screen change (see `settle_seconds`)."""
-        return Clock.get_time() - self._shown_at < self.settle_seconds
+        return Clock.time() - self._shown_at < self.settle_seconds
 
     def show_receipt(self, kind: str, receipt: Any) -> None:
         """Show the end of a flow with its receipt (queue number, QR code...)."""

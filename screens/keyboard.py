@@ -5,7 +5,9 @@ screen in the app's layout, so it takes room instead of covering it, and a form 
 content so that the field being typed in sits above it (`screens.widgets.FormArea`).
 
 A field says which keys it needs with TextInput's `input_type`: `tel` and `number` get the
-digit pad, anything else the letters. Layouts are data: add a language to `LAYOUTS` (extra
+digit pad, anything else the letters. The digit pad's free bottom-left slot takes the
+patient back to the field before (on a short screen that field is out of sight while the pad
+is up: the form shows only the field typed in). Layouts are data: add a language to `LAYOUTS` (extra
 letters on the rows, the accented letters on the accents page) and it is offered at once.
 """
 
@@ -18,15 +20,20 @@ from typing import Any, Protocol, runtime_checkable
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
+from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
 from kivy.uix.behaviors import FocusBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 
+from screens.discard import discard_children
+
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 #: Special keys (anything else types itself).
 SHIFT, BACKSPACE, ENTER, SPACE = "shift", "backspace", "enter", "space"
+#: Back to the field before this one (on the digit pad, where a slot is free).
+PREVIOUS = "previous"
 TO_LETTERS, TO_ACCENTS, TO_SYMBOLS = "letters", "accents", "symbols"
 
 
@@ -68,15 +75,21 @@ def layout_for(lang: str) -> KeyboardLayout:
     return LAYOUTS.get(lang, LAYOUTS["en"])
 
 
-def key_rows(layout: KeyboardLayout, mode: str, input_type: str) -> list[list[str]]:
-    """Return the keys of one page, row by row (specials by name)."""
+def key_rows(
+    layout: KeyboardLayout, mode: str, input_type: str, has_previous: bool = False
+) -> list[list[str]]:
+    """Return the keys of one page, row by row (specials by name).
+
+    `has_previous`: the field typed in has a field before it on its screen; the digit pad
+    then offers the way back to it in its free bottom-left slot.
+    """
     if mode == "digits":
         extra = "+" if input_type == "tel" else ""
         return [
             ["1", "2", "3", BACKSPACE],
             ["4", "5", "6", extra],
             ["7", "8", "9", SPACE if input_type == "tel" else ""],
-            ["", "0", "", ENTER],
+            [PREVIOUS if has_previous else "", "0", "", ENTER],
         ]
     if mode == TO_ACCENTS:
         letters = layout.accents
@@ -102,7 +115,14 @@ class KeyButton(Button):
 
     key = StringProperty("")
     keyboard = ObjectProperty(None, allownone=True)
-    role = OptionProperty("char", options=("char", "special", "enter", "blank"))
+    role = OptionProperty("char", options=("char", "special", "enter", "previous", "blank"))
+
+    def on_texture_size(self, _instance: Any, size: Any) -> None:
+        # The previous key names a field ("Back to: Your last name"): in a long language it
+        # takes a smaller font rather than lines outside the key (one step per frame).
+        font_size = float(self.font_size)  # type: ignore[has-type]
+        if self.role == "previous" and size[1] > self.height - dp(4) and font_size > sp(9):
+            self.font_size = max(sp(9), font_size * 0.9)
 
 
 class KioskKeyboard(BoxLayout):
@@ -114,6 +134,8 @@ class KioskKeyboard(BoxLayout):
     lang = StringProperty("en")
     visible = BooleanProperty(False)
     enter_label = StringProperty("")
+    #: The label of the field before the target (the previous key says where it goes).
+    previous_label = StringProperty("")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -121,7 +143,8 @@ class KioskKeyboard(BoxLayout):
         self._hide = Clock.create_trigger(self._hide_if_unfocused, 0)
         for name in ("mode", "lang", "target"):
             self.fbind(name, self._rebuild)
-        self._built_for: tuple[str, str, str] | None = None
+        self._built_for: tuple[str, str, str, bool] | None = None
+        self._previous_box: Any = None  # the FieldBox whose label the previous key shows
 
     # --- which field -----------------------------------------------------------------------
     def attach(self, field: Any) -> None:
@@ -131,6 +154,7 @@ class KioskKeyboard(BoxLayout):
         self.mode = "digits" if input_type in ("tel", "number", "datetime") else "letters"
         self.shift = self._auto_shift(field)
         self.enter_label = self._enter_label(field)
+        self._follow_previous_label(field)
         self.visible = True
         self.build_keys()
 
@@ -160,17 +184,43 @@ class KioskKeyboard(BoxLayout):
             return screen.enter_msgid()
         return "Next"
 
+    def previous(self) -> Any:
+        """Return the field before the one typed in (None on a screen's first field)."""
+        target = self.target
+        screen = owner_screen(target) if target is not None else None
+        return previous_field(screen, target) if screen is not None else None
+
+    def _follow_previous_label(self, field: Any) -> None:
+        """Show the label of the field before `field` on the previous key, in every language
+        (the label's own kv rule translates it: follow it rather than translate again)."""
+        screen = owner_screen(field)
+        before = previous_field(screen, field) if screen is not None else None
+        box = labelled_box(before) if before is not None else None
+        if box is not self._previous_box:
+            if self._previous_box is not None:
+                self._previous_box.funbind("label", self._on_previous_label)
+            if box is not None:
+                box.fbind("label", self._on_previous_label)
+            self._previous_box = box
+        self.previous_label = str(box.label) if box is not None else ""
+
+    def _on_previous_label(self, _box: Any, label: str) -> None:
+        self.previous_label = label
+
     # --- keys --------------------------------------------------------------------------------
     def build_keys(self) -> None:
         """(Re)make the key rows for the current page and language."""
         input_type = getattr(self.target, "input_type", "text")
-        wanted = (self.mode, self.lang, input_type)
+        has_previous = self.previous() is not None
+        wanted = (self.mode, self.lang, input_type, has_previous)
         if wanted == self._built_for:
             return
         self._built_for = wanted
         rows_box = self.ids.rows
-        rows_box.clear_widgets()
-        for row in key_rows(layout_for(self.lang), self.mode, input_type):
+        # The old keys' rules stay bound to this keyboard and the app until the collector
+        # frees them, and may then fail mid-update (screens.discard): unbind them now.
+        discard_children(rows_box)
+        for row in key_rows(layout_for(self.lang), self.mode, input_type, has_previous):
             box = BoxLayout(spacing=rows_box.spacing)
             for key in row:
                 box.add_widget(self._make_key(key))
@@ -183,6 +233,8 @@ class KioskKeyboard(BoxLayout):
             role = "blank"
         elif key == ENTER:
             role, weight = "enter", 2.0 if self.mode != "digits" else 1.0
+        elif key == PREVIOUS:
+            role = "previous"
         elif key in (SHIFT, BACKSPACE, TO_LETTERS, TO_ACCENTS, TO_SYMBOLS):
             role, weight = "special", 1.5 if self.mode != "digits" else 1.0
         elif key == SPACE:
@@ -224,6 +276,10 @@ class KioskKeyboard(BoxLayout):
                 target.do_backspace()
         elif key == ENTER:
             advance(target)
+        elif key == PREVIOUS:
+            before = self.previous()
+            if before is not None:
+                before.focus = True  # the keys change to that field's (attach)
         else:
             char = " " if key == SPACE else key
             if self.shift:
@@ -234,13 +290,17 @@ class KioskKeyboard(BoxLayout):
             self.shift = self._auto_shift(target) if char in " -'" else False
             if self.mode == TO_ACCENTS:  # one accented letter, then back to the letters
                 self.mode = TO_LETTERS
-        self.enter_label = self._enter_label(target) if self.target is not None else ""
+        # Of the field typed in now: Enter may have moved on to another one.
+        self.enter_label = self._enter_label(self.target) if self.target is not None else ""
 
-    def label_for(self, key: str, shift: bool, enter_label: str, lang: str) -> str:
+    def label_for(
+        self, key: str, shift: bool, enter_label: str, lang: str, previous_label: str = ""
+    ) -> str:
         """Return the text printed on a key."""
         from kiosk.i18n import _
 
         names = {
+            PREVIOUS: _("Back to: {field}", lang).format(field=previous_label),
             SHIFT: "⇧",
             BACKSPACE: "⌫",
             SPACE: _("space", lang) if lang in LAYOUTS else _("space · Latin letters A-Z", lang),
@@ -286,6 +346,27 @@ def next_field(screen: Any, field: Any) -> Any:
         return None
     index = fields.index(field)
     return fields[index + 1] if index + 1 < len(fields) else None
+
+
+def previous_field(screen: Any, field: Any) -> Any:
+    """Return the field before `field` on its screen (None at the first one)."""
+    fields = [f for f in screen.typing_fields() if not f.disabled]
+    if field not in fields:
+        return None
+    index = fields.index(field)
+    return fields[index - 1] if index > 0 else None
+
+
+def labelled_box(field: Any) -> Any:
+    """Return the box that labels a field (screens.widgets.FieldBox), if it has one."""
+    from screens.widgets import FieldBox  # screens.widgets imports this module
+
+    node = field.parent
+    while node is not None and node is not node.parent:
+        if isinstance(node, FieldBox):
+            return node
+        node = node.parent
+    return None
 
 
 def advance(field: Any) -> None:

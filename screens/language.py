@@ -18,6 +18,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 
 from kiosk import i18n
+from screens.discard import discard
 from screens.widgets import KButton
 
 
@@ -57,6 +58,7 @@ class WelcomeLanguages(BoxLayout):
     def on_languages(self, _instance: object, codes: list[str]) -> None:
         for child in [c for c in self.children if isinstance(c, OwnNameButton)]:
             self.remove_widget(child)
+            discard(child)
         for index, code in enumerate(codes):
             button = OwnNameButton(lang=code, fit=True, size_hint_y=1)
             button.bind(on_release=self.choose)
@@ -107,6 +109,11 @@ class LanguagePicker(ModalView):
             button = OwnNameButton(lang=code, highlight=self.mode == "screen")
             button.bind(on_release=self.choose)
             grid.add_widget(button)
+
+    def on_dismiss(self) -> None:
+        # A new picker each time: this one's rules must not outlive it (screens.discard),
+        # least of all through the language switch that follows a choice.
+        discard(self)
 
     def choose(self, button: OwnNameButton) -> None:
         """Switch the screens' language, or ask for an interpreter of that language."""

@@ -35,6 +35,7 @@ from kivy.uix.widget import Widget
 
 import screens.keyboard  # noqa: F401  (the keyboard's rules, used by the fields)
 from kiosk.facade import N_
+from screens.discard import discard, discard_children
 from screens.keyboard import advance, keyboard
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -198,7 +199,7 @@ class LanguageButtons(BoxLayout):
     MAX_BUTTONS = 3
 
     def on_languages(self, _instance: object, codes: list[str]) -> None:
-        self.clear_widgets()
+        discard_children(self)
         if len(codes) > self.MAX_BUTTONS:
             # By name: screens.language builds on this module (and is loaded with the screens).
             self.add_widget(Factory.LanguageMenuButton())
@@ -552,7 +553,10 @@ class BottomBar(BoxLayout):
 
 
 class ConfirmExitView(ModalView):
-    """Ask staff to confirm that the kiosk should close."""
+    """Ask staff to confirm that the kiosk should close (a new view each time)."""
+
+    def on_dismiss(self) -> None:
+        discard(self)  # never shown again: its rules must not outlive it
 
 
 class NumPad(BoxLayout):

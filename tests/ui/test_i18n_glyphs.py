@@ -105,14 +105,15 @@ def test_keyboard_keys_draw_in_the_typing_font(lang: str) -> None:
     label_for = KioskKeyboard.label_for
     layout = layout_for(lang)
     gaps: dict[str, list[str]] = {}
+    field = i18n._("Your last name", lang)  # what the digit pad's previous key names
     for mode in ("letters", "accents", "symbols", "digits"):
-        for row in key_rows(layout, mode, "text"):
+        for row in key_rows(layout, mode, "text", has_previous=True):
             for key in filter(None, row):
                 # As keyboard.kv draws them: words in the language's font, the rest in DejaVu.
-                words = key in ("space", "enter")
+                words = key in ("space", "enter", "previous")
                 path = font_path(font_for(lang) if words else WIDE_FONT)
                 for shift in (False, True):
-                    label = label_for(None, key, shift, "Next", lang)  # type: ignore[arg-type]
+                    label = label_for(None, key, shift, "Next", lang, field)  # type: ignore[arg-type]
                     if missing := missing_glyphs(label, path, rtl=i18n.is_rtl(lang) and words):
                         gaps[label] = missing
     assert not gaps, f"{lang} keys: {gaps}"
