@@ -20,3 +20,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if importlib.util.find_spec("babel") is None:
         return  # a server-only environment ([server] extra): it has no kiosk to translate
     compile_catalogs()
+
+
+#: The modules that take longest (pytest --durations), started first: with the suite split
+#: by module over parallel workers, a long module picked up last would run on alone at the
+#: end while the other workers idle.
+LONG_MODULES = (
+    "test_sync_faults.py",
+    "test_deploy_frozen_ui.py",
+    "test_deploy_install.py",
+    "test_sync_crash.py",
+    "test_axe_pages.py",
+    "test_i18n_screens.py",
+    "test_staff_accounts.py",
+    "test_staff_throttle.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the long modules first (a stable sort: each module keeps its own order)."""
+    items.sort(key=lambda item: item.path.name not in LONG_MODULES)
