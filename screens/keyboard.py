@@ -358,12 +358,14 @@ def previous_field(screen: Any, field: Any) -> Any:
 
 
 def labelled_box(field: Any) -> Any:
-    """Return the box that labels a field (screens.widgets.FieldBox), if it has one."""
-    from screens.widgets import FieldBox  # screens.widgets imports this module
+    """Return the box that labels a field (screens.widgets.FieldBox), if it has one.
 
+    Found by its `labels_field` mark: screens.widgets imports this module, so this one does
+    not import it back (tests/contract forbids the cycle, lazy imports included).
+    """
     node = field.parent
     while node is not None and node is not node.parent:
-        if isinstance(node, FieldBox):
+        if getattr(node, "labels_field", False):
             return node
         node = node.parent
     return None

@@ -424,6 +424,8 @@ class DateField(FocusBehavior, BoxLayout):
 class FieldBox(BoxLayout):
     """A field with its label always above it and its error right under it."""
 
+    #: How screens.keyboard recognises the box that labels a field (no import cycle).
+    labels_field = True
     label = StringProperty("")
     error = StringProperty("")
     _ready = False
