@@ -39,7 +39,9 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: last_seen_at is written at most this often (idle timeout precision), to spare writes.
 SESSION_TOUCH_SECONDS = 15
-KIOSK_TOUCH_SECONDS = 30
+#: Kiosks: longer than the heartbeat's own write interval (clinic.kiosks, 110 s), so a kiosk
+#: sending heartbeats is never touched by its pulls; one without them is seen this coarsely.
+KIOSK_TOUCH_SECONDS = 150
 
 
 #: Where a user whose password was reset may go before choosing a new one.
