@@ -22,7 +22,6 @@ from clinic.models import (
     FaqEntryRow,
     Kiosk,
     PairingCode,
-    PullVersion,
     StaffUser,
     utcnow,
 )
@@ -293,10 +292,18 @@ class PullCache:
         self.built = 0  # pulls built from the database (for tests and benchmarks)
 
     def get(
-        self, *, session: Session, settings: Settings, now: datetime, wait_ranges: bool
+        self,
+        *,
+        session: Session,
+        settings: Settings,
+        now: datetime,
+        wait_ranges: bool,
+        version: int | None,
     ) -> tuple[KioskPull, str]:
-        """Return the pull and its ETag as build_pull would, from the cache when still true."""
-        version = session.scalar(select(PullVersion.n).where(PullVersion.id == 1))
+        """Return the pull and its ETag as build_pull would, from the cache when still true.
+
+        `version`: pull_version as read in this transaction before now (None: no cache).
+        """
         entry = self._entries.get(wait_ranges)
         if (
             version is not None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, 
 from fastapi.responses import JSONResponse
 
 from clinic.alerting import send_soon
-from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
+from clinic.deps import CurrentKiosk, CurrentPullingKiosk, SessionDep, SettingsDep
 from clinic.ingest import ALERT_EMAIL_PENDING, ingest_batch
 from clinic.kiosks import (
     HEARTBEAT_WRITE_SECONDS,
@@ -107,7 +107,7 @@ def pull(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    kiosk: CurrentKiosk,
+    kiosk: CurrentPullingKiosk,
     if_none_match: Annotated[str | None, Header()] = None,
     wait_ranges: Annotated[bool, Query(alias=PULL_WAIT_RANGES_PARAM)] = False,
 ) -> KioskPull | Response:
@@ -115,7 +115,11 @@ def pull(
     cache: PullCache = request.app.state.pull_cache
     now = utcnow()
     pull_payload, etag = cache.get(
-        session=session, settings=settings, now=now, wait_ranges=wait_ranges
+        session=session,
+        settings=settings,
+        now=now,
+        wait_ranges=wait_ranges,
+        version=kiosk.pull_version,
     )
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag_matches(if_none_match, etag):

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from server_helpers import bearer, new_kiosk, record
 
 from clinic.app import create_app
-from clinic.kiosks import HEARTBEAT_WRITE_SECONDS, PullCache
+from clinic.kiosks import HEARTBEAT_WRITE_SECONDS, PullCache, revoke_kiosk
 from clinic.models import Appointment, FaqEntryRow, Kiosk
 from clinic.queue import Pace, estimate_minutes, estimate_steady_until
 from sync.protocol import (
@@ -201,3 +201,24 @@ def test_a_heartbeat_with_nothing_new_is_not_written_again_soon(
     )
     refreshed = _kiosk_row(app, kiosk_id).last_heartbeat_at
     assert refreshed is not None and refreshed > old + timedelta(seconds=HEARTBEAT_WRITE_SECONDS)
+
+
+def test_a_kiosk_revoked_by_another_process_cannot_pull_even_an_unchanged_pull(
+    app: FastAPI, client: TestClient, settings: object
+) -> None:
+    kiosk_id, token = new_kiosk(app)
+    first = client.get(PULL_PATH, headers=bearer(token))
+    assert first.status_code == 200
+    other = create_app(settings)  # type: ignore[arg-type]
+    try:
+        with other.state.db.writer.begin() as session:
+            assert revoke_kiosk(session=session, kiosk_id=kiosk_id) is not None
+    finally:
+        other.state.db.dispose()
+    refused = client.get(
+        PULL_PATH, headers={**bearer(token), "If-None-Match": first.headers["ETag"]}
+    )
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "kiosk revoked"
+    unknown = client.get(PULL_PATH, headers=bearer(token + "x"))
+    assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"] == "Bearer"
