@@ -30,6 +30,7 @@ from clinic.db import Database
 from clinic.deps import PASSWORD_CHANGE_PATH, NotAuthenticated, PasswordChangeRequired
 from clinic.ehr import admin as ehr_admin
 from clinic.ehr import runtime as ehr_runtime
+from clinic.kiosks import PullCache
 from clinic.limits import SharedFirstSeen, limits_engine, make_limiter
 from clinic.logsafe import describe_exception, install_log_redaction
 from clinic.routers import admin, auth, health, kiosk
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.first_seen = SharedFirstSeen(limits_db) if shared else None
     hub = live.hub_for(settings.database_url)
     app.state.live_hub = hub
+    app.state.pull_cache = PullCache()
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:

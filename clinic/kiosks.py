@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from clinic.models import (
 from clinic.queue import (
     current_pace,
     estimate_minutes,
-    queue_state,
+    estimate_steady_until,
     today_bounds,
     waiting_today,
 )
@@ -108,20 +109,43 @@ def revoke_kiosk(*, session: Session, kiosk_id: uuid.UUID) -> Kiosk | None:
     return kiosk
 
 
-def record_heartbeat(*, session: Session, kiosk: Kiosk, heartbeat: Heartbeat) -> None:
-    """Store what the kiosk reports about itself."""
-    now = utcnow()
+#: A heartbeat that reports nothing new is stored only when the last stored one is older
+#: than this: kiosks send one a minute, so a healthy kiosk costs one write per two minutes,
+#: and last_heartbeat_at / last_seen_at are this coarse (silence alerts count in minutes).
+HEARTBEAT_WRITE_SECONDS = 110
+
+
+def record_heartbeat(
+    *, session: Session, kiosk: Kiosk, heartbeat: Heartbeat, now: datetime | None = None
+) -> bool:
+    """Store what the kiosk reports about itself; return False when nothing was written.
+
+    Nothing is written when the report equals what is stored and the stored heartbeat is
+    younger than HEARTBEAT_WRITE_SECONDS.
+    """
+    now = now or utcnow()
+    reported = {
+        "app_version": heartbeat.app_version,
+        # The protocol sets no upper bound; the columns are 32-bit.
+        "backlog": min(heartbeat.backlog, MAX_COUNTER),
+        "failed": min(heartbeat.failed, MAX_COUNTER),
+        "last_error": heartbeat.last_error,
+        "crash_count": heartbeat.crash_count,
+        "last_crash_at": heartbeat.last_crash_at,
+        "clock_skew_seconds": heartbeat.clock_skew_seconds,
+        "clock_problem": heartbeat.clock_problem.value if heartbeat.clock_problem else None,
+    }
+    if (
+        kiosk.last_heartbeat_at is not None
+        and 0 <= (now - kiosk.last_heartbeat_at).total_seconds() < HEARTBEAT_WRITE_SECONDS
+        and all(getattr(kiosk, name) == value for name, value in reported.items())
+    ):
+        return False
     kiosk.last_seen_at = now
     kiosk.last_heartbeat_at = now
-    kiosk.app_version = heartbeat.app_version
-    # The protocol sets no upper bound; the columns are 32-bit.
-    kiosk.backlog = min(heartbeat.backlog, MAX_COUNTER)
-    kiosk.failed = min(heartbeat.failed, MAX_COUNTER)
-    kiosk.last_error = heartbeat.last_error
-    kiosk.crash_count = heartbeat.crash_count
-    kiosk.last_crash_at = heartbeat.last_crash_at
-    kiosk.clock_skew_seconds = heartbeat.clock_skew_seconds
-    kiosk.clock_problem = heartbeat.clock_problem.value if heartbeat.clock_problem else None
+    for name, value in reported.items():
+        setattr(kiosk, name, value)
+    return True
 
 
 def clinic_config(*, session: Session) -> ClinicConfig:
@@ -145,6 +169,16 @@ def build_pull(
 
     `wait_ranges`: the kiosk asked for QueueState's wait ranges (sync.protocol).
     """
+    pull, etag, _steady_until = _build_pull(
+        session=session, settings=settings, now=now, wait_ranges=wait_ranges
+    )
+    return pull, etag
+
+
+def _build_pull(
+    *, session: Session, settings: Settings, now: datetime, wait_ranges: bool
+) -> tuple[KioskPull, str, datetime]:
+    """Return the pull, its ETag, and until when time alone leaves them as they are."""
     config = session.get(ClinicConfig, 1)
     if config is None:
         # Reader sessions must not write; the migration creates this row.
@@ -200,7 +234,11 @@ def build_pull(
         )
         for a, (whole, *parts) in zip(rows, keys, strict=True)
     ]
-    exact = queue_state(session=session, settings=settings, now=now)
+    waiting = waiting_today(session=session, settings=settings, now=now)
+    pace = current_pace(session=session, settings=settings, now=now)
+    exact = QueueState(
+        waiting=waiting, estimated_wait_minutes=estimate_minutes(pace, waiting + 1, now)
+    )
     # While the next call-in is due, the exact estimate drops every minute; kiosks pull
     # every 30 s, so an exact figure would change the ETag on every other pull. Rounded up
     # to PULL_WAIT_STEP_MINUTES, an idle pull stays a 304 for minutes at a time.
@@ -221,7 +259,70 @@ def build_pull(
     content = pull_json(pull, wait_ranges=wait_ranges)
     content.pop("generated_at")
     etag = '"' + hashlib.sha256(canonical_json(content).encode()).hexdigest()[:32] + '"'
-    return pull, etag
+    return pull, etag, min(end, estimate_steady_until(pace, waiting + 1, now))
+
+
+#: Longest a process answers pulls from its last one while nothing was written: the wait
+#: ranges (rolling windows of history) drift with the clock alone, by minutes per hour.
+PULL_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _CachedPull:
+    version: int
+    built_at: datetime
+    valid_until: datetime
+    pull: KioskPull
+    etag: str
+
+
+class PullCache:
+    """This process's last pull (with and without wait ranges) and the version it was built at.
+
+    A pull is answered from here while `pull_version` (moved on by triggers whenever an
+    appointment, arrival, FAQ entry or the clinic's settings change, migration 0305) still
+    reads the same, and the clock has not moved the content: the queue estimate counts down
+    (clinic.queue.estimate_steady_until), the day changes at local midnight, and the wait
+    ranges are rebuilt at least every PULL_CACHE_SECONDS. So an unchanged pull costs one
+    indexed read, and a changed one is seen by the very next pull, in every process.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[bool, _CachedPull] = {}
+        self.built = 0  # pulls built from the database (for tests and benchmarks)
+
+    def get(
+        self,
+        *,
+        session: Session,
+        settings: Settings,
+        now: datetime,
+        wait_ranges: bool,
+        version: int | None,
+    ) -> tuple[KioskPull, str]:
+        """Return the pull and its ETag as build_pull would, from the cache when still true.
+
+        `version`: pull_version as read in this transaction before now (None: no cache).
+        """
+        entry = self._entries.get(wait_ranges)
+        if (
+            version is not None
+            and entry is not None
+            and entry.version == version
+            and entry.built_at <= now < entry.valid_until
+        ):
+            return entry.pull, entry.etag
+        pull, etag, steady_until = _build_pull(
+            session=session, settings=settings, now=now, wait_ranges=wait_ranges
+        )
+        self.built += 1
+        if version is not None:
+            limit = now + timedelta(seconds=PULL_CACHE_SECONDS)
+            # Threads may race here; each entry is whole and true for its version.
+            self._entries[wait_ranges] = _CachedPull(
+                version, now, min(limit, steady_until), pull, etag
+            )
+        return pull, etag
 
 
 def _step_up(minutes: int) -> int:

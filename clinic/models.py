@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -558,3 +559,16 @@ class RateLimitCell(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tat: Mapped[float]
+
+
+class PullVersion(Base):
+    """One row (id 1): moved on by triggers whenever what a kiosk pulls may have changed.
+
+    Migration 0305 creates the triggers (appointments, arrivals, faq_entries,
+    clinic_settings); clinic.kiosks.PullCache reads it to answer an unchanged pull cheaply.
+    """
+
+    __tablename__ = "pull_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)

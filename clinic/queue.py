@@ -13,6 +13,7 @@ Formula (also in docs/server.md):
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -67,6 +68,22 @@ def estimate_minutes(pace: Pace, position: int, now: datetime) -> int:
     """Return the estimated wait in minutes for the patient at `position` (1 = next)."""
     expected = pace.next_call_at + timedelta(minutes=pace.minutes_per_patient * (position - 1))
     return max(0, round((expected - now).total_seconds() / 60))
+
+
+def estimate_steady_until(pace: Pace, position: int, now: datetime) -> datetime:
+    """Return a time until which estimate_minutes(pace, position, t) keeps its value at now.
+
+    Holds while the pace itself does not change (no call-in, no new arrival). Once the next
+    call-in is due the estimate no longer moves with time; before that it counts down and
+    changes each time the minutes left cross a half minute (it is rounded).
+    """
+    if pace.next_call_at <= now:
+        return datetime.max.replace(tzinfo=now.tzinfo)
+    expected = pace.next_call_at + timedelta(minutes=pace.minutes_per_patient * (position - 1))
+    left = (expected - now).total_seconds() / 60
+    # The last half minute at or below what is left (now itself when exactly on one).
+    half = math.floor(left - 0.5) + 0.5
+    return min(pace.next_call_at, expected - timedelta(minutes=max(half, 0.0)))
 
 
 def waiting_today(*, session: Session, settings: Settings, now: datetime) -> int:

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, 
 from fastapi.responses import JSONResponse
 
 from clinic.alerting import send_soon
-from clinic.deps import CurrentKiosk, SessionDep, SettingsDep
+from clinic.deps import CurrentKiosk, CurrentPullingKiosk, SessionDep, SettingsDep
 from clinic.ingest import ALERT_EMAIL_PENDING, ingest_batch
 from clinic.kiosks import (
+    HEARTBEAT_WRITE_SECONDS,
     PairingError,
-    build_pull,
+    PullCache,
     etag_matches,
     pair_kiosk,
     pull_json,
@@ -103,19 +104,28 @@ def ingest(
     responses={**_ERRORS, 304: {"description": "Not modified since the ETag sent"}},
 )
 def pull(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    kiosk: CurrentKiosk,
+    kiosk: CurrentPullingKiosk,
     if_none_match: Annotated[str | None, Header()] = None,
     wait_ranges: Annotated[bool, Query(alias=PULL_WAIT_RANGES_PARAM)] = False,
 ) -> KioskPull | Response:
     """Return today's appointments (keyed hashes), FAQ, clinic settings and queue state."""
-    pull_payload, etag = build_pull(
-        session=session, settings=settings, now=utcnow(), wait_ranges=wait_ranges
+    cache: PullCache = request.app.state.pull_cache
+    now = utcnow()
+    pull_payload, etag = cache.get(
+        session=session,
+        settings=settings,
+        now=now,
+        wait_ranges=wait_ranges,
+        version=kiosk.pull_version,
     )
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag_matches(if_none_match, etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    if pull_payload.generated_at != now:  # built by an earlier pull
+        pull_payload = pull_payload.model_copy(update={"generated_at": now})
     # Serialized here: the optional fields a kiosk did not ask for must be absent, not null.
     return JSONResponse(pull_json(pull_payload, wait_ranges=wait_ranges), headers=headers)
 
@@ -125,16 +135,19 @@ def heartbeat(body: Heartbeat, session: SessionDep, kiosk: CurrentKiosk) -> Hear
     """Record the kiosk's version, backlog and failures; return the server time."""
     before = _health(kiosk)
     was_seen = kiosk.last_heartbeat_at
-    record_heartbeat(session=session, kiosk=kiosk, heartbeat=body)
+    now = utcnow()
+    if not record_heartbeat(session=session, kiosk=kiosk, heartbeat=body, now=now):
+        return HeartbeatResponse(server_time=now)  # nothing new, stored recently
     # Open kiosk pages refetch only when what they show changed, not on every heartbeat.
-    silent_before = was_seen is None or (utcnow() - was_seen).total_seconds() > KIOSK_QUIET_SECONDS
+    silent_before = was_seen is None or (now - was_seen).total_seconds() > KIOSK_QUIET_SECONDS
     if _health(kiosk) != before or silent_before:
         publish("kiosk", {"kiosk_id": str(kiosk.id)}, session=session)
-    return HeartbeatResponse(server_time=utcnow())
+    return HeartbeatResponse(server_time=now)
 
 
 #: A heartbeat after this long without one is news for the kiosks page (back from silence).
-KIOSK_QUIET_SECONDS = 120
+#: Stored heartbeats are up to HEARTBEAT_WRITE_SECONDS apart while a kiosk is healthy.
+KIOSK_QUIET_SECONDS = HEARTBEAT_WRITE_SECONDS + 130
 
 
 def _health(kiosk: Kiosk) -> tuple[object, ...]:

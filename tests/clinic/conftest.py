@@ -63,7 +63,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 #: Rows the migrations create, restored after TRUNCATE (per table).
 _pg_seed_rows: dict[str, list[dict[str, Any]]] = {}
 _PG_KEEP = ("alembic_version",)
-_PG_SEEDED = ("clinic_settings",)
+_PG_SEEDED = ("clinic_settings", "pull_version")
 
 
 def _reset_postgres(name: str) -> None:
