@@ -222,7 +222,9 @@ class Settings(LayeredSettings):
     alert_question_unanswered_minutes: int = Field(default=15, ge=0)
     #: Alert when a patient has waited this many minutes without being called (0: off).
     alert_patient_waiting_minutes: int = Field(default=45, ge=0)
-    #: Alert when a paired kiosk has not been heard from for this many minutes (0: off).
+    #: Alert when a paired kiosk has not been heard from for this many minutes (0: off; at
+    #: least 3 otherwise: a kiosk's last contact is stored to about 2 minutes, see
+    #: clinic/kiosks.py and clinic/deps.py).
     alert_kiosk_silent_minutes: int = Field(default=10, ge=0)
     #: At most one e-mail per alert kind in this many minutes (emergencies always go out).
     alert_email_repeat_minutes: int = Field(default=15, ge=0)
@@ -253,6 +255,13 @@ class Settings(LayeredSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("alert_kiosk_silent_minutes")
+    @classmethod
+    def _silent_after_last_contact_granularity(cls, value: int) -> int:
+        if 0 < value < 3:
+            raise ValueError("must be 0 (off) or at least 3 minutes")
         return value
 
     @field_validator("trusted_proxies", "alert_email_to", mode="before")

@@ -78,3 +78,13 @@ def test_a_bad_value_names_its_key_and_never_echoes_a_value(tmp_path: Path) -> N
         EhrSettings.from_env({"CLINIC_CONFIG": str(config)})
     with pytest.raises(FileNotFoundError, match="CLINIC_CONFIG"):
         Settings.from_env({"CLINIC_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_a_kiosk_silent_alert_shorter_than_last_contacts_granularity_is_refused() -> None:
+    # A kiosk's last contact is stored to about 2 minutes: a 1-minute rule would fire on
+    # healthy kiosks.
+    with pytest.raises(ValidationError, match="alert_kiosk_silent_minutes"):
+        Settings(environment="test", alert_kiosk_silent_minutes=1)
+    for minutes in (0, 3):
+        settings = Settings(environment="test", alert_kiosk_silent_minutes=minutes)
+        assert settings.alert_kiosk_silent_minutes == minutes
