@@ -27,16 +27,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 #: end while the other workers idle.
 LONG_MODULES = (
     "test_sync_faults.py",
+    "test_a11y_measure.py",
+    "test_ui_redesign.py",
     "test_deploy_frozen_ui.py",
     "test_deploy_install.py",
-    "test_sync_crash.py",
-    "test_axe_pages.py",
+    "test_ui_fast_checkin.py",
     "test_i18n_screens.py",
+    "test_sync_crash.py",
+    "test_ui_screenshots.py",
+    "test_sync_backup.py",
+    "test_retention_purge.py",
+    "test_axe_pages.py",
+    "test_fuzz_every_route.py",
     "test_staff_accounts.py",
     "test_staff_throttle.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the long modules first (a stable sort: each module keeps its own order)."""
-    items.sort(key=lambda item: item.path.name not in LONG_MODULES)
+    """Put the long modules first, longest first (a stable sort: each module keeps its own
+    order of tests, and the others keep theirs)."""
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
