@@ -10,27 +10,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from test_ui_redesign import SIZES, count, dob_digits, screen
 
 from kiosk.models import WalkIn
-
-SIZES = [(800, 480), (1280, 800)]
-
-
-def screen(ui: Any, name: str) -> Any:
-    current = ui.app.manager.current_screen
-    assert current.name == name, f"on {current.name!r}, expected {name!r}"
-    return current
-
-
-def count(kiosk: Any, model: Any) -> int:
-    with kiosk.db.sessions() as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
-
-
-def dob_digits(field: Any, dob: date) -> str:
-    parts = {"d": f"{dob.day:02d}", "M": f"{dob.month:02d}", "y": f"{dob.year:04d}"}
-    return "".join(parts[p] for p in field.order())
 
 
 def window_rect(widget: Any) -> tuple[float, float, float, float]:
