@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -65,12 +64,22 @@ def test_speech_is_rendered_as_real_audio_in_each_language(
 
 
 def test_say_returns_at_once_and_a_new_utterance_interrupts(tmp_path: Path) -> None:
-    speaker = speech.Speaker(player=None, wav_dir=tmp_path)
+    # The engine is held until the gate file exists: say() returning while nothing has been
+    # rendered shows the UI thread never waits for speech (no timing threshold needed).
+    gate = tmp_path / "gate"
+    engine = tmp_path / "held-espeak"
+    espeak = shutil.which("espeak-ng")
+    engine.write_text(
+        f'#!/bin/sh\nwhile [ ! -e "{gate}" ]; do sleep 0.01; done\nexec {espeak} "$@"\n'
+    )
+    engine.chmod(0o755)
+    speaker = speech.Speaker(engine=str(engine), player=None, wav_dir=tmp_path)
     try:
-        started = time.perf_counter()
         first = speaker.say("This is a long sentence about the parking and the hours " * 5, "en")
         second = speaker.say("Stop.", "en")
-        assert time.perf_counter() - started < 0.05  # the UI thread never waits
+        assert not first.done.is_set() and not second.done.is_set()
+        assert first.stopped  # the second utterance interrupted the first
+        gate.touch()
         assert speaker.wait_idle(10)
         assert second.samples > 0 and not second.stopped
         assert first.stopped or first.samples > 0  # cut, or rendered before the cut

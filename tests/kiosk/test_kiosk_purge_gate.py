@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -96,28 +97,38 @@ def test_no_purge_batch_begins_while_a_patient_writes_or_just_after(tmp_path: Pa
 def test_a_writer_that_never_pauses_delays_the_purge_only_up_to_the_bound() -> None:
     gate = WriterGate(quiet_seconds=0.05, max_wait_seconds=0.3)
     stop = threading.Event()
+    writing = threading.Event()
 
     def busy() -> None:
         # One write that never ends: a loop of short writes leaves gaps, and on a loaded
         # machine a gap can outlast quiet_seconds, which rightly opens the gate early.
         with gate.foreground():
+            writing.set()
             stop.wait()
 
     writer = threading.Thread(target=busy)
     writer.start()
     try:
-        time.sleep(0.05)
+        assert writing.wait(10)
         started = time.monotonic()
-        gate.wait_quiet()
+        assert _returns(gate.wait_quiet), "the gate waited for a writer that never ends"
         waited = time.monotonic() - started
+        assert not stop.is_set() and writer.is_alive()  # opened with the write still open
     finally:
         stop.set()
         writer.join(5)
-    assert 0.25 <= waited < 2.0
+    assert waited >= 0.3  # but not before the bound
 
 
 def test_the_gate_opens_at_once_when_nobody_writes() -> None:
-    gate = WriterGate(quiet_seconds=0.05, max_wait_seconds=5.0)
-    started = time.monotonic()
-    gate.wait_quiet()
-    assert time.monotonic() - started < 0.04
+    # Were it to wait for quiet at all, it would wait an hour.
+    gate = WriterGate(quiet_seconds=3600, max_wait_seconds=3600)
+    assert _returns(gate.wait_quiet)
+
+
+def _returns(call: Callable[[], None], within: float = 10.0) -> bool:
+    """Run `call` in a thread; whether it returned (a generous bound, not a timing target)."""
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(within)
+    return not thread.is_alive()
