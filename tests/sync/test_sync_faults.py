@@ -27,8 +27,17 @@ from kiosk import syncing
 from kiosk.state import StateKey, set_state
 from sync import outbox
 from sync.protocol import QuestionBody, RecordKind, dump_body, new_follow_up_token
+from sync.retry import RetryPolicy
 
 RECORDS = int(os.environ.get("SYNC_FAULT_RECORDS", "2000"))
+# The test is about delivery, not about how long backoff grows (tests/sync/test_sync_retry.py):
+# with the default policy (1 s base, 300 s cap) a row that met five faults waited up to a
+# minute, and on a loaded machine, where more requests time out, the drain took from 1.5 to
+# over 10 minutes. A short cap keeps every fault's path and bounds the wait.
+POLICY = RetryPolicy(base_seconds=0.1, cap_seconds=2.0)
+# The read timeout leaves a loaded server time to store a batch of 100; a stall outlasts it.
+TIMEOUT = (1.0, 3.0)
+STALL_SECONDS = 4.0
 
 PLAN = {
     Fault.ERROR_500: 0.07,
@@ -64,7 +73,8 @@ def test_all_records_delivered_once_through_faults(tmp_path: Path, server: Serve
     ids = fill_backlog(kiosk, RECORDS)
     before = set(server.received_ids())
 
-    proxy = FaultProxy(server.port, FaultPlan(weights=PLAN, stall_seconds=1.5, seed=5)).start()
+    plan = FaultPlan(weights=PLAN, stall_seconds=STALL_SECONDS, seed=5)
+    proxy = FaultProxy(server.port, plan).start()
     with kiosk.db.write() as session:
         set_state(StateKey.SERVER_URL, proxy.url, session=session)
     restarts: list[str] = []
@@ -84,7 +94,9 @@ def test_all_records_delivered_once_through_faults(tmp_path: Path, server: Serve
     try:
         syncing.start_sync(
             kiosk,
-            settings=syncing.worker_settings(kiosk, **{**FAST_WORKER, "timeout": (1.0, 1.0)}),
+            settings=syncing.worker_settings(
+                kiosk, **{**FAST_WORKER, "timeout": TIMEOUT, "policy": POLICY}
+            ),
             purge_interval=None,
         )
         chaos_thread.start()

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,29 @@ def ui(kiosk_app: Any) -> Iterator[Any]:
         window=Window,
     )
     kiosk_app.end_session()
+
+
+#: The two sizes a patient screen must work at: the small landscape panel and the tablet.
+WINDOW_SIZES = [(800, 480), (1280, 800)]
+
+
+@contextmanager
+def window_size(ui: Any, width: int, height: int) -> Iterator[Any]:
+    """Run a block in a window of the given size (back to 800x480, session ended, after)."""
+    ui.window.size = (width, height)
+    ui.pump_until(lambda: tuple(ui.window.size) == (width, height))
+    ui.pump(3)
+    try:
+        yield ui
+    finally:
+        ui.app.end_session()
+        ui.window.size = (800, 480)
+        ui.pump_until(lambda: tuple(ui.window.size) == (800, 480))
+        ui.pump(3)
+
+
+@pytest.fixture(params=WINDOW_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def sized(request: pytest.FixtureRequest, ui: Any) -> Iterator[Any]:
+    """Run a test at each of WINDOW_SIZES."""
+    with window_size(ui, *request.param):
+        yield ui

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-import pytest
-from test_ui_redesign import SIZES, count, dob_digits, screen
+from test_ui_redesign import count, dob_digits, screen
 
 from kiosk.models import WalkIn
 
@@ -56,20 +54,6 @@ def fill_walk_in(ui: Any, first: str) -> Any:
     ui.press_enter()  # no phone
     ui.type_text("Cough")
     return walkin
-
-
-@pytest.fixture(params=SIZES, ids=["800x480", "1280x800"])
-def sized(request: pytest.FixtureRequest, ui: Any) -> Iterator[Any]:
-    """Run a test in a window of the given size (back to 800x480 afterwards)."""
-    width, height = request.param
-    ui.window.size = (width, height)
-    ui.pump_until(lambda: tuple(ui.window.size) == (width, height))
-    ui.pump(3)
-    yield ui
-    ui.app.end_session()
-    ui.window.size = (800, 480)
-    ui.pump_until(lambda: tuple(ui.window.size) == (800, 480))
-    ui.pump(3)
 
 
 # --- the ReferenceError --------------------------------------------------------------------

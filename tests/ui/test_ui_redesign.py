@@ -3,7 +3,6 @@ view above the keyboard at every size, the receipt that clears itself, one tap =
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -11,8 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from kiosk.models import CheckIn, Question, Rating
-
-SIZES = [(800, 480), (1280, 800)]
 
 
 def screen(ui: Any, name: str) -> Any:
@@ -29,20 +26,6 @@ def count(kiosk: Any, model: Any) -> int:
 def dob_digits(field: Any, dob: date) -> str:
     parts = {"d": f"{dob.day:02d}", "M": f"{dob.month:02d}", "y": f"{dob.year:04d}"}
     return "".join(parts[p] for p in field.order())
-
-
-@pytest.fixture(params=SIZES, ids=["800x480", "1280x800"])
-def sized(request: pytest.FixtureRequest, ui: Any) -> Iterator[Any]:
-    """Run a test in a window of the given size (back to 800x480 afterwards)."""
-    width, height = request.param
-    ui.window.size = (width, height)
-    ui.pump_until(lambda: tuple(ui.window.size) == (width, height))
-    ui.pump(3)
-    yield ui
-    ui.app.end_session()
-    ui.window.size = (800, 480)
-    ui.pump_until(lambda: tuple(ui.window.size) == (800, 480))
-    ui.pump(3)
 
 
 def window_rect(widget: Any) -> tuple[float, float, float, float]:

@@ -8,7 +8,6 @@ is resized.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -19,19 +18,7 @@ from PIL import Image
 SIZES = [(800, 480), (1280, 800), (1920, 1080)]
 
 
-@pytest.fixture(params=SIZES, ids=["800x480", "1280x800", "1920x1080"])
-def sized(request: pytest.FixtureRequest, ui: Any) -> Iterator[Any]:
-    width, height = request.param
-    ui.window.size = (width, height)
-    ui.pump_until(lambda: tuple(ui.window.size) == (width, height))
-    ui.pump(3)
-    yield ui
-    ui.app.end_session()
-    ui.window.size = (800, 480)
-    ui.pump_until(lambda: tuple(ui.window.size) == (800, 480))
-    ui.pump(3)
-
-
+@pytest.mark.parametrize("sized", SIZES, indirect=True, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_every_screen_at_every_size(sized: Any) -> None:
     from tests.ui.test_ui_layout import fill
 
