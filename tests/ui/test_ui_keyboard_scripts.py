@@ -123,6 +123,12 @@ def test_arabic_letters_typed_by_taps_show_joined_from_the_right(ui: Any) -> Non
     assert field.text == "محمد"
     # The caret follows the last letter typed, at the left end of the word.
     caret_x = field.cursor_pos[0] - field.x
+    # A tap at the word's right end puts the caret before its first letter; at its left end,
+    # after its last.
+    text_right = field.right - field.padding[2]
+    text_left = text_right - field._get_row_width(0)
+    assert field.get_cursor_from_xy(text_right - 2, field.center_y) == (0, 0)
+    assert field.get_cursor_from_xy(text_left + 2, field.center_y) == (4, 0)
     ui.screenshot("keyboard-ar-arabic")
     field.focus = False  # no caret in the picture below
     ui.pump_until(lambda: not board.visible)
