@@ -551,6 +551,7 @@ class KioskApp(App):
         Window.release_all_keyboards()
         self.keyboard.target = None
         self.keyboard.visible = False
+        self.keyboard.reset_layout()  # the next patient starts on the language's letters
         self.set_accessibility(False)
         self.set_language(self.default_language)
         self.access.reset()

@@ -7,13 +7,14 @@ content so that the field being typed in sits above it (`screens.widgets.FormAre
 A field says which keys it needs with TextInput's `input_type`: `tel` and `number` get the
 digit pad, anything else the letters. The digit pad's free bottom-left slot takes the
 patient back to the field before (on a short screen that field is out of sight while the pad
-is up: the form shows only the field typed in). Layouts are data: add a language to `LAYOUTS` (extra
-letters on the rows, the accented letters on the accents page) and it is offered at once.
+is up: the form shows only the field typed in). Layouts are data (kiosk.keyboard_layouts): add
+a language to `LAYOUTS` (extra letters on the rows, the accented letters on the accents page)
+and it is offered at once. A language with a script of its own (Russian, Arabic) starts on
+its own letters; the switch key goes to the Latin letters and back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,93 +22,65 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.metrics import dp, sp
-from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    NumericProperty,
+    ObjectProperty,
+    OptionProperty,
+    StringProperty,
+)
 from kivy.uix.behaviors import FocusBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 
+# The layouts are data, in the core (importable without Kivy); re-exported for the screens.
+from kiosk.keyboard_layouts import (
+    BACKSPACE,
+    ENTER,
+    LATIN,
+    LAYOUTS,
+    PREVIOUS,
+    SHIFT,
+    SPACE,
+    SWITCH,
+    TO_ACCENTS,
+    TO_LETTERS,
+    TO_SYMBOLS,
+    KeyboardLayout,
+    key_rows,
+    layout_for,
+    layouts_for,
+)
 from screens.discard import discard_children
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
-#: Special keys (anything else types itself).
-SHIFT, BACKSPACE, ENTER, SPACE = "shift", "backspace", "enter", "space"
-#: Back to the field before this one (on the digit pad, where a slot is free).
-PREVIOUS = "previous"
-TO_LETTERS, TO_ACCENTS, TO_SYMBOLS = "letters", "accents", "symbols"
-
-
-@dataclass(frozen=True)
-class KeyboardLayout:
-    """The letters of one language: three rows of letters plus the accents page."""
-
-    rows: tuple[str, str, str] = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-    accents: str = "áéíóúüñçàèìòùâêîôûäëïöÿãõåæøß"
-    #: Characters after the letters of rows 2 and 3 (names such as O'Brien or Smith-Jones).
-    row_extras: tuple[str, str] = ("'", "-")
-    symbols: tuple[str, str, str] = ("1234567890", '@#&/:;()"', ".,?!'-+_")
-    name: str = field(default="latin")
-
-
-#: Language code -> layout. English and Spanish share QWERTY; Spanish adds ñ in row 2.
-LAYOUTS: dict[str, KeyboardLayout] = {
-    "en": KeyboardLayout(name="en"),
-    "es": KeyboardLayout(
-        rows=("qwertyuiop", "asdfghjklñ", "zxcvbnm"),
-        accents="áéíóúüñçàèìòùâêîôûäëïöãõ",
-        name="es",
-    ),
-    # Vietnamese: QWERTY with đ, the vowels with their marks on the accents page (the
-    # commonest 30 of them; a hardware keyboard types the rest).
-    "vi": KeyboardLayout(
-        rows=("qwertyuiop", "asdfghjklđ", "zxcvbnm"),
-        accents="ăâêôơưđáàảãạéèẻẽẹóòỏõọíìỉĩịúùủ",
-        name="vi",
-    ),
-}
-#: Languages without a layout of their own (Chinese, Arabic, Russian...) type on the Latin
-#: keys: names are matched against the clinic's records, which hold them in Latin letters.
-#: The space bar says so in the patient's language. A hardware keyboard types any script.
-
-
-def layout_for(lang: str) -> KeyboardLayout:
-    """Return the keyboard layout of a language (English's for one without its own)."""
-    return LAYOUTS.get(lang, LAYOUTS["en"])
-
-
-def key_rows(
-    layout: KeyboardLayout, mode: str, input_type: str, has_previous: bool = False
-) -> list[list[str]]:
-    """Return the keys of one page, row by row (specials by name).
-
-    `has_previous`: the field typed in has a field before it on its screen; the digit pad
-    then offers the way back to it in its free bottom-left slot.
-    """
-    if mode == "digits":
-        extra = "+" if input_type == "tel" else ""
-        return [
-            ["1", "2", "3", BACKSPACE],
-            ["4", "5", "6", extra],
-            ["7", "8", "9", SPACE if input_type == "tel" else ""],
-            [PREVIOUS if has_previous else "", "0", "", ENTER],
-        ]
-    if mode == TO_ACCENTS:
-        letters = layout.accents
-        rows = [list(letters[i : i + 10]) for i in range(0, len(letters), 10)][:3]
-        rows[0].append(BACKSPACE)
-        rows[-1] = [SHIFT, *rows[-1]]
-        return [*rows, [TO_LETTERS, "@", SPACE, ".", ENTER]]
-    if mode == TO_SYMBOLS:
-        r1, r2, r3 = layout.symbols
-        return [[*r1, BACKSPACE], list(r2), list(r3), [TO_LETTERS, "@", SPACE, ".", ENTER]]
-    r1, r2, r3 = layout.rows
-    e2, e3 = layout.row_extras
-    return [
-        [*r1, BACKSPACE],
-        [*r2, e2],
-        [SHIFT, *r3, e3, SHIFT],
-        [TO_SYMBOLS, TO_ACCENTS, "@", SPACE, ".", ENTER],
-    ]
+__all__ = [
+    "BACKSPACE",
+    "ENTER",
+    "LATIN",
+    "LAYOUTS",
+    "PREVIOUS",
+    "SHIFT",
+    "SPACE",
+    "SWITCH",
+    "TO_ACCENTS",
+    "TO_LETTERS",
+    "TO_SYMBOLS",
+    "KeyboardLayout",
+    "KeyButton",
+    "KioskKeyboard",
+    "key_rows",
+    "layout_for",
+    "layouts_for",
+    "TypingScreen",
+    "owner_screen",
+    "next_field",
+    "previous_field",
+    "labelled_box",
+    "advance",
+    "keyboard",
+]
 
 
 class KeyButton(Button):
@@ -132,6 +105,8 @@ class KioskKeyboard(BoxLayout):
     mode = OptionProperty("letters", options=("letters", "accents", "symbols", "digits"))
     shift = BooleanProperty(False)
     lang = StringProperty("en")
+    #: Which of the language's layouts is shown: 0 its own script's, 1 the Latin one.
+    layout_index = NumericProperty(0)
     visible = BooleanProperty(False)
     enter_label = StringProperty("")
     #: The label of the field before the target (the previous key says where it goes).
@@ -141,10 +116,35 @@ class KioskKeyboard(BoxLayout):
         super().__init__(**kwargs)
         self._rebuild = Clock.create_trigger(lambda _dt: self.build_keys(), -1)
         self._hide = Clock.create_trigger(self._hide_if_unfocused, 0)
-        for name in ("mode", "lang", "target"):
+        for name in ("mode", "lang", "target", "layout_index"):
             self.fbind(name, self._rebuild)
-        self._built_for: tuple[str, str, str, bool] | None = None
+        self.fbind("lang", self._on_lang)
+        self._built_for: tuple[str, str, str, bool, int] | None = None
         self._previous_box: Any = None  # the FieldBox whose label the previous key shows
+        #: The layout the patient chose with the switch key (kept from field to field).
+        self._chosen_index = 0
+
+    # --- which letters -------------------------------------------------------------------
+    def layout(self) -> KeyboardLayout:
+        """Return the layout shown now."""
+        return layout_for(self.lang, int(self.layout_index))
+
+    def reset_layout(self) -> None:
+        """Go back to the language's own letters (a new language, a new patient)."""
+        self._chosen_index = 0
+        self.layout_index = 0
+
+    def _on_lang(self, *_args: Any) -> None:
+        self.reset_layout()
+        if self.mode == TO_ACCENTS and not self.layout().accents:
+            self.mode = TO_LETTERS
+
+    def _index_for(self, field: Any) -> int:
+        """Return the layout a field starts on: the patient's choice; Latin for an e-mail."""
+        offered = layouts_for(self.lang)
+        if getattr(field, "input_type", "text") == "mail" and LATIN in offered:
+            return offered.index(LATIN)
+        return self._chosen_index % len(offered)
 
     # --- which field -----------------------------------------------------------------------
     def attach(self, field: Any) -> None:
@@ -152,6 +152,7 @@ class KioskKeyboard(BoxLayout):
         self.target = field
         input_type = getattr(field, "input_type", "text")
         self.mode = "digits" if input_type in ("tel", "number", "datetime") else "letters"
+        self.layout_index = self._index_for(field)
         self.shift = self._auto_shift(field)
         self.enter_label = self._enter_label(field)
         self._follow_previous_label(field)
@@ -170,10 +171,9 @@ class KioskKeyboard(BoxLayout):
         self.target = None
         self.visible = False
 
-    @staticmethod
-    def _auto_shift(field: Any) -> bool:
-        """Start a capital where a name or a sentence starts."""
-        if not getattr(field, "autocap", False):
+    def _auto_shift(self, field: Any) -> bool:
+        """Start a capital where a name or a sentence starts (in a script with capitals)."""
+        if not getattr(field, "autocap", False) or not self.layout().cased:
             return False
         text = getattr(field, "text", "")
         return not text or text[-1] in " -'"
@@ -212,7 +212,8 @@ class KioskKeyboard(BoxLayout):
         """(Re)make the key rows for the current page and language."""
         input_type = getattr(self.target, "input_type", "text")
         has_previous = self.previous() is not None
-        wanted = (self.mode, self.lang, input_type, has_previous)
+        index = int(self.layout_index)
+        wanted = (self.mode, self.lang, input_type, has_previous, index)
         if wanted == self._built_for:
             return
         self._built_for = wanted
@@ -220,7 +221,8 @@ class KioskKeyboard(BoxLayout):
         # The old keys' rules stay bound to this keyboard and the app until the collector
         # frees them, and may then fail mid-update (screens.discard): unbind them now.
         discard_children(rows_box)
-        for row in key_rows(layout_for(self.lang), self.mode, input_type, has_previous):
+        switch = len(layouts_for(self.lang)) > 1
+        for row in key_rows(self.layout(), self.mode, input_type, has_previous, switch):
             box = BoxLayout(spacing=rows_box.spacing)
             for key in row:
                 box.add_widget(self._make_key(key))
@@ -235,7 +237,7 @@ class KioskKeyboard(BoxLayout):
             role, weight = "enter", 2.0 if self.mode != "digits" else 1.0
         elif key == PREVIOUS:
             role = "previous"
-        elif key in (SHIFT, BACKSPACE, TO_LETTERS, TO_ACCENTS, TO_SYMBOLS):
+        elif key in (SHIFT, BACKSPACE, TO_LETTERS, TO_ACCENTS, TO_SYMBOLS, SWITCH):
             role, weight = "special", 1.5 if self.mode != "digits" else 1.0
         elif key == SPACE:
             weight = 4.0 if self.mode != "digits" else 1.0
@@ -269,6 +271,11 @@ class KioskKeyboard(BoxLayout):
             self.shift = not self.shift
         elif key in (TO_LETTERS, TO_ACCENTS, TO_SYMBOLS):
             self.mode = key
+        elif key == SWITCH:
+            self._chosen_index = (int(self.layout_index) + 1) % len(layouts_for(self.lang))
+            self.layout_index = self._chosen_index
+            self.mode = TO_LETTERS
+            self.shift = self._auto_shift(target)
         elif key == BACKSPACE:
             if getattr(target, "_selection", False):
                 target.delete_selection()
@@ -282,7 +289,7 @@ class KioskKeyboard(BoxLayout):
                 before.focus = True  # the keys change to that field's (attach)
         else:
             char = " " if key == SPACE else key
-            if self.shift:
+            if self.shift and self.layout().cased:
                 char = char.upper()
             if getattr(target, "_selection", False):  # typing replaces a selection
                 target.delete_selection()
@@ -294,24 +301,35 @@ class KioskKeyboard(BoxLayout):
         self.enter_label = self._enter_label(self.target) if self.target is not None else ""
 
     def label_for(
-        self, key: str, shift: bool, enter_label: str, lang: str, previous_label: str = ""
+        self,
+        key: str,
+        shift: bool,
+        enter_label: str,
+        lang: str,
+        previous_label: str = "",
+        layout_index: int = 0,
     ) -> str:
-        """Return the text printed on a key."""
+        """Return the text printed on a key (of the language's layout number `layout_index`)."""
         from kiosk.i18n import _
 
+        layout = layout_for(lang, layout_index)
+        # Latin keys for a language written in another script say so on the space bar.
+        foreign = layout.latin and not layout_for(lang).latin or lang not in LAYOUTS
         names = {
             PREVIOUS: _("Back to: {field}", lang).format(field=previous_label),
             SHIFT: "⇧",
             BACKSPACE: "⌫",
-            SPACE: _("space", lang) if lang in LAYOUTS else _("space · Latin letters A-Z", lang),
-            TO_LETTERS: "abc",
-            TO_ACCENTS: "áéñ",
+            SPACE: _("space · Latin letters A-Z", lang) if foreign else _("space", lang),
+            TO_LETTERS: layout.sample,
+            TO_ACCENTS: layout.accents_sample,
             TO_SYMBOLS: "123",
+            # The script the key goes to, in its own letters ("abc" on the Russian letters).
+            SWITCH: layout_for(lang, layout_index + 1).sample,
             ENTER: _(enter_label or "Next", lang),
         }
         if key in names:
             return names[key]
-        return key.upper() if shift else key
+        return key.upper() if shift and layout.cased else key
 
 
 @runtime_checkable

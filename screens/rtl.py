@@ -28,7 +28,7 @@ from kiosk.textshape import has_rtl, shape, visual_line
 
 _state = {"rtl": False}
 #: Widgets whose rows keep left-to-right order in every language: a keypad's digits and
-#: the Latin keyboard's letters sit where they do on a phone.
+#: the keyboard's letters (Arabic ones too) sit where they do on a phone.
 KEEP_LTR = frozenset({"NumPad", "KioskKeyboard"})
 _SWAP = {"left": "right", "right": "left"}
 

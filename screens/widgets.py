@@ -35,6 +35,7 @@ from kivy.uix.widget import Widget
 
 import screens.keyboard  # noqa: F401  (the keyboard's rules, used by the fields)
 from kiosk.facade import N_
+from kiosk.textshape import has_rtl, typed_line
 from screens.discard import discard, discard_children
 from screens.keyboard import advance, keyboard
 
@@ -251,6 +252,49 @@ class KInput(TextInput):
 
     def on_text_validate(self) -> None:
         advance(self)
+
+    # --- Arabic typed in the field -----------------------------------------------------------
+    # TextInput draws each line with the plain text provider (not screens.rtl's): a line
+    # with Arabic is drawn here shaped and in display order (kiosk.textshape.typed_line),
+    # and the caret and a tap's caret place are found on the line as drawn. The text itself
+    # stays in the order typed.
+    def _create_line_label(self, text: str, hint: bool = False) -> Any:
+        if has_rtl(text) and (hint or not self.password):
+            text = typed_line(text.replace("\n", ""))[0]
+        return super()._create_line_label(text, hint)
+
+    def _drawn_line(self, row: int) -> tuple[str, tuple[int, ...]] | None:
+        """Return a line with Arabic as drawn and its caret places (None for other lines)."""
+        lines = self._lines
+        if self.password or row >= len(lines) or not has_rtl(lines[row]):
+            return None
+        return typed_line(lines[row])
+
+    def _drawn_width(self, text: str) -> float:
+        return float(self._get_text_width(text, self.tab_width, self._label_cached)) if text else 0
+
+    def cursor_offset(self) -> float:
+        """Return the caret's x offset on its line, as the line is drawn."""
+        drawn = self._drawn_line(int(self.cursor_row))
+        if drawn is None:
+            return float(super().cursor_offset())
+        line, carets = drawn
+        return self._drawn_width(line[: carets[min(int(self.cursor_col), len(carets) - 1)]])
+
+    def get_cursor_from_xy(self, x: float, y: float) -> tuple[int, int]:
+        """Return the caret place (col, row) nearest a point, on the line as drawn."""
+        col, row = super().get_cursor_from_xy(x, y)
+        drawn = self._drawn_line(row)
+        if drawn is None:
+            return col, row
+        line, carets = drawn
+        left, _top, right, _bottom = self.padding
+        room = self.width - left - right
+        spare = max(0.0, room - self._get_row_width(row))
+        shift = {"center": spare // 2, "right": spare}.get(self.halign, 0.0)
+        start = self.x + left + shift - self.scroll_x
+        places = [start + self._drawn_width(line[:place]) for place in carets]
+        return min(range(len(places)), key=lambda k: abs(places[k] - x)), row
 
 
 def date_order(lang: str) -> list[str]:

@@ -123,16 +123,19 @@ def tap(widget: Any, times: int = 1) -> None:
 KEY_TAPS: list[str] = []
 
 
-def _page_of(board: Any, char: str) -> str | None:
-    from screens.keyboard import key_rows, layout_for
+def _place_of(board: Any, char: str) -> tuple[int, str] | None:
+    """Return which layout of the language (the one shown first) and which page type `char`."""
+    from kiosk.keyboard_layouts import layouts_for, page_of
 
     input_type = getattr(board.target, "input_type", "text")
+    shown = int(board.layout_index)
     if board.mode == "digits":
-        return "digits"
-    for mode in ("letters", "accents", "symbols"):
-        rows = key_rows(layout_for(board.lang), mode, input_type)
-        if any(char in row for row in rows):
-            return mode
+        return shown, "digits"
+    offered = layouts_for(board.lang)
+    for index in [shown, *(i for i in range(len(offered)) if i != shown)]:
+        page = page_of(offered[index], char, input_type)
+        if page is not None:
+            return index, page
     return None
 
 
@@ -147,13 +150,18 @@ def tap_key(key: str) -> None:
 
 
 def type_text(text: str) -> None:
-    """Type by tapping the keys of the kiosk keyboard: pages, Shift and all."""
+    """Type by tapping the keys of the kiosk keyboard: scripts, pages, Shift and all."""
     board = _kiosk_keyboard()
     for ch in text:
         key = "space" if ch == " " else ch
         lower = key if key == "space" else ch.lower()
-        page = _page_of(board, lower)
-        assert page is not None, f"{ch!r} is not on the keyboard"
+        place = _place_of(board, lower)
+        assert place is not None, f"{ch!r} is not on the keyboard"
+        index, page = place
+        if index != board.layout_index:  # the other script's letters (Latin <-> Cyrillic)
+            if board.mode != "letters":
+                tap_key("letters")
+            tap_key("switch")
         if page != board.mode:
             if board.mode != "letters":
                 tap_key("letters")

@@ -14,7 +14,7 @@ from fontTools.ttLib import TTCollection, TTFont
 from kiosk import fonts, i18n
 from kiosk.app import WIDE_FONT, font_for, input_font_for
 from kiosk.textshape import shape
-from screens.keyboard import LAYOUTS, key_rows, layout_for
+from screens.keyboard import LAYOUTS, key_rows, layouts_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "assets" / "locale"
@@ -103,21 +103,38 @@ def test_keyboard_keys_draw_in_the_typing_font(lang: str) -> None:
     from screens.keyboard import KioskKeyboard
 
     label_for = KioskKeyboard.label_for
-    layout = layout_for(lang)
     gaps: dict[str, list[str]] = {}
     field = i18n._("Your last name", lang)  # what the digit pad's previous key names
-    for mode in ("letters", "accents", "symbols", "digits"):
-        for row in key_rows(layout, mode, "text", has_previous=True):
-            for key in filter(None, row):
-                # As keyboard.kv draws them: words in the language's font, the rest in DejaVu.
+    offered = layouts_for(lang)
+    for index, layout in enumerate(offered):
+        for mode in ("letters", "accents", "symbols", "digits"):
+            rows = key_rows(layout, mode, "text", has_previous=True, switch=len(offered) > 1)
+            for key in filter(None, (key for row in rows for key in row)):
+                # As keyboard.kv draws them: words in the language's font, the rest in DejaVu
+                # (an Arabic letter alone in its isolated form, as the text provider shapes it).
                 words = key in ("space", "enter", "previous")
                 path = font_path(font_for(lang) if words else WIDE_FONT)
                 for shift in (False, True):
-                    label = label_for(None, key, shift, "Next", lang, field)  # type: ignore[arg-type]
-                    if missing := missing_glyphs(label, path, rtl=i18n.is_rtl(lang) and words):
+                    label = label_for(None, key, shift, "Next", lang, field, index)  # type: ignore[arg-type]
+                    if missing := missing_glyphs(label, path, rtl=True):
                         gaps[label] = missing
     assert not gaps, f"{lang} keys: {gaps}"
     assert lang in LAYOUTS or "A-Z" in KioskKeyboard.label_for(None, "space", False, "", lang)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lang", ["ru", "ar"])
+def test_a_script_of_its_own_has_every_letter_on_its_keys(lang: str) -> None:
+    """Russian's 33 letters and Arabic's 28 with the hamza forms, ة and ى: none left out."""
+    alphabet = {
+        "ru": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوي" + "ءأإآؤئةى",
+    }[lang]
+    own, latin = layouts_for(lang)
+    keys = {
+        key for mode in ("letters", "accents") for row in key_rows(own, mode, "text") for key in row
+    }
+    assert not [letter for letter in alphabet if letter not in keys]
+    assert latin.latin and "q" in latin.rows[0]  # and the Latin letters one key away
 
 
 @pytest.mark.parametrize("text", ["张伟", "Nguyễn Thị Minh Khai", "محمد عبد الله", "Пётр Иванов"])
