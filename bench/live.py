@@ -155,6 +155,12 @@ def main() -> int:
     database_url = pg_url(pg_name) if pg_name else f"sqlite:///{workdir / 'clinic.db'}"
     database = "postgresql" if use_pg else "sqlite"
     print(f"database: {database}; workers: {args.workers}; walk-ins: {args.n}")
+    if not use_pg and args.workers > 1:
+        # docs/live.md: on SQLite live events stay in the process that stored the record.
+        print(
+            "warning: on SQLite live events do not cross worker processes; a page whose "
+            "stream another worker serves misses them (use --workers 1 or PostgreSQL)"
+        )
     process = None
     try:
         code = _prepare_database(database_url)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from clinic.config import Settings
+from clinic.config import MIN_KIOSK_SILENT_MINUTES, Settings
 from clinic.models import ClinicConfig
 
 #: Alerts look back this far: a situation older than it is never alerted on (a server
@@ -23,9 +23,6 @@ LOOKBACK = timedelta(hours=12)
 #: The most minutes a rule may wait: at least two hours inside LOOKBACK, so the situation
 #: is still looked at for a while after it crossed the rule.
 MAX_MINUTES = 600
-#: A kiosk's last contact is stored to about 2 minutes (clinic/kiosks.py, clinic/deps.py):
-#: a shorter silence could be an artefact of that, not a silent kiosk.
-MIN_KIOSK_SILENT_MINUTES = 3
 
 
 @dataclass(frozen=True)
