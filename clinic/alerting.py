@@ -29,6 +29,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clinic import alert_settings
+from clinic.alert_settings import LOOKBACK as LOOKBACK
 from clinic.config import Settings
 from clinic.db import Database
 from clinic.live import publish
@@ -48,8 +50,6 @@ from clinic.models import (
 log = logging.getLogger(__name__)
 
 CHECK_JOB = "alert_checks"
-#: Older situations are not alerted on (a server started after a long pause stays quiet).
-LOOKBACK = timedelta(hours=12)
 #: E-mail retries: attempts and the pause between them.
 EMAIL_MAX_ATTEMPTS = 5
 EMAIL_RETRY = timedelta(minutes=1)
@@ -110,6 +110,8 @@ class Stored:
     kind: str  # "arrival", "question", "rating", "amendment"
     record_id: str
     emergency: bool = False
+    #: A rating's rated_at as stored (the unhappy-share rule looks only around it).
+    at: datetime | None = None
 
 
 def on_records_stored(
@@ -134,18 +136,21 @@ def on_records_stored(
             )
             if alert is not None:
                 raised.append(alert)
-    if "rating" in kinds:
-        raised.extend(check_unhappy(session=session, settings=settings, now=now))
+    rated = [item.at for item in stored if item.kind == "rating" and item.at is not None]
+    if rated:
+        raised.extend(check_unhappy(session=session, settings=settings, now=now, new=rated))
     return raised
 
 
-def check_unhappy(*, session: Session, settings: Settings, now: datetime) -> list[Alert]:
-    """Raise an alert for each unreported window of unhappy ratings (at most a few)."""
+def check_unhappy(
+    *, session: Session, settings: Settings, now: datetime, new: list[datetime]
+) -> list[Alert]:
+    """Raise an alert for each unreported window of unhappy ratings around `new` (a few)."""
     from clinic.dashboard import queries
 
     raised: list[Alert] = []
     for _ in range(5):
-        decision = queries.check_unhappy_alert(session=session, now=now)
+        decision = queries.check_unhappy_alert(session=session, now=now, new=new)
         if decision is None:
             break
         alert = raise_alert(
@@ -159,7 +164,9 @@ def check_unhappy(*, session: Session, settings: Settings, now: datetime) -> lis
                 "responses": decision.responses,
                 "unhappy": decision.unhappy,
             },
-            now=decision.window_end,
+            # A kiosk clock a little ahead (within clock_skew_seconds) may end a window
+            # in the future: the alert is raised now, not later.
+            now=min(decision.window_end, now),
         )
         if alert is None:
             break
@@ -174,7 +181,9 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
     """Run the time-based rules once; return the alerts raised."""
     raised: list[Alert] = []
     oldest = now - LOOKBACK
-    minutes = settings.alert_question_unanswered_minutes
+    # Read at every run: an admin may have changed them in another process or host.
+    rules = alert_settings.effective(session=session, settings=settings)
+    minutes = rules.question_unanswered
     if minutes:
         questions = session.execute(
             select(Question.id, Question.asked_at, Kiosk.name)
@@ -199,7 +208,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
             )
             if alert is not None:
                 raised.append(alert)
-    minutes = settings.alert_patient_waiting_minutes
+    minutes = rules.patient_waiting
     if minutes:
         arrivals = session.execute(
             select(Arrival.id, Arrival.queue_number, Arrival.arrived_at)
@@ -226,7 +235,7 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
             )
             if alert is not None:
                 raised.append(alert)
-    minutes = settings.alert_kiosk_silent_minutes
+    minutes = rules.kiosk_silent
     if minutes:
         kiosks = session.execute(
             select(Kiosk.id, Kiosk.name, Kiosk.last_seen_at)

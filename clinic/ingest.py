@@ -247,6 +247,7 @@ def _announce(
             kind=_LIVE_KIND[item.kind],
             record_id=str(item.record.id),
             emergency=bool(getattr(item.body, "emergency_flag", False)),
+            at=item.at(item.body.rated_at, now) if item.kind == RecordKind.RATING else None,
         )
         for item in items
         if item.kind in _LIVE_KIND and outcomes[item.record.id].outcome == RecordOutcome.STORED

@@ -518,6 +518,11 @@ class ClinicConfig(Base):
     alert_unhappy_share: Mapped[float] = mapped_column(default=0.5)
     alert_window_minutes: Mapped[int] = mapped_column(Integer, default=15)
     alert_min_responses: Mapped[int] = mapped_column(Integer, default=4)
+    # The timed alert rules' minutes as an admin set them on the dashboard (0: rule off);
+    # None: the server's setting (CLINIC_ALERT_..._MINUTES). See clinic/alert_settings.py.
+    alert_question_unanswered_minutes: Mapped[int | None] = mapped_column(Integer)
+    alert_patient_waiting_minutes: Mapped[int | None] = mapped_column(Integer)
+    alert_kiosk_silent_minutes: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -549,6 +554,8 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_open", "acknowledged_at", "raised_at"),
         Index("ix_alerts_email", "email_state"),
+        # The unhappy-share rule reads its kind's latest alert on every rating (migration 0306).
+        Index("ix_alerts_kind_raised_at", "kind", "raised_at"),
     )
 
 

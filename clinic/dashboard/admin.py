@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
-from clinic import accounts, appointments, kiosks
+from clinic import accounts, alert_settings, appointments, kiosks
 from clinic.accounts import AccountError, create_user
 from clinic.audit import audit
 from clinic.dashboard import queries
@@ -72,6 +72,7 @@ def _admin_page(
         "export_to": today.isoformat(),
         "csv_columns": "ref, first_name, last_name, date_of_birth, phone, starts_at, clinician",
         "rule": queries.alert_rule(session=session),
+        "alert_minutes": _alert_minutes_view(session, settings),
         "clinic": clinic,
         "staff_users": session.scalars(select(StaffUser).order_by(StaffUser.username)).all(),
         "failed_sign_ins": accounts.recent_failures(
@@ -192,6 +193,89 @@ def save_alert_rule(
         },
     )
     return _back("rule")
+
+
+def _alert_minutes_view(
+    session: Any,
+    settings: Any,
+    submitted: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return what the admin page's alert-times form shows (values, errors, defaults)."""
+    current = alert_settings.effective(session=session, settings=settings)
+    defaults = alert_settings.from_settings(settings)
+    return {
+        "fields": [
+            {
+                "name": f.name,
+                "label": f"{f.label} after (minutes)",
+                "value": submitted.get(f.name, "")
+                if submitted is not None
+                else getattr(current, f.name),
+                "minimum": f.minimum,
+                "server_default": getattr(defaults, f.name),
+                "error": (errors or {}).get(f.name, ""),
+            }
+            for f in alert_settings.FIELDS
+        ],
+        "max_minutes": alert_settings.MAX_MINUTES,
+        "overridden": alert_settings.overridden(queries.clinic_config(session=session)),
+    }
+
+
+@router.post("/dashboard/admin/alert-minutes")
+def save_alert_minutes(
+    request: Request,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    settings: SettingsDep,
+    _csrf: CsrfProtected,
+    question_unanswered: Annotated[str, Form()] = "",
+    patient_waiting: Annotated[str, Form()] = "",
+    kiosk_silent: Annotated[str, Form()] = "",
+    use_server_settings: Annotated[str, Form()] = "",
+) -> Response:
+    """Change after how many minutes the timed alert rules fire (0 turns a rule off)."""
+    config = _config_row(session)
+    if use_server_settings:
+        alert_settings.save(config, None)
+        audit(session=session, action="settings.alert_minutes_reset", user=admin)
+        return _back("alert-minutes-reset")
+    submitted = {
+        "question_unanswered": question_unanswered,
+        "patient_waiting": patient_waiting,
+        "kiosk_silent": kiosk_silent,
+    }
+    minutes, errors = alert_settings.parse(submitted)
+    if minutes is None:
+        return _admin_page(
+            request,
+            session,
+            admin,
+            settings,
+            error="The alert times were not saved: "
+            + " ".join(errors[f.name] for f in alert_settings.FIELDS if f.name in errors),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            alert_minutes=_alert_minutes_view(session, settings, submitted, errors),
+        )
+    before = alert_settings.effective(session=session, settings=settings)
+    alert_settings.save(config, minutes)
+    audit(
+        session=session,
+        action="settings.alert_minutes",
+        user=admin,
+        details={
+            "question_unanswered_minutes": minutes.question_unanswered,
+            "patient_waiting_minutes": minutes.patient_waiting,
+            "kiosk_silent_minutes": minutes.kiosk_silent,
+            "before": {
+                "question_unanswered_minutes": before.question_unanswered,
+                "patient_waiting_minutes": before.patient_waiting,
+                "kiosk_silent_minutes": before.kiosk_silent,
+            },
+        },
+    )
+    return _back("alert-minutes")
 
 
 def _config_row(session: Any) -> ClinicConfig:

@@ -62,6 +62,8 @@ NOTICES = {
     "totp-off": "Two-step sign-in turned off.",
     "faq": "FAQ saved.",
     "rule": "Alert rule saved.",
+    "alert-minutes": "Alert times saved: every server process uses them from now on.",
+    "alert-minutes-reset": "Alert times reset: the server's settings apply again.",
 }
 
 

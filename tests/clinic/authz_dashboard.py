@@ -33,6 +33,7 @@ DASHBOARD_EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("POST", "/dashboard/admin/pairing-codes"): ADMIN_PAGE,
     ("POST", "/dashboard/admin/appointments/import"): (303, 303, 403, 422),
     ("POST", "/dashboard/admin/alert-rule"): (303, 303, 403, 422),
+    ("POST", "/dashboard/admin/alert-minutes"): (303, 303, 403, 422),
     ("POST", "/dashboard/admin/clinic"): (303, 303, 403, 422),
     ("POST", "/dashboard/admin/staff"): (303, 303, 403, 422),
     ("POST", "/dashboard/admin/faq"): (303, 303, 403, 422),
