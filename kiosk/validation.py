@@ -28,7 +28,7 @@ from sync.protocol import (
     MAX_QUESTION_CHARS,
     MAX_REASON_CHARS,
 )
-from sync.rules import MAX_PHONE_CHARS, is_phone
+from sync.rules import EMAIL_PATTERN, MAX_PHONE_CHARS, is_phone
 
 __all__ = [
     "check_interpreter_language",
@@ -87,7 +87,7 @@ _STRIP_ALWAYS = str.maketrans("", "", _BIDI + _ZERO_WIDTH)
 _STRIP_JOINERS = str.maketrans("", "", _JOINERS)
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2010\u2011\u2019\u02bc")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # same as sync.protocol.Email
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 _SPACES = re.compile(r"\s+")
 
 

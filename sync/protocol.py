@@ -320,7 +320,7 @@ Email = Annotated[
     Field(
         min_length=3,
         max_length=MAX_EMAIL_CHARS,
-        pattern=r"^[^@\s\x00-\x1F\x7F]+@[^@\s\x00-\x1F\x7F]+\.[^@\s\x00-\x1F\x7F]+$",
+        pattern=rules.EMAIL_PATTERN,
     ),
 ]
 

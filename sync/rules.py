@@ -2,7 +2,7 @@
 
 - Ratings: the face (1-5), the dimensions of the optional 1-5 scales, the 0-10 "would
   recommend" question; which faces count as unhappy; the NPS bands and score.
-- Phone numbers: what a contact phone number may look like, wherever one is typed.
+- Phone numbers and email addresses: what a contact number or address may look like.
 - Server addresses: what a clinic server base URL may look like.
 - Time: "now" in UTC, and the UTC bounds of a clinic-local calendar day.
 
@@ -144,7 +144,7 @@ def net_promoter_score(promoters: int, detractors: int, answers: int) -> float |
 
 
 # ---------------------------------------------------------------------------------------
-# Phone numbers
+# Phone numbers and email addresses
 # ---------------------------------------------------------------------------------------
 #: Longest phone number text, spaces and punctuation included.
 MAX_PHONE_CHARS = 32
@@ -167,6 +167,10 @@ def is_phone(text: str) -> bool:
         and _PHONE_RE.fullmatch(text) is not None
         and MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS
     )
+
+
+#: An email address: something@something.something, no spaces, no control characters.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1F\x7F]+@[^@\s\x00-\x1F\x7F]+\.[^@\s\x00-\x1F\x7F]+$"
 
 
 # ---------------------------------------------------------------------------------------

@@ -112,3 +112,24 @@ def test_the_appointment_import_agrees_with_the_phone_rule(phone: str) -> None:
     }
     errors, _values = _parse_row(row, ZoneInfo("UTC"))
     assert (not [e for e in errors if e.column == "phone"]) is rules.is_phone(phone)
+
+
+EMAILS = ["ana@example.org", "a@b.co", "ana@example", "ana example@x.org", "@x.org", "a@b@c.org"]
+
+
+@pytest.mark.parametrize("email", EMAILS)
+def test_the_wire_and_the_kiosk_agree_on_email_addresses(email: str) -> None:
+    from kiosk.facade import InvalidInput
+    from kiosk.validation import clean_email
+
+    body = {"check_in_id": "6f1f7a2c-2d43-4d7e-9a53-0c5a3f1f2b10", "email": email}
+    try:
+        parse_body("contact_update", body)
+        wire_ok = True
+    except RecordError:
+        wire_ok = False
+    try:
+        kiosk_ok = clean_email(email) == email
+    except InvalidInput:
+        kiosk_ok = False
+    assert wire_ok is kiosk_ok is (email in ("ana@example.org", "a@b.co"))
