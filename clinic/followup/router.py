@@ -47,28 +47,15 @@ from clinic.models import (
 )
 from clinic.security import RateLimiter, hash_token, retry_after_header
 from clinic.templating import CONTENT_SECURITY_POLICY, templates
-from sync import protocol
-from sync.rules import (
-    MAX_PHONE_DIGITS,
-    MIN_PHONE_DIGITS,
-    RATING_DIMENSIONS,
-    RECOMMEND_DIMENSION,
-    RECOMMEND_MAX,
-    RECOMMEND_MIN,
-    SCORE_MAX,
-    SCORE_MIN,
-    dimension_table,
-    is_phone,
-)
+from sync import protocol, rules
 
 router = APIRouter(include_in_schema=False)
 
 TOKEN_RE = re.compile(rf"^[A-Za-z0-9_-]{{{protocol.FOLLOW_UP_TOKEN_CHARS}}}$")
 FOLLOW_UP_STATUS_PATH = protocol.FOLLOW_UP_PATH + "/status"
-SURVEY_DIMENSIONS = RATING_DIMENSIONS
 #: The form's values of a 1-5 scale and of the 0-10 question, as the radio buttons send them.
-_SCALE_VALUES = {str(n): n for n in range(SCORE_MIN, SCORE_MAX + 1)}
-_RECOMMEND_VALUES = {str(n): n for n in range(RECOMMEND_MIN, RECOMMEND_MAX + 1)}
+_SCALE_VALUES = {str(n): n for n in range(rules.SCORE_MIN, rules.SCORE_MAX + 1)}
+_RECOMMEND_VALUES = {str(n): n for n in range(rules.RECOMMEND_MIN, rules.RECOMMEND_MAX + 1)}
 #: How long a well-formed but unknown token shows "we are recording your visit".
 PENDING_GRACE_SECONDS = 60 * 60
 #: The one-message pages: (title, body), translated when shown.
@@ -90,7 +77,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "too_many": (N_("Too many requests"), N_("Please wait a moment and try again.")),
 }
-SURVEY_QUESTIONS = dimension_table(
+SURVEY_QUESTIONS = rules.dimension_table(
     {
         "ease_of_contact": N_("How easy was it to contact us?"),
         "waiting_time": N_("How reasonable was the waiting time?"),
@@ -399,7 +386,7 @@ def _rating_page(
         "followup/rating.html",
         {
             "action": protocol.FOLLOW_UP_PATH.format(token=token),
-            "dimensions": SURVEY_DIMENSIONS,
+            "dimensions": rules.RATING_DIMENSIONS,
             "questions": SURVEY_QUESTIONS,
             "scale_values": list(_SCALE_VALUES.values()),
             "recommend_values": list(_RECOMMEND_VALUES.values()),
@@ -419,18 +406,18 @@ def _rating_page(
 
 def _parse_survey(form: Any) -> tuple[dict[str, Any], str | None]:
     answers: dict[str, Any] = {}
-    for dim in SURVEY_DIMENSIONS:
+    for dim in rules.RATING_DIMENSIONS:
         value = form.get(dim)
         if value in (None, ""):
             continue
         if value not in _SCALE_VALUES:
             return answers, BAD_SCORE
         answers[dim] = _SCALE_VALUES[value]
-    recommend = form.get(RECOMMEND_DIMENSION)
+    recommend = form.get(rules.RECOMMEND_DIMENSION)
     if recommend not in (None, ""):
         if recommend not in _RECOMMEND_VALUES:
             return answers, BAD_SCORE
-        answers[RECOMMEND_DIMENSION] = _RECOMMEND_VALUES[recommend]
+        answers[rules.RECOMMEND_DIMENSION] = _RECOMMEND_VALUES[recommend]
     comment = form.get("comment")
     if isinstance(comment, str) and comment.strip():
         if len(comment) > protocol.MAX_COMMENT_CHARS:
@@ -475,7 +462,7 @@ async def follow_up_submit(
         response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.SURVEY, answers=answers)
     else:
         phone = str(form.get("phone") or "").strip()
-        if not is_phone(phone):
+        if not rules.is_phone(phone):
             return _rating_page(
                 request,
                 session,
@@ -484,7 +471,7 @@ async def follow_up_submit(
                 lang,
                 error=gettext_for(lang, INVALID_INPUT).format(
                     detail=gettext_for(lang, BAD_PHONE).format(
-                        low=MIN_PHONE_DIGITS, high=MAX_PHONE_DIGITS
+                        low=rules.MIN_PHONE_DIGITS, high=rules.MAX_PHONE_DIGITS
                     )
                 ),
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
