@@ -21,7 +21,6 @@ from typing import Protocol
 from kiosk.config import KioskSettings
 
 # The rating rules the screens need, from their one home (screens may not import sync).
-from sync.rules import RATING_DIMENSIONS as RATING_DIMENSIONS
 from sync.rules import UnknownRuleKey as UnknownRuleKey
 from sync.rules import check_dimension
 from sync.rules import dimension_table as dimension_table

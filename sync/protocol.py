@@ -5,7 +5,8 @@ kiosk submits (and the exact shape of each record's body), the answers the serve
 what a kiosk pulls, and the helpers both ends must compute identically (canonical JSON and
 body hash for idempotency, memory-hard match keys for appointments, follow-up tokens).
 
-This module imports neither Kivy nor FastAPI nor SQLAlchemy; only pydantic and argon2-cffi.
+This module imports neither Kivy nor FastAPI nor SQLAlchemy; only pydantic, argon2-cffi and
+sync.rules (the rules both ends share: phone numbers, score ranges; standard library only).
 See docs/protocol.md for the prose version.
 """
 
