@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from clinic.models import Appointment, AppointmentStatus, ClinicConfig
 from sync.protocol import MatchKdf, derive_appointment_keys, match_day_salt
+from sync.rules import MAX_PHONE_CHARS, MAX_PHONE_DIGITS, MIN_PHONE_DIGITS, is_phone
 
 REQUIRED_COLUMNS = ("ref", "first_name", "last_name", "date_of_birth", "starts_at", "clinician")
 OPTIONAL_COLUMNS = ("phone",)
-LIMITS = {"ref": 64, "first_name": 80, "last_name": 80, "clinician": 80, "phone": 32}
+LIMITS = {"ref": 64, "first_name": 80, "last_name": 80, "clinician": 80, "phone": MAX_PHONE_CHARS}
 
 
 @dataclass
@@ -219,12 +220,14 @@ def _parse_row(
             if starts.tzinfo is None:
                 starts = starts.replace(tzinfo=tz)
     phone = values.get("phone") or None
-    if phone and (
-        sum(ch.isdigit() for ch in phone) < 4
-        or any(not (ch.isdigit() or ch in "+ ()-") for ch in phone)
-    ):
+    if phone and not is_phone(phone):
         errors.append(
-            RowError(0, "phone", "phone must hold at least 4 digits (and + ( ) - spaces)")
+            RowError(
+                0,
+                "phone",
+                f"phone must hold {MIN_PHONE_DIGITS}-{MAX_PHONE_DIGITS} digits"
+                " (and only + ( ) - spaces besides)",
+            )
         )
     if errors:
         return errors, None

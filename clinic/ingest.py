@@ -68,22 +68,15 @@ from sync.protocol import (
     parse_body,
     unstorable_text,
 )
+from sync.rules import RATING_DIMENSIONS, RECOMMEND_DIMENSION
 
 log = logging.getLogger(__name__)
 
 PRIMARY_KINDS = frozenset(
     {RecordKind.CHECK_IN, RecordKind.WALK_IN, RecordKind.QUESTION, RecordKind.RATING}
 )
-DETAIL_FIELDS = (
-    "ease_of_contact",
-    "waiting_time",
-    "politeness",
-    "kept_informed",
-    "overall",
-    "would_recommend",
-    "comment",
-    "contact_phone",
-)
+#: What a rating_detail sets on its rating: each dimension's score, then the rest.
+DETAIL_FIELDS = (*RATING_DIMENSIONS, RECOMMEND_DIMENSION, "comment", "contact_phone")
 
 
 def result(record_id: uuid.UUID, outcome: RecordOutcome, detail: str | None = None) -> RecordResult:

@@ -181,8 +181,9 @@ def _build_pull(
     """Return the pull, its ETag, and until when time alone leaves them as they are."""
     config = session.get(ClinicConfig, 1)
     if config is None:
-        # Reader sessions must not write; the migration creates this row.
-        config = ClinicConfig(id=1, name="Clinic", hash_key=hashlib.sha256(b"unset").hexdigest())
+        # The migration creates this row, and reader sessions must not write it. No stand-in:
+        # one with a fixed key would publish salts that anyone could derive.
+        raise RuntimeError("the clinic_settings row is missing: run the database migrations")
     clinic = ClinicSettings(
         name=config.name,
         phone=config.phone,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -25,16 +25,16 @@ from sqlalchemy.orm import Session
 from clinic.config import Settings
 from clinic.models import Arrival, ArrivalStatus
 from sync.protocol import QueueState
+from sync.rules import day_bounds, local_day
 
 RECENT_CALLS = 11
 MIN_GAPS = 2
 
 
 def today_bounds(tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
-    """Return [start, end) of the clinic's local day containing now, as aware datetimes."""
-    local_day = now.astimezone(tz).date()
-    start = datetime.combine(local_day, time.min, tzinfo=tz)
-    return start, start + timedelta(days=1)
+    """Return [start, end) of the clinic's local day containing now, in the clinic's zone."""
+    start, end = day_bounds(local_day(now, tz), tz)
+    return start.astimezone(tz), end.astimezone(tz)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from sync.rules import server_base_url
+
 #: The staff PIN of the demo kiosk (documented in docs/kiosk-demo.md); refused outside demo.
 DEMO_ADMIN_PIN = "1234"
 #: Where a demo kiosk's follow-up links point when no server_url is given.
@@ -212,9 +214,12 @@ class KioskSettings(BaseSettings):
     def _http_url(cls, value: str, info: ValidationInfo) -> str:
         if not value and info.data.get("demo"):
             return DEMO_SERVER_URL
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value  # empty: refused outside demo mode below, with the other missing keys
+        if not value:
+            return value  # empty: refused outside demo mode below, with the other missing keys
+        url = server_base_url(value)
+        if url is None:
+            raise ValueError("must be an http:// or https:// address with a host (no ? or #)")
+        return url
 
     @field_validator("admin_pin_hash")
     @classmethod

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -26,7 +26,6 @@ from kiosk.facade import N_, InvalidInput, KioskError, StorageError
 from kiosk.models import CheckIn, ClinicRow, ContactUpdate, Question, Rating, RatingDetail, WalkIn
 from kiosk.state import StateKey, get_state
 from sync import outbox
-from sync.outbox import utcnow
 from sync.protocol import (
     BODY_MODELS,
     CheckInBody,
@@ -38,6 +37,7 @@ from sync.protocol import (
     WalkInBody,
     dump_body,
 )
+from sync.rules import day_bounds, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,12 +86,7 @@ class KioskCore:
 
     def today_bounds(self) -> tuple[datetime, datetime]:
         """Return the start and end (UTC) of the clinic-local day."""
-        local_day = self.today()
-        start = datetime.combine(local_day, datetime.min.time(), tzinfo=self.settings.tz)
-        end = datetime.combine(
-            local_day + timedelta(days=1), datetime.min.time(), tzinfo=self.settings.tz
-        )
-        return start.astimezone(UTC), end.astimezone(UTC)
+        return day_bounds(self.today(), self.settings.tz)
 
     # --- writing -----------------------------------------------------------------------
     def add_commit_listener(self, listener: Callable[[], None]) -> None:

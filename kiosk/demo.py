@@ -14,7 +14,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Protocol
@@ -41,6 +41,7 @@ from sync.protocol import (
     new_follow_up_token,
     shared_match_keys,
 )
+from sync.rules import day_bounds
 
 
 class DemoHost(Protocol):
@@ -232,10 +233,7 @@ def build_demo_pull(kiosk: DemoHost, pepper: bytes) -> KioskPull:
     now = kiosk.now()
     day = kiosk.today()
     tz = settings.tz
-    day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-    day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(
-        UTC
-    )
+    day_start, day_end = day_bounds(day, tz)
     kdf = MatchKdf(day=day, salt=match_day_salt(pepper, day))
     derived = [
         derive_appointment_keys(kdf, person.last_name, person.date_of_birth, person.phone_last4)

@@ -20,6 +20,12 @@ from typing import Protocol
 
 from kiosk.config import KioskSettings
 
+# The rating rules the screens need, from their one home (screens may not import sync).
+from sync.rules import UnknownRuleKey as UnknownRuleKey
+from sync.rules import check_dimension
+from sync.rules import dimension_table as dimension_table
+from sync.rules import face_table as face_table
+
 
 def N_(message: str) -> str:
     """Mark a string for translation without translating it (gettext's N_)."""
@@ -117,7 +123,8 @@ class SyncStatus:
 
 @dataclass(frozen=True)
 class RatingDetails:
-    ease_of_contact: int | None = None  # 1..5
+    # One field per sync.rules.RATING_DIMENSIONS (1..5), as on the wire's RatingDetailBody.
+    ease_of_contact: int | None = None
     waiting_time: int | None = None
     politeness: int | None = None
     kept_informed: int | None = None
@@ -126,6 +133,11 @@ class RatingDetails:
     comment: str | None = None
     consent_to_contact: bool = False
     contact_phone: str | None = None
+
+    def score(self, dimension: str) -> int | None:
+        """Return the answer of one rating dimension; an unknown name raises UnknownRuleKey."""
+        value: int | None = getattr(self, check_dimension(dimension))
+        return value
 
 
 @dataclass

@@ -20,6 +20,7 @@ from sync.protocol import (
     follow_up_url,
     new_follow_up_token,
 )
+from sync.rules import RATING_DIMENSIONS, is_face, is_recommend_score, is_scale_score
 
 MSG_DETAILS_SAVED = N_("Your answers were already saved. Thank you.")
 
@@ -35,7 +36,7 @@ class FeedbackDesk:
     ) -> RatingReceipt:
         """Store a face tap at once (one per known visit; anonymous repeats are merged)."""
         core = self.core
-        if isinstance(face, bool) or not isinstance(face, int) or not 1 <= face <= 5:
+        if not is_face(face):
             raise InvalidInput(validation.MSG_FACE, "face")
         lang = core.language(language)
         ref = appointment_ref or None
@@ -100,19 +101,13 @@ class FeedbackDesk:
         except ValueError:
             raise InvalidInput(MSG_UNKNOWN_VISIT, "rating_id") from None
         scores: dict[str, int | None] = {}
-        for name in ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall"):
-            value = getattr(details, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5
-            ):
+        for name in RATING_DIMENSIONS:
+            value = details.score(name)
+            if value is not None and not is_scale_score(value):
                 raise InvalidInput(validation.MSG_SCORE, name)
             scores[name] = value
         recommend = details.would_recommend
-        if recommend is not None and (
-            isinstance(recommend, bool)
-            or not isinstance(recommend, int)
-            or not 0 <= recommend <= 10
-        ):
+        if recommend is not None and not is_recommend_score(recommend):
             raise InvalidInput(validation.MSG_SCORE, "would_recommend")
         comment = validation.clean_optional_text(
             details.comment, max_chars=validation.MAX_COMMENT_CHARS, field_name="comment"

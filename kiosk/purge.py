@@ -27,7 +27,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from time import sleep as sleep_seconds
 from zoneinfo import ZoneInfo
 
@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.models import CheckIn, ContactUpdate, Question, Rating, RatingDetail, WalkIn
 from kiosk.store import drop_stale_match_keys
-from sync.outbox import utcnow
 from sync.protocol import IDENTIFYING_FIELDS, RecordKind
+from sync.rules import day_bounds, local_day, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ def purge_cutoff(now: datetime, *, tz: ZoneInfo, retention: timedelta | None) ->
     """
     if retention is not None:
         return now - retention
-    local = now.astimezone(tz)
-    return datetime.combine(local.date(), time(0, 0), tzinfo=tz)
+    start_of_today, _end = day_bounds(local_day(now, tz), tz)
+    return start_of_today
 
 
 def _db_time(moment: datetime) -> str:

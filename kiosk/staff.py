@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from kiosk.core import KioskCore
 from kiosk.facade import N_, InvalidInput
 from kiosk.info import InfoDesk
 from kiosk.state import StateKey, set_state
+from sync.rules import server_base_url
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +127,8 @@ def _demo_pin_hash() -> str:
 
 
 def check_server_url(text: str) -> str:
-    """Return a clinic server base URL (http/https with a host) or raise InvalidInput."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        raise InvalidInput(MSG_SERVER_URL, "server_url") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(ch.isspace() for ch in text)
-        or parts.query
-        or parts.fragment
-    ):
+    """Return a clinic server base URL (sync.rules.server_base_url) or raise InvalidInput."""
+    url = server_base_url(text)
+    if url is None:
         raise InvalidInput(MSG_SERVER_URL, "server_url")
-    return text.rstrip("/")
+    return url

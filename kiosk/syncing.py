@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import metadata
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from kiosk import state
 from kiosk.clockcheck import bounded_skew, clock_problem
@@ -32,6 +31,7 @@ from kiosk.state import StateKey
 from kiosk.store import apply_pull
 from sync.client import KioskClient, Refused, Retryable, Unauthorized
 from sync.protocol import KioskPull
+from sync.rules import server_base_url
 from sync.worker import Credentials, SyncHooks, SyncWorker, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -264,13 +264,6 @@ def stop_sync(kiosk: _Kiosk, timeout: float = 2.0) -> bool:
     return worker.stop(timeout)
 
 
-def _check_server_url(server_url: str) -> str | None:
-    parts = urlsplit(server_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return server_url.strip().rstrip("/")
-
-
 def request_pairing(
     kiosk: _Kiosk,
     server_url: str,
@@ -280,7 +273,7 @@ def request_pairing(
     timeout: tuple[float, float] = (3.05, 10.0),
 ) -> threading.Thread | None:
     """Pair with the server in a background thread; on_done(None) or on_done(msgid)."""
-    url = _check_server_url(server_url)
+    url = server_base_url(server_url)
     code = "".join(pairing_code.split())
     if url is None:
         on_done(N_("Enter the server address, e.g. https://clinic.example.org"))

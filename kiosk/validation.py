@@ -25,10 +25,10 @@ from sync.protocol import (
     MAX_COMMENT_CHARS,
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
-    MAX_PHONE_CHARS,
     MAX_QUESTION_CHARS,
     MAX_REASON_CHARS,
 )
+from sync.rules import EMAIL_PATTERN, MAX_PHONE_CHARS, is_phone
 
 __all__ = [
     "check_interpreter_language",
@@ -87,8 +87,7 @@ _STRIP_ALWAYS = str.maketrans("", "", _BIDI + _ZERO_WIDTH)
 _STRIP_JOINERS = str.maketrans("", "", _JOINERS)
 
 _NAME_PUNCTUATION = frozenset(" -'.\u2010\u2011\u2019\u02bc")
-_PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")  # same as sync.protocol.Phone
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # same as sync.protocol.Email
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 _SPACES = re.compile(r"\s+")
 
 
@@ -194,7 +193,7 @@ def _ascii_digits(value: str) -> str:
 
 
 def clean_phone(value: str | None, field_name: str = "phone") -> str | None:
-    """Return a phone number in the protocol's format, None if blank, or raise."""
+    """Return a phone number tidied to meet sync.rules.is_phone, None if blank, or raise."""
     if _blank(value):
         return None
     raw = _require(value, field_name)
@@ -202,8 +201,7 @@ def clean_phone(value: str | None, field_name: str = "phone") -> str | None:
         raise InvalidInput(MSG_TOO_LONG, field_name)
     text = _ascii_digits(strip_invisible(raw, keep_joiners=False))
     text = _SPACES.sub(" ", text.replace(".", " ")).strip()
-    digits = sum(ch.isdigit() for ch in text)
-    if len(text) > MAX_PHONE_CHARS or not _PHONE_RE.match(text) or not 6 <= digits <= 15:
+    if not is_phone(text):
         raise InvalidInput(MSG_PHONE, field_name)
     return text
 

@@ -143,7 +143,7 @@ def control_name(widget: Widget, lang: str) -> str:
     if isinstance(widget, FaceButton):
         from screens.rate import FACE_LABELS
 
-        return _(FACE_LABELS.get(int(widget.face), ""), lang)
+        return _(FACE_LABELS[int(widget.face)], lang)
     if isinstance(widget, LangButton):
         return language_name(str(widget.lang))
     if getattr(widget, "text", "") == "A+":

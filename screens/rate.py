@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from kiosk.facade import N_, KioskError
+from kiosk.facade import N_, KioskError, face_table
 from screens.base import KioskScreen, load_kv
 
 #: What each face means, printed under it.
-FACE_LABELS = {
-    1: N_("Very bad"),
-    2: N_("Bad"),
-    3: N_("Okay"),  # a face: "so-so", not the "OK" of a button
-    4: N_("Good"),
-    5: N_("Very good"),
-}
+FACE_LABELS = face_table(
+    {
+        1: N_("Very bad"),
+        2: N_("Bad"),
+        3: N_("Okay"),  # a face: "so-so", not the "OK" of a button
+        4: N_("Good"),
+        5: N_("Very good"),
+    },
+    "face labels",
+)
 
 
 class RateScreen(KioskScreen):

@@ -6,17 +6,20 @@ from __future__ import annotations
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.facade import N_, KioskError, RatingDetails
+from kiosk.facade import N_, KioskError, RatingDetails, dimension_table
 from screens.base import KioskScreen, load_kv
 
-#: The optional 1..5 questions: RatingDetails field -> msgid.
-QUESTIONS = {
-    "ease_of_contact": N_("How easy was it to contact us?"),
-    "waiting_time": N_("Waiting time and responsiveness"),
-    "politeness": N_("Politeness and professionalism of staff"),
-    "kept_informed": N_("Were you kept informed about your care?"),
-    "overall": N_("Overall, how was your visit?"),
-}
+#: The optional 1..5 questions: rating dimension -> msgid (each a MatrixRow id in the kv).
+QUESTIONS = dimension_table(
+    {
+        "ease_of_contact": N_("How easy was it to contact us?"),
+        "waiting_time": N_("Waiting time and responsiveness"),
+        "politeness": N_("Politeness and professionalism of staff"),
+        "kept_informed": N_("Were you kept informed about your care?"),
+        "overall": N_("Overall, how was your visit?"),
+    },
+    "kiosk rating questions",
+)
 MSG_PHONE_FOR_CONSENT = N_("Please enter your phone number so that we can call you back.")
 FIELDS = {"contact_phone": "contact_phone", "comment": "comment"}
 
@@ -24,6 +27,8 @@ FIELDS = {"contact_phone": "contact_phone", "comment": "comment"}
 class RateDetailsScreen(KioskScreen):
     """Ask the optional questions; every one may stay blank."""
 
+    #: The kv's rows take their msgids from here (one MatrixRow per dimension, by id).
+    questions = QUESTIONS
     comment = StringProperty("")
     consent = BooleanProperty(False)
     contact_phone = StringProperty("")

@@ -34,7 +34,7 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
 import screens.keyboard  # noqa: F401  (the keyboard's rules, used by the fields)
-from kiosk.facade import N_
+from kiosk.facade import N_, face_table
 from kiosk.textshape import has_rtl, typed_line
 from screens.discard import discard, discard_children
 from screens.keyboard import advance, keyboard
@@ -629,17 +629,20 @@ class FaceButton(ButtonBehavior, Widget):
 
     face = NumericProperty(3)
 
-    COLOURS = {
-        1: (0.80, 0.15, 0.15, 1),
-        2: (0.93, 0.45, 0.10, 1),
-        3: (0.95, 0.75, 0.10, 1),
-        4: (0.50, 0.75, 0.20, 1),
-        5: (0.15, 0.60, 0.25, 1),
-    }
+    COLOURS = face_table(
+        {
+            1: (0.80, 0.15, 0.15, 1),
+            2: (0.93, 0.45, 0.10, 1),
+            3: (0.95, 0.75, 0.10, 1),
+            4: (0.50, 0.75, 0.20, 1),
+            5: (0.15, 0.60, 0.25, 1),
+        },
+        "face colours",
+    )
 
     def colour(self, face: int) -> tuple[float, float, float, float]:
-        """Return the fill colour of a face."""
-        return self.COLOURS.get(int(face), self.COLOURS[3])
+        """Return the fill colour of a face (1-5; any other face is an error)."""
+        return self.COLOURS[int(face)]
 
 
 class ScoreRow(BoxLayout):

@@ -5,7 +5,8 @@ kiosk submits (and the exact shape of each record's body), the answers the serve
 what a kiosk pulls, and the helpers both ends must compute identically (canonical JSON and
 body hash for idempotency, memory-hard match keys for appointments, follow-up tokens).
 
-This module imports neither Kivy nor FastAPI nor SQLAlchemy; only pydantic and argon2-cffi.
+This module imports neither Kivy nor FastAPI nor SQLAlchemy; only pydantic, argon2-cffi and
+sync.rules (the rules both ends share: phone numbers, score ranges; standard library only).
 See docs/protocol.md for the prose version.
 """
 
@@ -38,6 +39,9 @@ from pydantic import (
     ValidationError,
 )
 
+from sync import rules
+from sync.rules import MAX_PHONE_CHARS as MAX_PHONE_CHARS
+
 PROTOCOL_VERSION = 1
 
 # ---------------------------------------------------------------------------------------
@@ -63,7 +67,7 @@ MAX_NAME_CHARS = 80
 MAX_REASON_CHARS = 500
 MAX_QUESTION_CHARS = 1000
 MAX_COMMENT_CHARS = 1000
-MAX_PHONE_CHARS = 32
+# MAX_PHONE_CHARS: sync.rules, with the rest of the phone number rule.
 MAX_EMAIL_CHARS = 254
 
 #: Follow-up tokens carry 144 random bits (>= 128 required), URL-safe base64, 24 chars.
@@ -271,8 +275,29 @@ Token = Annotated[
 Language = Annotated[
     StrictStr, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
 ]
+
+
+def _phone(value: str) -> str:
+    if not rules.is_phone(value):
+        raise ValueError(
+            f"a phone number holds {rules.MIN_PHONE_DIGITS}-{rules.MAX_PHONE_DIGITS} digits"
+            " and only + ( ) - and spaces besides"
+        )
+    return value
+
+
 #: A whole number on the wire (never a boolean, never text), 1 to 5.
-Score5 = Annotated[int, Field(ge=1, le=5), BeforeValidator(_not_bool_or_text)]
+Score5 = Annotated[
+    int, Field(ge=rules.SCORE_MIN, le=rules.SCORE_MAX), BeforeValidator(_not_bool_or_text)
+]
+FaceScore = Annotated[
+    int, Field(ge=rules.FACE_MIN, le=rules.FACE_MAX), BeforeValidator(_not_bool_or_text)
+]
+RecommendScore = Annotated[
+    int,
+    Field(ge=rules.RECOMMEND_MIN, le=rules.RECOMMEND_MAX),
+    BeforeValidator(_not_bool_or_text),
+]
 Name = Annotated[OneLine, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 Ref = Annotated[OneLine, Field(min_length=1, max_length=64)]
 QueueNumber = Annotated[OneLine, Field(min_length=1, max_length=16)]
@@ -281,15 +306,22 @@ AppVersion = Annotated[OneLine, Field(min_length=1, max_length=32)]
 Reason = Annotated[FreeText, Field(min_length=1, max_length=MAX_REASON_CHARS)]
 QuestionText = Annotated[FreeText, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
 Comment = Annotated[FreeText, Field(min_length=1, max_length=MAX_COMMENT_CHARS)]
+#: A phone number as sync.rules.is_phone has it (pattern and length also show in the schema).
 Phone = Annotated[
-    StrictStr, Field(min_length=4, max_length=MAX_PHONE_CHARS, pattern=r"^\+?[0-9 ()-]+$")
+    StrictStr,
+    Field(
+        min_length=rules.MIN_PHONE_DIGITS,
+        max_length=MAX_PHONE_CHARS,
+        pattern=rules.PHONE_PATTERN,
+    ),
+    AfterValidator(_phone),
 ]
 Email = Annotated[
     StrictStr,
     Field(
         min_length=3,
         max_length=MAX_EMAIL_CHARS,
-        pattern=r"^[^@\s\x00-\x1F\x7F]+@[^@\s\x00-\x1F\x7F]+\.[^@\s\x00-\x1F\x7F]+$",
+        pattern=rules.EMAIL_PATTERN,
     ),
 ]
 
@@ -380,7 +412,7 @@ class QuestionBody(_Strict):
 class RatingBody(_Strict):
     """The one-tap face rating (1 = very unhappy ... 5 = very happy), stored at the tap."""
 
-    face: Score5
+    face: FaceScore
     appointment_ref: Ref | None = None
     rated_at: Timestamp
     follow_up_token: Token
@@ -388,7 +420,11 @@ class RatingBody(_Strict):
 
 
 class RatingDetailBody(_Strict):
-    """The optional extra answers that follow a face rating (FHIR QuestionnaireResponse)."""
+    """The optional extra answers that follow a face rating (FHIR QuestionnaireResponse).
+
+    One field per sync.rules.RATING_DIMENSIONS and RECOMMEND_DIMENSION (a test holds them
+    equal), written out so the wire's schema reads plainly.
+    """
 
     rating_id: RecordId
     ease_of_contact: Score5 | None = None
@@ -396,9 +432,7 @@ class RatingDetailBody(_Strict):
     politeness: Score5 | None = None
     kept_informed: Score5 | None = None
     overall: Score5 | None = None
-    would_recommend: (
-        Annotated[int, Field(ge=0, le=10), BeforeValidator(_not_bool_or_text)] | None
-    ) = None
+    would_recommend: RecommendScore | None = None
     comment: Comment | None = None
     consent_to_contact: StrictBool = False
     contact_phone: Phone | None = None

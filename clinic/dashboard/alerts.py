@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-#: Face scores counted as unhappy (1 = very unhappy, 2 = unhappy).
-UNHAPPY_FACES = frozenset({1, 2})
+from sync.rules import UNHAPPY_FACES
 
 
 @dataclass(frozen=True)

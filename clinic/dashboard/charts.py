@@ -8,6 +8,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from sync.rules import NpsBand, net_promoter_score, nps_band
+
 #: Colour-blind-safe palette (Okabe-Ito).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
@@ -167,8 +169,7 @@ def _data_table(
 
 def nps(scores: Sequence[int]) -> float | None:
     """Return the Net Promoter Score (-100..100) of 0-10 answers, or None without answers."""
-    if not scores:
-        return None
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
-    return 100.0 * (promoters - detractors) / len(scores)
+    bands = [nps_band(score) for score in scores]
+    return net_promoter_score(
+        bands.count(NpsBand.PROMOTER), bands.count(NpsBand.DETRACTOR), len(bands)
+    )

@@ -13,8 +13,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from clinic.dashboard import rollup
-from clinic.dashboard.alerts import UNHAPPY_FACES, AlertDecision, AlertRule, evaluate_alert
-from clinic.dashboard.days import day_bounds as day_bounds  # also used as queries.day_bounds
+from clinic.dashboard.alerts import AlertDecision, AlertRule, evaluate_alert
 from clinic.dashboard.days import local_day as _local_day
 from clinic.ehr import queue as ehr_queue
 from clinic.followup.models import FollowUpResponse, ResponseKind
@@ -33,13 +32,21 @@ from clinic.models import (
     Rating,
     ReviewState,
 )
+from sync.rules import DETRACTOR_MAX, PROMOTER_MIN, UNHAPPY_FACES, FaceBand, dimension_table
+from sync.rules import day_bounds as day_bounds  # also used as queries.day_bounds
 
-DIMENSIONS: tuple[tuple[str, str], ...] = (
-    ("ease_of_contact", "Ease of contact"),
-    ("waiting_time", "Waiting time"),
-    ("politeness", "Politeness"),
-    ("kept_informed", "Kept informed"),
-    ("overall", "Overall"),
+#: (dimension, staff label), in the order of sync.rules.RATING_DIMENSIONS.
+DIMENSIONS: tuple[tuple[str, str], ...] = tuple(
+    dimension_table(
+        {
+            "ease_of_contact": "Ease of contact",
+            "waiting_time": "Waiting time",
+            "politeness": "Politeness",
+            "kept_informed": "Kept informed",
+            "overall": "Overall",
+        },
+        "dashboard labels",
+    ).items()
 )
 PAGE_SIZE = 50
 DEFAULT_CHART_DAYS = 30
@@ -223,7 +230,7 @@ class FeedbackFilter:
     date_from: date
     date_to: date
     kiosk: uuid.UUID | None = None
-    face: str = ""  # "", "1".."5", "unhappy"
+    face: str = ""  # "", "1".."5", FaceBand.UNHAPPY
     dims: dict[str, int] = field(default_factory=dict)
     has_comment: bool | None = None
     state: str = ""
@@ -234,7 +241,7 @@ class FeedbackFilter:
         where: list[Any] = [Rating.rated_at >= start, Rating.rated_at < end]
         if self.kiosk is not None:
             where.append(Rating.kiosk_id == self.kiosk)
-        if self.face == "unhappy":
+        if self.face == FaceBand.UNHAPPY:
             where.append(Rating.face.in_(sorted(UNHAPPY_FACES)))
         elif self.face:
             where.append(Rating.face == int(self.face))
@@ -379,7 +386,7 @@ def daily_stats(
                 d for d in live_daily_stats(late, session=session, tz=tz) if d.day in stale
             )
         faces: list[int] | None = None
-        if flt.face == "unhappy":
+        if flt.face == FaceBand.UNHAPPY:
             faces = sorted(UNHAPPY_FACES)
         elif flt.face:
             faces = [int(flt.face)]
@@ -421,9 +428,9 @@ def live_daily_stats(flt: FeedbackFilter, *, session: Session, tz: ZoneInfo) -> 
         day,
         func.count().label("responses"),
         func.sum(Rating.face).label("face_sum"),
-        func.sum(case((Rating.face <= 2, 1), else_=0)).label("unhappy"),
-        func.sum(case((Rating.would_recommend >= 9, 1), else_=0)).label("promoters"),
-        func.sum(case((Rating.would_recommend <= 6, 1), else_=0)).label("detractors"),
+        func.sum(case((Rating.face.in_(sorted(UNHAPPY_FACES)), 1), else_=0)).label("unhappy"),
+        func.sum(case((Rating.would_recommend >= PROMOTER_MIN, 1), else_=0)).label("promoters"),
+        func.sum(case((Rating.would_recommend <= DETRACTOR_MAX, 1), else_=0)).label("detractors"),
         func.count(Rating.would_recommend).label("recommend_answers"),
     ] + [func.avg(getattr(Rating, dim)).label(dim) for dim, _ in DIMENSIONS]
     rows = session.execute(

@@ -30,10 +30,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from clinic.dashboard.days import day_bounds, local_day
+from clinic.dashboard.days import local_day
 from clinic.models import Base, Rating, ReceivedRecord
+from sync.rules import (
+    DETRACTOR_MAX,
+    PROMOTER_MIN,
+    RATING_DIMENSIONS,
+    UNHAPPY_FACES,
+    day_bounds,
+)
 
-DIMS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
 #: Records may commit up to this long after their received_at was set (open transactions).
 WATERMARK_SLACK = timedelta(minutes=2)
 #: Move the watermark at most this often (each move is a write).
@@ -88,11 +94,11 @@ class RatingRollupState(Base):
 def _sum_columns() -> list[Any]:
     columns: list[Any] = [
         func.count().label("responses"),
-        func.sum(case((Rating.would_recommend >= 9, 1), else_=0)).label("promoters"),
-        func.sum(case((Rating.would_recommend <= 6, 1), else_=0)).label("detractors"),
+        func.sum(case((Rating.would_recommend >= PROMOTER_MIN, 1), else_=0)).label("promoters"),
+        func.sum(case((Rating.would_recommend <= DETRACTOR_MAX, 1), else_=0)).label("detractors"),
         func.count(Rating.would_recommend).label("recommend_n"),
     ]
-    for dim in DIMS:
+    for dim in RATING_DIMENSIONS:
         col = getattr(Rating, dim)
         columns.append(func.coalesce(func.sum(col), 0).label(f"{dim}_sum"))
         columns.append(func.count(col).label(f"{dim}_n"))
@@ -107,7 +113,7 @@ _TARGET_COLUMNS = [
     "promoters",
     "detractors",
     "recommend_n",
-] + [f"{dim}_{part}" for dim in DIMS for part in ("sum", "n")]
+] + [f"{dim}_{part}" for dim in RATING_DIMENSIONS for part in ("sum", "n")]
 
 
 def _offset_minutes(day: date, tz: ZoneInfo) -> int | None:
@@ -261,12 +267,12 @@ def stored_days(
         s.day,
         func.sum(s.responses),
         func.sum(s.responses * s.face),
-        func.sum(case((s.face <= 2, s.responses), else_=0)),
+        func.sum(case((s.face.in_(sorted(UNHAPPY_FACES)), s.responses), else_=0)),
         func.sum(s.promoters),
         func.sum(s.detractors),
         func.sum(s.recommend_n),
     ]
-    for dim in DIMS:
+    for dim in RATING_DIMENSIONS:
         columns.append(func.sum(getattr(s, f"{dim}_sum")))
         columns.append(func.sum(getattr(s, f"{dim}_n")))
     query = select(*columns).where(s.day >= first, s.day <= last)
@@ -278,7 +284,8 @@ def stored_days(
     for row in session.execute(query.group_by(s.day).order_by(s.day)).all():
         day = row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0]))
         dims = {
-            dim: (int(row[7 + 2 * i] or 0), int(row[8 + 2 * i] or 0)) for i, dim in enumerate(DIMS)
+            dim: (int(row[7 + 2 * i] or 0), int(row[8 + 2 * i] or 0))
+            for i, dim in enumerate(RATING_DIMENSIONS)
         }
         result.append(
             DaySums(

@@ -19,22 +19,23 @@ from clinic.deps import CsrfProtected, CurrentAdmin, CurrentStaff, SessionDep, S
 from clinic.ehr import panel as ehr_panel
 from clinic.ehr import queue as ehr_queue
 from clinic.models import ArrivalStatus, Kiosk, Question, ReviewState, utcnow
+from sync.rules import UNHAPPY_FACES, FaceBand, face_table, net_promoter_score
 
 router = APIRouter(include_in_schema=False)
 
 MAX_ANSWER_CHARS = 2000
 MAX_NOTE_CHARS = 1000
 # Words, not emoji: Debian's Chromium (and many clinic PCs) have no colour emoji font.
-FACE_ICONS = {1: "very unhappy", 2: "unhappy", 3: "neutral", 4: "happy", 5: "very happy"}
+FACE_ICONS = face_table(
+    {1: "very unhappy", 2: "unhappy", 3: "neutral", 4: "happy", 5: "very happy"}, "face icons"
+)
 FACE_OPTIONS = (
     ("", "Any"),
-    ("unhappy", "Unhappy (1-2)"),
-    ("1", "1 very unhappy"),
-    ("2", "2 unhappy"),
-    ("3", "3 neutral"),
-    ("4", "4 happy"),
-    ("5", "5 very happy"),
+    (FaceBand.UNHAPPY.value, f"Unhappy ({min(UNHAPPY_FACES)}-{max(UNHAPPY_FACES)})"),
+    *((str(face), f"{face} {icon}") for face, icon in FACE_ICONS.items()),
 )
+#: The values of the face filter: a face, the unhappy band (sync.rules.UNHAPPY_FACES) or any.
+FACE_FILTERS = frozenset(value for value, _label in FACE_OPTIONS)
 
 
 def _back(path: str, ok: str) -> RedirectResponse:
@@ -237,7 +238,7 @@ def parse_feedback_filter(
             flt.kiosk = uuid.UUID(raw["kiosk"])
         except ValueError:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown kiosk") from None
-    if raw["face"] not in ("", "unhappy", "1", "2", "3", "4", "5"):
+    if raw["face"] not in FACE_FILTERS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "face must be 1-5 or unhappy")
     flt.face = raw["face"]
     for dim, _label in queries.DIMENSIONS:
@@ -270,13 +271,7 @@ def _charts(days: list[queries.DailyStats], flt: queries.FeedbackFilter) -> list
 
     average = per_day(lambda d: d.face_sum / d.responses if d.responses else None)
     unhappy = per_day(lambda d: d.unhappy / d.responses if d.responses else None)
-    nps = per_day(
-        lambda d: (
-            100.0 * (d.promoters - d.detractors) / d.recommend_answers
-            if d.recommend_answers
-            else None
-        )
-    )
+    nps = per_day(lambda d: net_promoter_score(d.promoters, d.detractors, d.recommend_answers))
     return [
         line_chart(
             title="Average face score and share unhappy, per day",
@@ -314,8 +309,10 @@ def _summary(days: list[queries.DailyStats]) -> dict[str, str]:
     answers = sum(d.recommend_answers for d in days)
     if not responses:
         return {"responses": "0", "average_face": "–", "unhappy_share": "–", "nps": "–"}
-    net = sum(d.promoters for d in days) - sum(d.detractors for d in days)
-    nps = f"{100.0 * net / answers:+.0f}" if answers else "–"
+    score = net_promoter_score(
+        sum(d.promoters for d in days), sum(d.detractors for d in days), answers
+    )
+    nps = "–" if score is None else f"{score:+.0f}"
     return {
         "responses": f"{responses:,}",
         "average_face": f"{sum(d.face_sum for d in days) / responses:.2f}",

@@ -23,18 +23,44 @@ from clinic.ehr.fhir import FHIR_JSON, FhirClient, failure_result, resource_dict
 from clinic.ehr.queue import Delivered, Refused, Retry, SendResult
 from clinic.ehr.smart import TokenError
 from clinic.models import Question, Rating
+from sync.rules import (
+    FACE_MAX,
+    FACE_MIN,
+    RECOMMEND_DIMENSION,
+    RECOMMEND_MAX,
+    RECOMMEND_MIN,
+    SCORE_MAX,
+    SCORE_MIN,
+    dimension_table,
+)
 
 QUESTIONNAIRE_ID = "kiosk-visit-feedback"
 QUESTIONNAIRE_PATH = f"/fhir/Questionnaire/{QUESTIONNAIRE_ID}"
 #: linkId, text, type, answer range (None: free text).
+_DIMENSION_TEXTS = dimension_table(
+    {
+        "ease_of_contact": "Ease of contacting the clinic (1-5)",
+        "waiting_time": "Waiting time and responsiveness (1-5)",
+        "politeness": "Politeness and professionalism of the staff (1-5)",
+        "kept_informed": "Being kept informed (1-5)",
+        "overall": "Overall (1-5)",
+    },
+    "EHR questionnaire items",
+)
 ITEMS: tuple[tuple[str, str, str, tuple[int, int] | None], ...] = (
-    ("face", "How was your visit today? (1 very unhappy - 5 very happy)", "integer", (1, 5)),
-    ("ease_of_contact", "Ease of contacting the clinic (1-5)", "integer", (1, 5)),
-    ("waiting_time", "Waiting time and responsiveness (1-5)", "integer", (1, 5)),
-    ("politeness", "Politeness and professionalism of the staff (1-5)", "integer", (1, 5)),
-    ("kept_informed", "Being kept informed (1-5)", "integer", (1, 5)),
-    ("overall", "Overall (1-5)", "integer", (1, 5)),
-    ("would_recommend", "How likely are you to recommend us? (0-10)", "integer", (0, 10)),
+    (
+        "face",
+        "How was your visit today? (1 very unhappy - 5 very happy)",
+        "integer",
+        (FACE_MIN, FACE_MAX),
+    ),
+    *((dim, text, "integer", (SCORE_MIN, SCORE_MAX)) for dim, text in _DIMENSION_TEXTS.items()),
+    (
+        RECOMMEND_DIMENSION,
+        "How likely are you to recommend us? (0-10)",
+        "integer",
+        (RECOMMEND_MIN, RECOMMEND_MAX),
+    ),
     ("comment", "Comment", "text", None),
 )
 

@@ -47,14 +47,15 @@ from clinic.models import (
 )
 from clinic.security import RateLimiter, hash_token, retry_after_header
 from clinic.templating import CONTENT_SECURITY_POLICY, templates
-from sync import protocol
+from sync import protocol, rules
 
 router = APIRouter(include_in_schema=False)
 
 TOKEN_RE = re.compile(rf"^[A-Za-z0-9_-]{{{protocol.FOLLOW_UP_TOKEN_CHARS}}}$")
 FOLLOW_UP_STATUS_PATH = protocol.FOLLOW_UP_PATH + "/status"
-PHONE_RE = re.compile(r"^\+?[0-9 ()-]+$")
-SURVEY_DIMENSIONS = ("ease_of_contact", "waiting_time", "politeness", "kept_informed", "overall")
+#: The form's values of a 1-5 scale and of the 0-10 question, as the radio buttons send them.
+_SCALE_VALUES = {str(n): n for n in range(rules.SCORE_MIN, rules.SCORE_MAX + 1)}
+_RECOMMEND_VALUES = {str(n): n for n in range(rules.RECOMMEND_MIN, rules.RECOMMEND_MAX + 1)}
 #: How long a well-formed but unknown token shows "we are recording your visit".
 PENDING_GRACE_SECONDS = 60 * 60
 #: The one-message pages: (title, body), translated when shown.
@@ -76,16 +77,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "too_many": (N_("Too many requests"), N_("Please wait a moment and try again.")),
 }
-SURVEY_QUESTIONS = {
-    "ease_of_contact": N_("How easy was it to contact us?"),
-    "waiting_time": N_("How reasonable was the waiting time?"),
-    "politeness": N_("How polite and professional was the staff?"),
-    "kept_informed": N_("How well were you kept informed?"),
-    "overall": N_("Overall, how was your visit?"),
-}
+SURVEY_QUESTIONS = rules.dimension_table(
+    {
+        "ease_of_contact": N_("How easy was it to contact us?"),
+        "waiting_time": N_("How reasonable was the waiting time?"),
+        "politeness": N_("How polite and professional was the staff?"),
+        "kept_informed": N_("How well were you kept informed?"),
+        "overall": N_("Overall, how was your visit?"),
+    },
+    "follow-up survey questions",
+)
 BAD_SCORE = N_("a score is out of range")
 TOO_LONG = N_("the comment is too long")
-BAD_PHONE = N_("the phone number may contain only digits, spaces, +, ( ) and -")
+BAD_PHONE = N_(
+    "the phone number needs {low} to {high} digits, and only spaces, +, ( ) and - besides"
+)
 INVALID_INPUT = N_("Please check your answers: {detail}")
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -380,8 +386,10 @@ def _rating_page(
         "followup/rating.html",
         {
             "action": protocol.FOLLOW_UP_PATH.format(token=token),
-            "dimensions": SURVEY_DIMENSIONS,
+            "dimensions": rules.RATING_DIMENSIONS,
             "questions": SURVEY_QUESTIONS,
+            "scale_values": list(_SCALE_VALUES.values()),
+            "recommend_values": list(_RECOMMEND_VALUES.values()),
             "survey_done": ResponseKind.SURVEY in kinds,
             "callback_done": ResponseKind.CALLBACK in kinds,
             "saved": saved if saved in ("survey", "callback") else "",
@@ -398,18 +406,18 @@ def _rating_page(
 
 def _parse_survey(form: Any) -> tuple[dict[str, Any], str | None]:
     answers: dict[str, Any] = {}
-    for dim in SURVEY_DIMENSIONS:
+    for dim in rules.RATING_DIMENSIONS:
         value = form.get(dim)
         if value in (None, ""):
             continue
-        if value not in ("1", "2", "3", "4", "5"):
+        if value not in _SCALE_VALUES:
             return answers, BAD_SCORE
-        answers[dim] = int(value)
-    recommend = form.get("would_recommend")
+        answers[dim] = _SCALE_VALUES[value]
+    recommend = form.get(rules.RECOMMEND_DIMENSION)
     if recommend not in (None, ""):
-        if not (isinstance(recommend, str) and recommend.isdigit() and 0 <= int(recommend) <= 10):
+        if recommend not in _RECOMMEND_VALUES:
             return answers, BAD_SCORE
-        answers["would_recommend"] = int(recommend)
+        answers[rules.RECOMMEND_DIMENSION] = _RECOMMEND_VALUES[recommend]
     comment = form.get("comment")
     if isinstance(comment, str) and comment.strip():
         if len(comment) > protocol.MAX_COMMENT_CHARS:
@@ -454,14 +462,18 @@ async def follow_up_submit(
         response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.SURVEY, answers=answers)
     else:
         phone = str(form.get("phone") or "").strip()
-        if not (4 <= len(phone) <= protocol.MAX_PHONE_CHARS and PHONE_RE.fullmatch(phone)):
+        if not rules.is_phone(phone):
             return _rating_page(
                 request,
                 session,
                 rating,
                 token,
                 lang,
-                error=gettext_for(lang, INVALID_INPUT).format(detail=gettext_for(lang, BAD_PHONE)),
+                error=gettext_for(lang, INVALID_INPUT).format(
+                    detail=gettext_for(lang, BAD_PHONE).format(
+                        low=rules.MIN_PHONE_DIGITS, high=rules.MAX_PHONE_DIGITS
+                    )
+                ),
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             )
         response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.CALLBACK, phone=phone)

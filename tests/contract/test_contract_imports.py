@@ -4,7 +4,8 @@ Read from the source (tests/contract/import_graph.py), so lazy imports inside fu
 imports under TYPE_CHECKING and modules named in import tables count like any other.
 
     screens -> kiosk -> sync          (kiosk.app composes the screens; nothing else does)
-    clinic  -> sync.protocol only     (the server never imports kiosk or screens code)
+    clinic  -> sync.protocol, sync.rules, sync.sqltypes only
+                                      (the server never imports kiosk or screens code)
     clinic.followup -/-> clinic.dashboard
 """
 
@@ -21,6 +22,9 @@ IMPORTS = ig.all_imports()
 #: The kiosk modules that run the Kivy app (the rest of kiosk/ must import without Kivy).
 #: kiosk.selftest drives the running app's event loop and imports Kivy inside its functions.
 KIOSK_APP_MODULES = {"kiosk.app", "kiosk.__main__", "kiosk.selftest"}
+#: What the server may import of sync: the wire protocol and the rules and column types both
+#: ends share (docs/decisions/0009-shared-rules.md); never the kiosk's outbox or worker.
+SHARED_WITH_SERVER = ("sync", "sync.protocol", "sync.rules", "sync.sqltypes")
 
 
 def _modules(prefix: str) -> list[str]:
@@ -74,9 +78,17 @@ def test_server_uses_only_the_wire_protocol_of_sync() -> None:
     def allowed(_src: str, dst: str) -> bool:
         if ig.within(dst, ["kiosk", "screens"]):
             return False
-        return not ig.within(dst, ["sync"]) or dst in ("sync", "sync.protocol")
+        return not ig.within(dst, ["sync"]) or dst in SHARED_WITH_SERVER
 
     assert _bad_edges(_modules("clinic"), allowed) == []
+
+
+def test_what_the_server_shares_reaches_nothing_else_of_sync() -> None:
+    # Otherwise the server would import the outbox or worker through a shared module.
+    for module in SHARED_WITH_SERVER:
+        assert module in EDGES, module
+        reached = ig.reachable(EDGES, module)
+        assert not [m for m in reached if m not in SHARED_WITH_SERVER], module
 
 
 def test_follow_up_page_is_independent_of_the_dashboard() -> None:

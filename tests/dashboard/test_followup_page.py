@@ -147,6 +147,12 @@ def test_survey_and_call_back_are_stored_once_and_validated(client: TestClient) 
     bad_phone = client.post(f"/f/{token}", data={"form": "callback", "phone": "<script>"})
     assert bad_phone.status_code == 422
     assert "<script>" not in bad_phone.text.split("<main>", 1)[1]
+    # The kiosk's phone rule (sync.rules.is_phone): five digits are too few for a call back.
+    short_phone = client.post(f"/f/{token}", data={"form": "callback", "phone": "555 01"})
+    assert short_phone.status_code == 422
+    assert "needs 6 to 15 digits" in short_phone.text
+    leading_zero = client.post(f"/f/{token}", data={"form": "survey", "would_recommend": "08"})
+    assert leading_zero.status_code == 422
     assert _survey_rows(client) == []
     ok = client.post(
         f"/f/{token}",

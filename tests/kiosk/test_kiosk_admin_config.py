@@ -97,6 +97,9 @@ def test_defaults_are_the_documented_ones() -> None:
         ({"KIOSK_IDLE_TIMEOUT_SECONDS": "soon"}, "idle_timeout_seconds"),
         ({"KIOSK_IDLE_TIMEOUT_SECONDS": "5"}, "idle_countdown_seconds"),
         ({"KIOSK_SERVER_URL": "ftp://x"}, "server_url"),
+        # The staff corner's rule (sync.rules.server_base_url), not just a prefix:
+        ({"KIOSK_SERVER_URL": "http://"}, "server_url"),
+        ({"KIOSK_SERVER_URL": "https://clinic.example.org/?x=1"}, "server_url"),
         ({"KIOSK_DEMO": "maybe"}, "demo"),
         ({"KIOSK_ADMIN_PIN_HASH": "plain-text-pin"}, "argon2"),
         ({"KIOSK_LANGUAGES": "en,Spanish", "KIOSK_DEFAULT_LANGUAGE": "en"}, "languages"),
@@ -117,6 +120,11 @@ def test_unknown_key_and_bad_toml_are_refused(tmp_path: Path) -> None:
         KioskSettings.load(config, environ={})
     with pytest.raises(ConfigError, match="not found"):
         KioskSettings.load(tmp_path / "missing.toml", environ={})
+
+
+def test_the_settings_server_url_is_kept_without_its_trailing_slash() -> None:
+    environ = {"KIOSK_DEMO": "1", "KIOSK_SERVER_URL": " https://clinic.example.org/ "}
+    assert KioskSettings.load(environ=environ).server_url == "https://clinic.example.org"
 
 
 def test_arguments_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None:
