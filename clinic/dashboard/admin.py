@@ -33,6 +33,7 @@ from clinic.models import (
     utcnow,
 )
 from clinic.routers.admin import MAX_CSV_BYTES
+from sync.rules import RATING_DIMENSIONS, RECOMMEND_DIMENSION
 
 router = APIRouter(include_in_schema=False)
 
@@ -540,12 +541,8 @@ FEEDBACK_HEADER = [
     "kiosk",
     "language",
     "face",
-    "ease_of_contact",
-    "waiting_time",
-    "politeness",
-    "kept_informed",
-    "overall",
-    "would_recommend",
+    *RATING_DIMENSIONS,
+    RECOMMEND_DIMENSION,
     "comment",
     "consent_to_contact",
     "contact_phone",
@@ -595,11 +592,7 @@ def export_feedback(
                         kiosks.get(r.kiosk_id, "") if r.kiosk_id else "",
                         r.language,
                         r.face,
-                        r.ease_of_contact,
-                        r.waiting_time,
-                        r.politeness,
-                        r.kept_informed,
-                        r.overall,
+                        *(getattr(r, name) for name in RATING_DIMENSIONS),
                         r.would_recommend,
                         r.comment,
                         r.consent_to_contact,
