@@ -54,7 +54,13 @@ class AdminScreen(KioskScreen):
         self.idle_timeout = str(settings.get("idle_timeout_seconds", ""))
         self.message_msgid = ""
         self.refresh_status()
-        self._status_event = Clock.schedule_interval(lambda _dt: self.refresh_status(), 2.0)
+        self._status_event = Clock.schedule_interval(self._status_tick, 2.0)
+
+    def _status_tick(self, _dt: float) -> bool | None:
+        if self.app is None:  # the app stopped with this screen shown: stop refreshing
+            return False
+        self.refresh_status()
+        return None
 
     def on_deactivate(self) -> None:
         event = getattr(self, "_status_event", None)
