@@ -84,7 +84,7 @@ class ServerProcess:
 
         migrate(self.database_url)
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 90.0) -> ServerProcess:
         """Start uvicorn and wait until /healthz answers."""
         self.proc = subprocess.Popen(
             [
@@ -103,6 +103,11 @@ class ServerProcess:
                 # As `clinic-server serve`: the app alone decides whom X-Forwarded-For
                 # is believed from (CLINIC_TRUSTED_PROXIES).
                 "--no-proxy-headers",
+                # A test's client reuses a kept-alive connection after a pause that a loaded
+                # machine stretches past uvicorn's 5 s default: the server closing it just
+                # as a request goes out reset that request (a fuzz run failed so).
+                "--timeout-keep-alive",
+                "120",
             ],
             env=self.env,
             cwd=ROOT,
