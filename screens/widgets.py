@@ -80,11 +80,12 @@ class FitText(Label):
         row whose layout sets the height, that never settled.
         """
         wanted: float = self._wanted_font_size or float(self.font_size)  # type: ignore[has-type]
-        if not self.fit or not wanted:
+        if not wanted or not (self.fit or self._wraps()):
             return
         floor = wanted * self.min_fit
         size = wanted
-        while not self._fits(size) and size > floor:
+        fits = self._fits if self.fit else self._words_fit
+        while not fits(size) and size > floor:
             size = max(floor, size * 0.92)
         self._fitting = True
         try:
@@ -104,6 +105,27 @@ class FitText(Label):
         finally:
             options["font_size"] = current
         return bool(text_w <= self.width + 1 and text_h + self.fit_margin <= self.height + 1)
+
+    def _wraps(self) -> bool:
+        """Tell whether the text wraps to a width (the box then grows in height to hold it)."""
+        return bool(self.text_size[0])
+
+    def _words_fit(self, font_size: float) -> bool:
+        """Tell whether every word fits the wrapping width whole at a font size.
+
+        Wrapping breaks a word wider than the line inside it ("Зарегистриро-ваться"); a
+        smaller font (down to the floor) keeps words whole.
+        """
+        core: Any = self._label
+        options = core.options
+        current = options["font_size"]
+        options["font_size"] = font_size
+        try:
+            core.resolve_font_name()
+            width = float(self.text_size[0])
+            return all(core.get_extents(word)[0] <= width + 1 for word in self.text.split())
+        finally:
+            options["font_size"] = current
 
 
 class FitLabel(FitText):

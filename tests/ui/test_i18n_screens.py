@@ -3,6 +3,7 @@ real window (screenshots under artifacts/screenshots/i18n-*.png)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -87,9 +88,29 @@ def test_every_screen_in_every_language(six: Any, lang: str) -> None:
         assert shown, name
         untranslated = [t for t in shown if t in english and i18n._(t, lang) != t]
         assert not untranslated, f"{lang}/{name}: shown in English: {untranslated}"
+        assert not _broken_words(ui.app.root), f"{lang}/{name}: a word broken across lines"
     if lang != "en":
         welcome = _show(ui, "welcome", lang)
         assert welcome.ids.check_in.text == i18n._("Check in", lang) != "Check in"
+
+
+def _broken_words(root: Any) -> list[tuple[str, str]]:
+    """Return (text, piece) for each button or fitted label whose wrapping cut a word."""
+    from screens.widgets import FitText
+
+    def letters(text: str) -> str:  # Arabic is drawn in presentation forms, right to left
+        return unicodedata.normalize("NFKC", text)
+
+    broken = []
+    for widget in root.walk(restrict=True):
+        shown = isinstance(widget, FitText) and widget.text and widget.opacity > 0
+        if not shown or not (widget.text_size[0] or 0) > 0:  # hidden, or not wrapping
+            continue
+        whole = set(letters(widget.text).split())
+        for line in widget._label._cached_lines:
+            pieces = [letters(p) for w in line.words for p in w.text.split()]
+            broken += [(widget.text, p) for p in pieces if p not in whole and p[::-1] not in whole]
+    return broken
 
 
 def test_welcome_offers_every_language_in_its_own_name_and_font(six: Any) -> None:
