@@ -41,9 +41,9 @@ from clinic.accounts import create_user  # noqa: E402
 from clinic.config import Settings  # noqa: E402
 from clinic.db import Database, migrate  # noqa: E402
 from clinic.followup.models import FollowUpResponse  # noqa: E402
-from clinic.kiosks import clinic_config  # noqa: E402
 from clinic.models import (  # noqa: E402
     Arrival,
+    ClinicConfig,
     FollowUpToken,
     Kiosk,
     Question,
@@ -180,7 +180,7 @@ def populate(database_url: str, n_ratings: int, n_questions: int) -> dict[str, A
     now = datetime.now(UTC)
     kiosks = [uuid.uuid4() for _ in range(4)]
     with db.writer.begin() as session:
-        clinic_config(session=session).name = "Bench Clinic"
+        ClinicConfig.of(session).name = "Bench Clinic"
         create_user(session=session, username=ADMIN[0], password=ADMIN[1], role=StaffRole.ADMIN)
         for i, kid in enumerate(kiosks):
             session.add(

@@ -229,14 +229,12 @@ def _drop_database(name: str) -> None:
 def _register_kiosks(database_url: str, count: int) -> list[str]:
     from clinic.config import Settings
     from clinic.db import Database
-    from clinic.kiosks import clinic_config
     from clinic.models import Kiosk
     from clinic.security import hash_token, new_kiosk_token
 
     db = Database(Settings(environment="test", database_url=database_url))
     tokens = [new_kiosk_token() for _ in range(count)]
     with db.writer.begin() as session:
-        clinic_config(session=session)
         session.execute(
             sa.insert(Kiosk),
             [

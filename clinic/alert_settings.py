@@ -59,19 +59,15 @@ def from_settings(settings: Settings) -> AlertMinutes:
     )
 
 
-def overridden(config: ClinicConfig | None) -> bool:
+def overridden(config: ClinicConfig) -> bool:
     """Return whether an admin's values are stored (else the server's settings apply)."""
-    if config is None:
-        return False
     return any(getattr(config, f"alert_{f.name}_minutes") is not None for f in FIELDS)
 
 
 def effective(*, session: Session, settings: Settings) -> AlertMinutes:
     """Return the minutes in force: each stored value, else the server's setting."""
     base = from_settings(settings)
-    config = session.get(ClinicConfig, 1)
-    if config is None:
-        return base
+    config = ClinicConfig.of(session)
     values = {}
     for f in FIELDS:
         stored = getattr(config, f"alert_{f.name}_minutes")

@@ -143,10 +143,9 @@ def import_appointments_csv(*, session: Session, data: bytes | str, tz: ZoneInfo
     return report
 
 
-def match_pepper(*, session: Session) -> bytes | None:
+def match_pepper(*, session: Session) -> bytes:
     """Return the clinic's secret from which every day's match salt is derived."""
-    config = session.get(ClinicConfig, 1)
-    return bytes.fromhex(config.hash_key) if config is not None else None
+    return bytes.fromhex(ClinicConfig.of(session).hash_key)
 
 
 def day_kdf(*, pepper: bytes, day: date) -> MatchKdf:

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from clinic.accounts import create_user
 from clinic.appointments import match_pepper, set_match_keys
 from clinic.config import Settings
-from clinic.kiosks import clinic_config
 from clinic.models import (
     Appointment,
     AppointmentStatus,
     Arrival,
     ArrivalStatus,
+    ClinicConfig,
     FaqEntryRow,
     StaffRole,
     StaffUser,
@@ -93,7 +93,7 @@ def seed_demo(*, session: Session, settings: Settings, now: datetime | None = No
         raise DemoRefused("seed-demo only runs with CLINIC_ENVIRONMENT=dev, demo or test")
     now = now or utcnow()
     done: list[str] = []
-    config = clinic_config(session=session)
+    config = ClinicConfig.of(session)
     config.name = "Demo Clinic"
     config.phone = "+1 555 0100"
     config.address = "1 Example Street"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -148,16 +147,6 @@ def record_heartbeat(
     return True
 
 
-def clinic_config(*, session: Session) -> ClinicConfig:
-    """Return the clinic's settings row, creating it (with a fresh hash key) if missing."""
-    row = session.get(ClinicConfig, 1)
-    if row is None:
-        row = ClinicConfig(id=1, name="Clinic", hash_key=secrets.token_hex(32))
-        session.add(row)
-        session.flush()
-    return row
-
-
 #: The pull's wait estimate is rounded up to this many minutes ("about 15 minutes").
 PULL_WAIT_STEP_MINUTES = 5
 
@@ -179,11 +168,7 @@ def _build_pull(
     *, session: Session, settings: Settings, now: datetime, wait_ranges: bool
 ) -> tuple[KioskPull, str, datetime]:
     """Return the pull, its ETag, and until when time alone leaves them as they are."""
-    config = session.get(ClinicConfig, 1)
-    if config is None:
-        # The migration creates this row, and reader sessions must not write it. No stand-in:
-        # one with a fixed key would publish salts that anyone could derive.
-        raise RuntimeError("the clinic_settings row is missing: run the database migrations")
+    config = ClinicConfig.of(session)
     clinic = ClinicSettings(
         name=config.name,
         phone=config.phone,

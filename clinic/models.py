@@ -481,6 +481,15 @@ class ClinicConfig(Base):
 
     __tablename__ = "clinic_settings"
 
+    @classmethod
+    def of(cls, session: Any) -> ClinicConfig:
+        """Return the clinic's row. The first migration creates it; it is never made up here:
+        a stand-in would carry a key anyone could derive the daily match salts from."""
+        row: ClinicConfig | None = session.get(cls, 1)
+        if row is None:
+            raise RuntimeError("the clinic_settings row is missing: run the database migrations")
+        return row
+
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
     name: Mapped[str] = mapped_column(String(120), default="Clinic")
     phone: Mapped[str | None] = mapped_column(String(32))

@@ -57,13 +57,13 @@ def _admin_page(
     **extra: Any,
 ) -> Response:
     today = utcnow().astimezone(settings.tz).date()
-    config = queries.clinic_config(session=session)
+    config = ClinicConfig.of(session)
     clinic = {
-        "name": config.name if config else "Clinic",
-        "phone": config.phone if config else None,
-        "address": config.address if config else None,
-        "languages": config.languages if config else ["en", "es"],
-        "default_language": config.default_language if config else "en",
+        "name": config.name,
+        "phone": config.phone,
+        "address": config.address,
+        "languages": config.languages,
+        "default_language": config.default_language,
     }
     context = {
         "pairing_code": None,
@@ -179,7 +179,7 @@ def save_alert_rule(
     unhappy_percent: Annotated[int, Form(ge=1, le=100)],
 ) -> RedirectResponse:
     """Change when unhappy feedback raises an alert."""
-    config = _config_row(session)
+    config = ClinicConfig.of(session)
     config.alert_window_minutes = window_minutes
     config.alert_min_responses = min_responses
     config.alert_unhappy_share = unhappy_percent / 100
@@ -220,7 +220,7 @@ def _alert_minutes_view(
             for f in alert_settings.FIELDS
         ],
         "max_minutes": alert_settings.MAX_MINUTES,
-        "overridden": alert_settings.overridden(queries.clinic_config(session=session)),
+        "overridden": alert_settings.overridden(ClinicConfig.of(session)),
     }
 
 
@@ -237,7 +237,7 @@ def save_alert_minutes(
     use_server_settings: Annotated[str, Form()] = "",
 ) -> Response:
     """Change after how many minutes the timed alert rules fire (0 turns a rule off)."""
-    config = _config_row(session)
+    config = ClinicConfig.of(session)
     if use_server_settings:
         alert_settings.save(config, None)
         audit(session=session, action="settings.alert_minutes_reset", user=admin)
@@ -279,13 +279,6 @@ def save_alert_minutes(
     return _back("alert-minutes")
 
 
-def _config_row(session: Any) -> ClinicConfig:
-    config = queries.clinic_config(session=session)
-    if config is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "clinic settings are not initialised")
-    return config
-
-
 @router.post("/dashboard/admin/clinic")
 def save_clinic(
     request: Request,
@@ -311,7 +304,7 @@ def save_clinic(
             error="Languages must be codes like en, es or pt_BR, and include the default.",
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    config = _config_row(session)
+    config = ClinicConfig.of(session)
     config.name = name.strip()
     config.phone = phone.strip() or None
     config.address = address.strip() or None

@@ -53,16 +53,9 @@ DEFAULT_CHART_DAYS = 30
 MAX_CHART_DAYS = 366
 
 
-def clinic_config(*, session: Session) -> ClinicConfig | None:
-    """Return the clinic's settings row (None before the first start-up wrote it)."""
-    return session.get(ClinicConfig, 1)
-
-
 def alert_rule(*, session: Session) -> AlertRule:
     """Return the configured unhappy-feedback alert rule."""
-    config = clinic_config(session=session)
-    if config is None:
-        return AlertRule()
+    config = ClinicConfig.of(session)
     return AlertRule(
         window_minutes=config.alert_window_minutes,
         min_responses=config.alert_min_responses,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from clinic.audit import audit
 from clinic.dashboard import queries
-from clinic.models import StaffUser
+from clinic.models import ClinicConfig, StaffUser
 from clinic.templating import CONTENT_SECURITY_POLICY, templates
 
 NAV = (
@@ -135,10 +135,10 @@ def audit_and_render(
             )
     staff_session = getattr(request.state, "staff_session", None)
     token = staff_session.csrf_token if staff_session is not None else ""
-    config = queries.clinic_config(session=session)
+    clinic_name = ClinicConfig.of(session).name
     # The shared context processor reads the clinic name from request.state (it wins over
     # the context given here).
-    request.state.clinic_name = config.name if config is not None else "Clinic"
+    request.state.clinic_name = clinic_name
     ok = request.query_params.get("ok", "")
     base = {
         "tz": request.app.state.settings.tz,
@@ -156,7 +156,7 @@ def audit_and_render(
         + (f"?{request.url.query}" if request.url.query else ""),
         "notice": NOTICES.get(ok),
         "error": None,
-        "clinic_name": config.name if config is not None else "Clinic",
+        "clinic_name": clinic_name,
         "pager": None,
     }
     base.update(context)

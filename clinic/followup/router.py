@@ -134,7 +134,7 @@ def _page(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    config = session.get(ClinicConfig, 1) if session is not None else None
+    config = ClinicConfig.of(session) if session is not None else None
     if config is not None:
         request.state.clinic_name = config.name
     base = {

@@ -77,15 +77,15 @@ def _prepare_database(database_url: str) -> str:
     from clinic.accounts import create_user
     from clinic.config import Settings
     from clinic.db import Database, migrate
-    from clinic.kiosks import clinic_config, create_pairing_code
-    from clinic.models import StaffRole
+    from clinic.kiosks import create_pairing_code
+    from clinic.models import ClinicConfig, StaffRole
 
     migrate(database_url)
     settings = Settings(database_url=database_url, environment="test")
     db = Database(settings)
     try:
         with db.writer.begin() as session:
-            config = clinic_config(session=session)
+            config = ClinicConfig.of(session)
             config.name = "Riverside Family Clinic"
             create_user(session=session, username=ADMIN[0], password=ADMIN[1], role=StaffRole.ADMIN)
             create_user(session=session, username=STAFF[0], password=STAFF[1])
