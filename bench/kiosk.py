@@ -155,23 +155,34 @@ def speech_start_ms(driver: Any, rounds: int) -> list[float]:
     return samples
 
 
-def frame_ms_while_speaking(driver: Any, frames: int) -> list[float]:
-    """Frame times (60 fps pacing) while the kiosk speaks, with a screen change every second."""
+def frame_ms_while_speaking(
+    driver: Any, frames: int, *, speaking: bool = True
+) -> tuple[list[float], list[float]]:
+    """Frame times (60 fps pacing) while the kiosk speaks, with a screen change every second.
+
+    Returns all frames, and those not drawing a screen change (the frame that lays a new
+    screen out costs about a tap-to-frame whether speech is on or not; the rest show what
+    speaking costs the UI). With `speaking` False the same loop runs silent, as a baseline.
+    """
     access = driver.app.access
-    access.speech_on = True
+    access.speech_on = speaking
     times = []
+    steady = []
     names = ["checkin", "questions", "rate", "welcome"]
     for i in range(frames):
-        if i % 60 == 0:
+        change = i % 60 == 0
+        if change:
             driver.app.show(names[(i // 60) % len(names)])
         started = time.perf_counter()
         driver.frames(1)
         driver.glFinish()
         times.append((time.perf_counter() - started) * 1000)
+        if not change:
+            steady.append(times[-1])
         time.sleep(max(0.0, 1 / 60 - times[-1] / 1000))
     access.speech_on = False
     access.speaker.stop()
-    return times
+    return times, steady
 
 
 # --- in-process measurements ---------------------------------------------------------------
@@ -194,6 +205,9 @@ class Driver:
             Window.bind(on_flip=lambda *a: glFinish())
         self.kiosk = _open_kiosk(data_dir)
         self.app = KioskApp(self.kiosk, start_sync=False)
+        # The script taps as fast as frames go (as the UI tests and bench/patient.py): the
+        # guard that drops a tap right after a screen change would drop every scripted tap.
+        self.app.settle_seconds = 0
         self.app._run_prepare()
         runTouchApp(embedded=True)
         self.frames(3)
@@ -266,7 +280,7 @@ class Driver:
 
     def session_rating(self, face: int) -> None:
         self.tap(self.expect("welcome").ids.rate)
-        self.tap(self.expect("rate").ids[f"face{face}"])
+        self.tap(self.expect("rate").face(face))
         self.tap(self.expect("rate_details").ids.skip)
         self.tap(self.expect("receipt").ids.done)
 
@@ -377,8 +391,13 @@ def main() -> None:
         print(f"tap to frame: median {statistics.median(taps):.1f} ms", flush=True)
         speech_starts = speech_start_ms(driver, args.speech_rounds)
         print(f"speech start: p95 {percentile(speech_starts, 95):.0f} ms", flush=True)
-        speaking_frames = frame_ms_while_speaking(driver, args.speaking_frames)
+        speaking_frames, speaking_steady = frame_ms_while_speaking(driver, args.speaking_frames)
         print(f"frame while speaking: p99 {percentile(speaking_frames, 99):.1f} ms", flush=True)
+        silent_frames, silent_steady = frame_ms_while_speaking(
+            driver, args.speaking_frames, speaking=False
+        )
+        print(f"same frames silent: p99 {percentile(silent_frames, 99):.1f} ms", flush=True)
+        load_average = os.getloadavg()[0]
         driver.app.end_session()
         time.sleep(driver.app.settle_seconds + 0.05)  # taps right after a screen change drop
 
@@ -423,6 +442,11 @@ def main() -> None:
         "speech_start_ms_p95": round(percentile(speech_starts, 95), 1),
         "speech_start_ms_median": round(statistics.median(speech_starts), 1),
         "frame_ms_p99_speaking": round(percentile(speaking_frames, 99), 1),
+        "frame_ms_p99_speaking_without_screen_changes": round(percentile(speaking_steady, 99), 1),
+        "frame_ms_p99_silent": round(percentile(silent_frames, 99), 1),
+        "frame_ms_p99_silent_without_screen_changes": round(percentile(silent_steady, 99), 1),
+        "speech_rounds": len(speech_starts),
+        "load_average_1m_during_speech": round(load_average, 2),
         "sessions": args.sessions,
         "sessions_seconds": round(session_seconds, 1),
         "rss_mb_start": round(rss_start, 1),

@@ -30,6 +30,7 @@ from kivy.properties import BooleanProperty, ObjectProperty
 from kivy.uix.behaviors import ButtonBehavior, ToggleButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.stencilview import StencilView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
@@ -57,6 +58,14 @@ EMPTY = N_("empty")
 DELETED = N_("deleted {char}")
 KEPT = N_("Thank you. Please go on.")
 LARGER_TEXT = N_("Larger text and high contrast")
+
+#: Room left between a control scrolled into view and the edge of its list (dp).
+SCROLL_PADDING_DP = 8
+
+#: For this many frames after a focus move, the focused control is scrolled back into view
+#: if a late layout (a row taking its text's height) pushed it out; not longer, so that a
+#: patient's own swipe through the list is not undone.
+REVEAL_FRAMES = 3
 
 #: The welcome screen says how to start speech after this long without a touch or key.
 HINT_AFTER_SECONDS = 6.0
@@ -99,6 +108,55 @@ def is_shown(widget: Widget) -> bool:
             if not (nx <= cx <= nx + nw and ny <= cy <= ny + nh):
                 return False
     return True
+
+
+def scroller(widget: Widget) -> ScrollView | None:
+    """Return the ScrollView (or RecycleView) a widget scrolls in, if any."""
+    for node in _ancestors(widget):
+        if isinstance(node, ScrollView):
+            return node
+    return None
+
+
+def is_reachable(widget: Widget) -> bool:
+    """Tell whether a patient can reach a widget: shown, or shown once its list scrolls to it.
+
+    A list longer than the screen is still walked from top to bottom with the keys: moving
+    the focus scrolls the list (Access.set_focus), so its hidden entries count.
+    """
+    if is_shown(widget):
+        return True
+    view = scroller(widget)
+    if view is None or widget.get_root_window() is None:
+        return False
+    if widget.disabled or widget.opacity <= 0 or widget.width < 2 or widget.height < 2:
+        return False
+    for node in _ancestors(widget):
+        if node is view:
+            break
+        if node.opacity <= 0:
+            return False
+    return is_reachable(view)
+
+
+def is_recycle_view(widget: Any) -> bool:
+    """Tell whether a widget is a RecycleView (by what it has: Kivy's Factory loads the class
+    from `kivy.uix.recycleview.__init__`, another class object than an import gives)."""
+    return isinstance(widget, ScrollView) and hasattr(widget, "view_adapter")
+
+
+def recycle_row(widget: Widget) -> tuple[Any, int] | None:
+    """Return the RecycleView a widget is a row of, and the index of its row in the data.
+
+    A RecycleView makes widgets only for the rows in view (and reuses them as it scrolls),
+    so moving through its rows goes by index, not by widget.
+    """
+    manager = widget.parent
+    view = getattr(manager, "recycleview", None)
+    if not is_recycle_view(view):
+        return None
+    index = getattr(manager, "view_indices", {}).get(widget)
+    return None if index is None else (view, int(index))
 
 
 def is_control(widget: Widget) -> bool:
@@ -210,6 +268,76 @@ def reading_text(root: Widget) -> list[str]:
     return seen
 
 
+def _row_of(widget: Widget, view: Any) -> bool:
+    row = recycle_row(widget)
+    return row is not None and row[0] is view
+
+
+def _rows_in_data_order(controls: list[Widget]) -> list[Widget]:
+    """Put the rows of each RecycleView in their data order, in the places they hold.
+
+    A RecycleView adds a row's widget when the row scrolls into view, so its children are
+    in the order they were made, not the order of the list.
+    """
+    out = list(controls)
+    rows: dict[int, list[tuple[int, int, Widget]]] = {}
+    for place, widget in enumerate(out):
+        row = recycle_row(widget)
+        if row is not None:
+            rows.setdefault(id(row[0]), []).append((place, row[1], widget))
+    for members in rows.values():
+        ordered = sorted(members, key=lambda member: member[1])
+        for (place, _i, _w), (_p, _index, widget) in zip(members, ordered, strict=True):
+            out[place] = widget
+    return out
+
+
+def reveal(view: ScrollView, y: float, height: float) -> bool:
+    """Scroll a view vertically so that the band (y, height), in window coordinates, shows
+    whole inside it (its top if it is taller than the view); tell whether it scrolled.
+
+    The view's content is moved at once (not on the next frame), so window coordinates
+    read right after are the new ones.
+    """
+    _vx, vy, _vw, vh = window_rect(view)
+    pad = dp(SCROLL_PADDING_DP)
+    if height + 2 * pad > vh or y + height > vy + vh - pad:
+        dy = (vy + vh - pad) - (y + height)
+    elif y < vy + pad:
+        dy = vy + pad - y
+    else:
+        return False
+    _dsx, dsy = view.convert_distance_to_scroll(0, dy)
+    scroll_y = min(1.0, max(0.0, view.scroll_y - dsy))
+    if abs(scroll_y - view.scroll_y) < 1e-6:
+        return False
+    view.scroll_y = scroll_y
+    view.update_from_scroll()
+    return True
+
+
+def fully_in_view(widget: Widget) -> bool:
+    """Tell whether all of a widget lies inside every list or form that clips it (and the
+    window)."""
+    x, y, w, h = window_rect(widget)
+    boxes = [(0.0, 0.0, float(Window.width), float(Window.height))]
+    boxes += [window_rect(node) for node in _ancestors(widget) if isinstance(node, StencilView)]
+    e = 0.5  # rounding
+    return all(
+        x >= bx - e and y >= by - e and x + w <= bx + bw + e and y + h <= by + bh + e
+        for bx, by, bw, bh in boxes
+    )
+
+
+def _month_just_typed(field: Any, old: str) -> bool:
+    """Tell whether the digit just typed into a date field was its month's second."""
+    from screens.widgets import PART_DIGITS
+
+    order = field.order()
+    end = sum(PART_DIGITS[part] for part in order[: order.index("M") + 1])
+    return len(old) < end <= len(field.digits)
+
+
 def sentences(texts: list[str]) -> str:
     """Join texts as sentences (a pause between them when spoken)."""
     out = []
@@ -254,6 +382,34 @@ class Access(EventDispatcher):
         )
         self._swallow_text: str | None = None
         self._pad_value = ""
+        # The focus on a row of a RecycleView is held as (view, index): the view reuses its
+        # row widgets as it lays out and scrolls, so the widget in focus may come to show
+        # another row; the ring and the keys follow the row (see _follow_row).
+        self._focus_row: tuple[Any, int] | None = None
+        self._following_row = False
+        self._reveal_frames = 0
+        self._shown_in: Any = None  # the FormArea told to keep the focus in view
+
+    def on_focused(self, _instance: Any, widget: Widget | None) -> None:
+        if not self._following_row:
+            self._focus_row = recycle_row(widget) if widget is not None else None
+        form = self._shown_in
+        if form is not None and (widget is None or form not in _ancestors(widget)):
+            self._shown_in = None
+            form.shown = None  # the form goes back to its own placing
+
+    def _follow_row(self) -> None:
+        """Point `focused` at the widget now showing the row in focus (see __init__)."""
+        if self._focus_row is None:
+            return
+        view, index = self._focus_row
+        row = view.view_adapter.get_visible_view(index) if view.view_adapter else None
+        if row is not None and row.parent is not None and row is not self.focused:
+            self._following_row = True
+            try:
+                self.focused = row
+            finally:
+                self._following_row = False
 
     # --- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -375,26 +531,50 @@ class Access(EventDispatcher):
         The order is the widget tree's (kv files declare a screen top to bottom, a bottom
         bar from Back to the main action), not positions on screen: a form's lower fields
         may sit under the on-screen keyboard, and a right-to-left layout keeps its logic.
+        A control in a list longer than its view counts (moving to it scrolls it into view);
+        the rows a RecycleView has made widgets for are put in their data order.
         """
         root = self._root()
-        found = [w for w in root.walk(restrict=True) if is_control(w) and is_shown(w)]
+        found = [w for w in root.walk(restrict=True) if is_control(w) and is_reachable(w)]
         if not isinstance(root, ModalView) and self.app.top_bar.parent is not None:
             found += [
-                w for w in self.app.top_bar.walk(restrict=True) if is_control(w) and is_shown(w)
+                w for w in self.app.top_bar.walk(restrict=True) if is_control(w) and is_reachable(w)
             ]
-        return found
+        return _rows_in_data_order(found)
 
     def move(self, step: int) -> None:
-        """Put the focus on the next (1) or previous (-1) control and say it."""
+        """Put the focus on the next (1) or previous (-1) control and say it.
+
+        In a RecycleView the focus goes row by row through its data, the rows out of view
+        included (scrolled in as the focus reaches them); it enters a list at its first row
+        going forward and at its last going back.
+        """
         controls = self.controls()
         if not controls:
             return
         self.multitap.commit()
-        if self.focused in controls:
-            index = (controls.index(self.focused) + step) % len(controls)
-        else:
-            index = 0 if step > 0 else len(controls) - 1
-        self.set_focus(controls[index])
+        self._follow_row()
+        current = self.focused
+        row = self._focus_row if current is not None else None
+        if row is not None and not is_reachable(row[0]):
+            row = None  # the list is gone (a dialog over it)
+        target: Widget | None = None
+        if row is not None:  # by index: its widget may be off screen, or show another row
+            target = self._recycle_row(row[0], row[1] + step)
+            if target is None:  # past either end: the control after (before) the list
+                rows = [i for i, w in enumerate(controls) if _row_of(w, row[0])]
+                if rows:
+                    index = max(rows) if step > 0 else min(rows)
+                    target = controls[(index + step) % len(controls)]
+        elif current in controls:
+            target = controls[(controls.index(current) + step) % len(controls)]
+        if target is None:
+            target = controls[0] if step > 0 else controls[-1]
+        entered = recycle_row(target)
+        if entered is not None and (row is None or entered[0] is not row[0]):
+            view = entered[0]
+            target = self._recycle_row(view, 0 if step > 0 else len(view.data) - 1) or target
+        self.set_focus(target)
 
     def set_focus(self, widget: Widget, *, speak: bool = True) -> None:
         from screens.widgets import DateField
@@ -411,11 +591,59 @@ class Access(EventDispatcher):
             self.say(describe(widget, self.lang))
 
     def _scroll_to(self, widget: Widget) -> None:
-        for node in _ancestors(widget):
-            if type(node).__name__ in ("ScrollView", "RecycleView"):
+        """Scroll every list the widget is in (innermost first) until all of it is in view."""
+        self._reveal_frames = REVEAL_FRAMES
+        row = recycle_row(widget)
+        if row is not None:
+            self._recycle_row(*row)
+            widget = row[0]
+        self._show_in_form(widget)
+        node = widget
+        while (view := scroller(node)) is not None:
+            if is_recycle_view(view):
+                # ScrollView.scroll_to fails on a RecycleView in Kivy 2.3.1 (its layout's
+                # _trigger_layout is a method there): the row's band is scrolled in instead.
+                _x, y, _w, h = window_rect(node)
+                reveal(view, y, h)
+            else:
                 with contextlib.suppress(Exception):  # a widget outside the view's content
-                    node.scroll_to(widget, padding=dp(8), animate=False)
-                return
+                    view.scroll_to(node, padding=SCROLL_PADDING_DP, animate=False)
+            node = view
+
+    def _show_in_form(self, widget: Widget) -> None:
+        """A control in a form below its visible area (a button under the fields): the form
+        shifts it into view, as it does for the field typed in."""
+        from screens.widgets import FormArea
+
+        form = next((n for n in _ancestors(widget) if isinstance(n, FormArea)), None)
+        if form is not self._shown_in and self._shown_in is not None:
+            self._shown_in.shown = None
+        self._shown_in = form
+        if form is not None:
+            form.shown = widget
+            form.place()
+
+    def _recycle_row(self, view: Any, index: int) -> Widget | None:
+        """Return the widget of row `index` of a RecycleView, scrolled whole into view
+        (the view makes a row's widget only once it shows); None past either end."""
+        if not 0 <= index < len(view.data):
+            return None
+        manager = view.layout_manager
+        for _attempt in range(4):  # a row made takes its text's height: the rows move
+            view.refresh_views()
+            row = view.view_adapter.get_visible_view(index)
+            if row is not None and row.parent is not None:
+                _x, y, _w, height = window_rect(row)
+            elif manager is not None and index < len(manager.view_opts):
+                opts = manager.view_opts[index]
+                y, height = manager.to_window(*opts["pos"])[1], opts["size"][1]
+            else:
+                return None
+            if not reveal(view, y, height):
+                break
+        view.refresh_views()
+        row = view.view_adapter.get_visible_view(index)
+        return row if row is not None and row.parent is not None else None
 
     def main_button(self) -> Widget | None:
         """Return the screen's main action: a card marked `main`, else its first main button."""
@@ -441,7 +669,15 @@ class Access(EventDispatcher):
         On a digit pad screen the keypad's digits type, so Enter there is the screen's main
         action unless the focus was moved to another control on purpose.
         """
+        self._follow_row()
         widget = self.focused
+        if self._focus_row is not None and is_reachable(self._focus_row[0]):
+            # A row swiped out of view: brought back, and it (not what its widget shows now)
+            # is the one pressed.
+            widget = self._recycle_row(*self._focus_row) or widget
+            if widget is not self.focused:
+                self.focused = widget
+                self._scroll_to(widget)
         pad = self._numpad()
         if pad is not None and (widget is None or any(n is pad for n in _ancestors(widget))):
             widget = self.main_button()
@@ -664,6 +900,10 @@ class Access(EventDispatcher):
             self.say(speech.spoken_char(text[-1], lang))
             if isinstance(field, DateField) and (words := field.in_words(lang)):
                 self.say(words, queue=True)  # the date complete: read back in words
+            elif isinstance(field, DateField) and _month_just_typed(field, old):
+                # 03 or 12: the patient hears at once which month the digits were taken as
+                # (the order of day and month is the language's), as the screen shows it.
+                self.say(field.month_in_words(lang), queue=True)
         elif old.startswith(text) and len(old) == len(text) + 1:
             self.say(_(DELETED, lang).format(char=speech.spoken_char(old[-1], lang)))
         elif len(text) == len(old):  # a letter replaced (a selection typed over)
@@ -794,7 +1034,17 @@ class Access(EventDispatcher):
                 self.speaker.say(_(speech.START_HINT, code), code, queue=True)
 
     def _draw_ring(self, _dt: float) -> None:
+        self._follow_row()
         widget = self.focused
+        if self._focus_row is not None and widget is not None:
+            row = recycle_row(widget)
+            if row is None or row[0] is not self._focus_row[0] or row[1] != self._focus_row[1]:
+                widget = None  # the row in focus is scrolled away; its old widget shows another
+        if self._reveal_frames > 0:
+            self._reveal_frames -= 1
+            if widget is not None and is_reachable(widget) and not fully_in_view(widget):
+                self._scroll_to(widget)
+                self._reveal_frames = 0  # once: a layout that keeps moving is not chased
         if widget is None or not is_shown(widget):
             self._ring_outer.rectangle = (0, 0, 0, 0)
             self._ring_inner.rectangle = (0, 0, 0, 0)

@@ -42,6 +42,11 @@ class QuestionsScreen(KioskScreen):
             {"text": item.question, "faq_id": item.id, "screen": self} for item in entries
         ]
 
+    def reset(self) -> None:
+        """Forget what the last patient read: the next one sees the list from its top."""
+        super().reset()
+        self.ids.faq_list.scroll_y = 1
+
     def faq_buttons(self) -> list[Any]:
         """Return the FAQ buttons on screen, top to bottom."""
         layout = self.ids.faq_list.layout_manager

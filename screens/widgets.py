@@ -6,7 +6,7 @@ import time
 from calendar import monthrange
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import qrcode
 from babel.dates import format_date, get_date_format, get_month_names
@@ -329,12 +329,16 @@ def date_order(lang: str) -> list[str]:
     return order
 
 
-def month_names(lang: str) -> list[str]:
-    """Return the month names in a language (CLDR through Babel)."""
+def month_names(lang: str, context: Literal["format", "stand-alone"] = "format") -> list[str]:
+    """Return the month names in a language (CLDR through Babel).
+
+    `context` "format" gives the form used inside a date (Russian "февраля"), "stand-alone"
+    the month named on its own (Russian "февраль"), as speech says it once typed.
+    """
     try:
-        names = get_month_names("wide", locale=lang)
+        names = get_month_names("wide", context=context, locale=lang)
     except Exception:  # an unknown locale: English names rather than a crash
-        names = get_month_names("wide", locale="en")
+        names = get_month_names("wide", context=context, locale="en")
     return [names[m][:1].upper() + names[m][1:] for m in range(1, 13)]
 
 
@@ -444,6 +448,14 @@ class DateField(FocusBehavior, BoxLayout):
         self.problem = problem
         self.echo = echo
 
+    def month_in_words(self, lang: str) -> str:
+        """Return the month typed, named on its own in `lang` ("Febrero"); "" until both its
+        digits are typed, or when there is no such month."""
+        month = self.parts()["M"]
+        if len(month) != 2 or not 1 <= int(month) <= 12:
+            return ""
+        return month_names(lang, "stand-alone")[int(month) - 1]
+
     def in_words(self, lang: str) -> str:
         """Return the whole date in words in `lang` ("1 de febrero de 1990"), "" until then."""
         value = self.value_or_none()
@@ -513,6 +525,9 @@ class FormArea(StencilView):
     """
 
     shift = NumericProperty(0)
+    #: A control to keep in view when no field is typed in here: the one the keys moved the
+    #: focus to (screens.access), which may sit below the form's visible area.
+    shown = ObjectProperty(None, allownone=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -525,6 +540,7 @@ class FormArea(StencilView):
         self._trigger_now = Clock.create_trigger(self.place, -1)
         self.fbind("size", self._trigger_now)
         self.fbind("pos", self._trigger_now)
+        self.fbind("shown", self._trigger_now)
         board = keyboard()
         if board is not None:
             board.fbind("target", self._trigger)
@@ -557,6 +573,15 @@ class FormArea(StencilView):
         return None
 
     @staticmethod
+    def _holds(content: Widget, widget: Widget) -> bool:
+        node: Widget | None = widget
+        while node is not None and node.parent is not node:
+            if node is content:
+                return True
+            node = node.parent
+        return False
+
+    @staticmethod
     def _settle(content: Widget) -> None:
         """Lay the content's own layouts out now, parents first, so positions are fresh."""
         from kivy.uix.layout import Layout
@@ -585,6 +610,9 @@ class FormArea(StencilView):
             # ...but the field being typed in shows in any case.
             if field.y + shift < self.y + margin:
                 shift = max(0.0, min(self.y + margin - field.y, self.top - field.top))
+        elif self.shown is not None and self._holds(content, self.shown):
+            margin = dp(4)
+            shift = max(0.0, min(self.y + margin - self.shown.y, self.top - self.shown.top))
         self.shift = shift
         if shift:
             content.top = self.top + shift

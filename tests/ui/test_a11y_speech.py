@@ -82,8 +82,10 @@ def test_keypad_check_in_in_speech_mode(ui: Any, keys: Keys, kiosk: Any) -> None
     keys.expect("Your date of birth, date field, 8 digits")
     keys.pad(*"06011980")
     assert checkin.ids.dob.value() == date(1980, 6, 1)
-    said = keys.expect(lang="en")  # digit by digit, then the date in words (not a number)
-    assert [u.text for u in said] == [*"06011980", "June 1, 1980"]
+    # Digit by digit; the month by name once its two digits are in (June, not the 6th),
+    # then the whole date in words (not a number).
+    said = keys.expect(lang="en")
+    assert [u.text for u in said] == ["0", "6", "June", *"011980", "June 1, 1980"]
     keys.pad("enter")  # looks the appointment up: two Smiths born that day
     verify = screen(ui, "verify_phone")
     keys.expect("Please enter the last 4 digits of your phone number.", lang="en")
@@ -208,8 +210,8 @@ def test_keypad_walk_in_in_spanish(ui: Any, keys: Keys, kiosk: Any) -> None:
     keys.expect("fecha de nacimiento", lang="es")
     keys.pad(*"01021990")  # day first in Spanish
     assert checkin.ids.dob.value() == date(1990, 2, 1)
-    said = keys.expect(lang="es")  # read back in the screen's language
-    assert [u.text for u in said] == [*"01021990", "1 de febrero de 1990"]
+    said = keys.expect(lang="es")  # read back in the screen's language, the month 4th
+    assert [u.text for u in said] == [*"0102", "Febrero", *"1990", "1 de febrero de 1990"]
     keys.pad("enter")
     nomatch = screen(ui, "nomatch")
     keys.expect(lang="es")
@@ -237,3 +239,28 @@ def test_keypad_walk_in_in_spanish(ui: Any, keys: Keys, kiosk: Any) -> None:
     keys.pad("5")
     screen(ui, "welcome")
     assert ui.app.lang == "en"
+
+
+def test_date_of_birth_says_the_month_by_name_once_typed(ui: Any, keys: Keys) -> None:
+    keys.pad("5")  # speech on
+    keys.said()
+    keys.pad("5")  # Check in
+    checkin = screen(ui, "checkin")
+    keys.wait_until(lambda: checkin.ids.last_name.focus)
+    keys.pad_letters("lee")
+    keys.pad("enter")
+    dob = checkin.ids.dob
+    keys.wait_until(lambda: dob.focus)
+    keys.said()
+    keys.pad("1")
+    assert [u.text for u in keys.expect(lang="en")] == ["1"]  # half a month: no name yet
+    keys.pad("3")  # no 13th month: no name, the problem said instead
+    said = [u.text for u in keys.expect("There is no such month", lang="en")]
+    assert not any(month in " ".join(said) for month in ("January", "March", "December"))
+    keys.pad("*")
+    keys.expect("deleted 3")
+    keys.pad("2")  # 12 in English order (month first): December, at once
+    assert [u.text for u in keys.expect(lang="en")] == ["2", "December"]
+    keys.pad("3")  # the day's digits are digits only
+    assert [u.text for u in keys.expect(lang="en")] == ["3"]
+    assert dob.digits == "123"
