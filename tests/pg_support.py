@@ -45,12 +45,14 @@ def require_postgres() -> None:
     pytest.skip(f"PostgreSQL not available: {problem}")
 
 
-def create_database(prefix: str) -> str:
-    """Create an empty database named `prefix` + a random suffix; return its name."""
+def create_database(prefix: str, *, template: str | None = None) -> str:
+    """Create a database named `prefix` + a random suffix, empty or a copy of `template`
+    (which nobody may be connected to); return its name."""
     name = f"{prefix}{secrets.token_hex(4)}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     admin.dispose()
     return name
 
