@@ -37,6 +37,10 @@ def notify(message: str, environ: Mapping[str, str] | None = None) -> bool:
         return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never wait (as libsystemd's sd_notify, MSG_DONTWAIT): the pings come from the UI
+            # thread, and a reader that stalls with its queue full (10 datagrams on Linux)
+            # would otherwise freeze the kiosk in send() - then a missed ping is the answer.
+            sock.setblocking(False)
             sock.connect(address)
             sock.sendall(message.encode())
     except OSError as exc:

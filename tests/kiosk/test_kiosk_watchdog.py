@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,21 @@ def test_watchdog_for_an_unrelated_process_is_ignored() -> None:
 
 def test_a_vanished_socket_does_not_raise(tmp_path: Path) -> None:
     assert notify("WATCHDOG=1", {"NOTIFY_SOCKET": str(tmp_path / "gone")}) is False
+
+
+def test_a_reader_that_stops_reading_never_blocks_the_pings(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    # Nobody reads: the socket's queue fills (10 datagrams by default on Linux). A blocking
+    # send would then wait for ever on the UI thread (a CI self-test run hung exactly so).
+    _sock, path = notify_socket
+    env = {"NOTIFY_SOCKET": path}
+    answers: list[bool] = []
+    sender = threading.Thread(
+        target=lambda: answers.extend(notify("WATCHDOG=1", env) for _ in range(200)),
+        daemon=True,
+    )
+    sender.start()
+    sender.join(30)
+    assert not sender.is_alive(), "a ping blocked on a full socket"
+    assert answers[0] and not answers[-1]  # delivered while there was room, then dropped
