@@ -124,6 +124,8 @@ class ServerProcess:
             except requests.RequestException:
                 pass
             time.sleep(0.05)
+        self.proc.kill()  # no fixture will stop a server that never came up
+        self.proc.wait(10)
         raise RuntimeError("server did not answer /healthz in time")
 
     def stop(self, *, kill: bool = False) -> None:
