@@ -339,3 +339,19 @@ def sized(request: pytest.FixtureRequest, ui: Any) -> Iterator[Any]:
     """Run a test at each of WINDOW_SIZES."""
     with window_size(ui, *request.param):
         yield ui
+
+
+@pytest.fixture
+def keys(ui: Any, tmp_path: Path) -> Iterator[Any]:
+    """Drive the app by key events, with speech rendered to WAV files (tests/ui/a11y_keys.py)."""
+    from a11y_keys import Keys
+
+    from kiosk import speech
+
+    access = ui.app.access
+    saved = access.speaker
+    access.speaker = speech.Speaker(player=None, wav_dir=tmp_path)
+    yield Keys(ui, tmp_path)
+    access.speaker.close()
+    access.speaker = saved
+    ui.app.end_session()

@@ -10,39 +10,18 @@ events here, in the real window; the focus ring is looked for in screenshots.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from a11y_keys import Keys
 from PIL import Image
-
-from kiosk import speech
+from test_a11y_keyboard_idle import RING, screen
 
 pytestmark = pytest.mark.ui
 
 if shutil.which("espeak-ng") is None:  # a missing engine is a broken set-up, not a skip
     raise RuntimeError("espeak-ng is not installed (scripts/setup.sh installs it)")
-
-RING = (255, 214, 0)  # the focus ring's light line (1, 0.84, 0)
-
-
-@pytest.fixture
-def keys(ui: Any, tmp_path: Path) -> Iterator[Keys]:
-    access = ui.app.access
-    saved = access.speaker
-    access.speaker = speech.Speaker(player=None, wav_dir=tmp_path)
-    yield Keys(ui, tmp_path)
-    access.speaker.close()
-    access.speaker = saved
-    ui.app.end_session()
-
-
-def screen(ui: Any, name: str) -> Any:
-    current = ui.app.manager.current_screen
-    assert current.name == name, f"on {current.name!r}, expected {name!r}"
-    return current
 
 
 def window_box(widget: Any) -> tuple[float, float, float, float]:
