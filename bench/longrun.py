@@ -279,8 +279,8 @@ def main() -> None:
                     sent_retention=timedelta(days=args.retention_days),
                     now=NOW,
                     sleep=timed_pause,
-                    # As kiosk.syncing does: each batch waits for the patients' commits.
-                    yield_to=kiosk.db.gate.wait_quiet,
+                    # As kiosk.syncing does: patients' commits go before each batch.
+                    step_aside=kiosk.db.gate.background,
                 )
             )
             done.set()

@@ -158,11 +158,17 @@ def create_or_migrate(engine: Engine) -> int:
 class WriterGate:
     """Lets background maintenance (the purge) step aside for the kiosk's other writers.
 
-    Every `Database.write()` transaction is a foreground writer. The purge calls
-    `wait_quiet()` before each of its batches: it returns once no foreground transaction is
-    open and the last one ended `quiet_seconds` ago, so a batch and its disk writes start in
-    the gap after a patient's commit rather than under it. It never waits longer than
+    Every `Database.write()` transaction is a foreground writer. The purge runs each of its
+    batches inside `background()`: it begins once no foreground transaction is open and the
+    last one ended `quiet_seconds` ago (`wait_quiet`), so a batch and its disk writes start
+    in the gap after a patient's commit rather than under it. It never waits longer than
     `max_wait_seconds`, so a kiosk that writes without pause still gets purged.
+
+    A foreground writer that arrives while a batch runs waits here, on a condition that
+    wakes it the moment the batch ends, instead of in SQLite's busy handler, which polls
+    the lock after sleeps of 1, 2, 5, 10, 15, 20, 25... ms: a patient's commit queued
+    behind a 4 ms batch would otherwise start only after 8 ms, one behind a 9 ms batch
+    after 18 ms.
     """
 
     def __init__(
@@ -177,12 +183,29 @@ class WriterGate:
         self._clock = clock
         self._changed = threading.Condition()
         self._active = 0
+        self._background = False
         self._last_end = float("-inf")
+        #: Foreground writers waiting here for a background batch to end (0 most of the time).
+        self.held_off = 0
 
     @contextmanager
     def foreground(self) -> Iterator[None]:
-        """Mark one foreground write transaction for the duration of the block."""
+        """Mark one foreground write transaction for the duration of the block.
+
+        Waits for a background batch in progress (bounded, like `wait_quiet`: past the
+        bound SQLite's own busy timeout takes over).
+        """
         with self._changed:
+            deadline = self._clock() + self.max_wait_seconds
+            self.held_off += 1
+            try:
+                while self._background:
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
+            finally:
+                self.held_off -= 1
             self._active += 1
         try:
             yield
@@ -192,21 +215,38 @@ class WriterGate:
                 self._last_end = self._clock()
                 self._changed.notify_all()
 
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        """Run one background batch: after `wait_quiet`, with foreground writers held off."""
+        with self._changed:
+            self._wait_quiet_locked()
+            self._background = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._background = False
+                self._changed.notify_all()
+
     def wait_quiet(self) -> None:
         """Block until no foreground writer is busy or just finished (bounded wait)."""
-        deadline = self._clock() + self.max_wait_seconds
         with self._changed:
-            while True:
-                now = self._clock()
-                if now >= deadline:
+            self._wait_quiet_locked()
+
+    def _wait_quiet_locked(self) -> None:
+        """wait_quiet with the condition held (the wait releases it)."""
+        deadline = self._clock() + self.max_wait_seconds
+        while True:
+            now = self._clock()
+            if now >= deadline:
+                return
+            if self._active == 0:
+                idle = now - self._last_end
+                if idle >= self.quiet_seconds:
                     return
-                if self._active == 0:
-                    idle = now - self._last_end
-                    if idle >= self.quiet_seconds:
-                        return
-                    self._changed.wait(min(self.quiet_seconds - idle, deadline - now))
-                else:
-                    self._changed.wait(deadline - now)
+                self._changed.wait(min(self.quiet_seconds - idle, deadline - now))
+            else:
+                self._changed.wait(deadline - now)
 
 
 class Database:

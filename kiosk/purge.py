@@ -26,6 +26,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from time import sleep as sleep_seconds
@@ -38,6 +39,9 @@ from kiosk.models import CheckIn, ContactUpdate, Question, Rating, RatingDetail,
 from kiosk.store import drop_stale_match_keys
 from sync.protocol import IDENTIFYING_FIELDS, RecordKind
 from sync.rules import day_bounds, local_day, utcnow
+
+#: What a purge step runs inside: kiosk.db.WriterGate.background on a kiosk.
+StepAside = Callable[[], AbstractContextManager[None]]
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +165,13 @@ def _in_batches(
     *,
     pause: float,
     sleep: Callable[[float], None],
-    yield_to: Callable[[], None] = lambda: None,
+    step_aside: StepAside = nullcontext,
 ) -> int:
     """Run `step` in one short write transaction after another until it does nothing; sum.
 
-    Before each transaction `yield_to` waits for the kiosk's other writers to be done
-    (kiosk.db.WriterGate.wait_quiet): a patient's commit is not queued behind a batch.
+    Each transaction and its checkpoint run inside `step_aside()` (on a kiosk
+    kiosk.db.WriterGate.background): it begins after the kiosk's other writers are done,
+    and a patient's commit that arrives meanwhile starts the moment it ends.
 
     Plain SQL on one connection: the write lock is held for the statements only, not for
     ORM bookkeeping. The purge's own commits are not synced to disk (synchronous=NORMAL):
@@ -183,18 +188,19 @@ def _in_batches(
         total = 0
         try:
             while True:
-                yield_to()
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    done = step(db)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
+                with step_aside():
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        done = step(db)
+                        db.execute("COMMIT")
+                    except BaseException:
+                        db.execute("ROLLBACK")
+                        raise
+                    if done:
+                        _checkpoint_passive(db)
                 total += done
                 if not done:
                     return total
-                _checkpoint_passive(db)
                 sleep(pause)
         finally:
             db.execute("PRAGMA synchronous=FULL")
@@ -209,7 +215,7 @@ def compact(
     step_pages: int = VACUUM_STEP_PAGES,
     pause: float = BATCH_PAUSE_SECONDS,
     sleep: Callable[[float], None] = sleep_seconds,
-    yield_to: Callable[[], None] = lambda: None,
+    step_aside: StepAside = nullcontext,
 ) -> bool:
     """Return free pages to the file system and truncate the WAL; False if a reader blocked.
 
@@ -230,15 +236,17 @@ def compact(
             while int(dbapi.execute("PRAGMA freelist_count").fetchone()[0]) > 0:
                 # executescript steps the pragma to its end: execute() stops after one
                 # step, which frees a single page (and costs a whole durable commit).
-                yield_to()
-                dbapi.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
-                _checkpoint_passive(dbapi)
+                with step_aside():
+                    dbapi.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
+                    _checkpoint_passive(dbapi)
                 sleep(pause)
             # Copy what the WAL holds without blocking writers, then truncate what is left.
-            yield_to()
-            dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            yield_to()
-            busy, _log_frames, _moved = dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            with step_aside():
+                dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            with step_aside():
+                busy, _log_frames, _moved = dbapi.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
             if busy:
                 log.warning("purge: WAL checkpoint blocked by a reader; retried next time")
             return not busy
@@ -261,12 +269,12 @@ def purge(
     batch_rows: int = BATCH_ROWS,
     pause: float = BATCH_PAUSE_SECONDS,
     sleep: Callable[[float], None] = sleep_seconds,
-    yield_to: Callable[[], None] = lambda: None,
+    step_aside: StepAside = nullcontext,
 ) -> PurgeReport:
     """Erase what is due, delete what is old, then compact; return what was done.
 
-    `yield_to` (kiosk.db.WriterGate.wait_quiet on a kiosk) runs before every batch and
-    vacuum step, so the kiosk's own commits go first.
+    Every batch and vacuum step runs inside `step_aside()` (kiosk.db.WriterGate.background
+    on a kiosk), so the kiosk's own commits go first and never poll for the lock.
     """
     moment = now or utcnow()
     cutoff = purge_cutoff(moment, tz=tz, retention=retention)
@@ -275,7 +283,7 @@ def purge(
         lambda db: erase_identifying_fields(db, cutoff=cutoff, now=moment, limit=batch_rows),
         pause=pause,
         sleep=sleep,
-        yield_to=yield_to,
+        step_aside=step_aside,
     )
     deleted = 0
     if sent_retention is not None:
@@ -285,14 +293,14 @@ def purge(
             lambda db: delete_sent_before(db, cutoff=old, limit=batch_rows),
             pause=pause,
             sleep=sleep,
-            yield_to=yield_to,
+            step_aside=step_aside,
         )
     with session_factory.begin() as session:
         stale_keys = drop_stale_match_keys(session=session, today=moment.astimezone(tz).date())
     compacted = False
     if erased or deleted or stale_keys or force_compact:
         try:
-            compacted = compact(engine, pause=pause, sleep=sleep, yield_to=yield_to)
+            compacted = compact(engine, pause=pause, sleep=sleep, step_aside=step_aside)
         except Exception as exc:  # e.g. SQLITE_BUSY: the caller owes a compaction
             log.warning("purge: compaction failed (%s); will retry", type(exc).__name__)
     if erased or deleted:

@@ -195,13 +195,9 @@ def _purge(kiosk: _Kiosk, now: datetime | None = None, force_compact: bool = Fal
         # The kiosk's own clock decides which clinic day it is (match keys, cut-offs).
         now=now or kiosk.now(),
         force_compact=force_compact,
-        yield_to=_yield_to(kiosk),
+        # Each batch after the kiosk's other writers, which go first when they arrive.
+        step_aside=kiosk.db.gate.background,
     )
-
-
-def _yield_to(kiosk: _Kiosk) -> Callable[[], None]:
-    """Return what the purge waits on between batches: the kiosk's other writers."""
-    return kiosk.db.gate.wait_quiet
 
 
 def purge_now(kiosk: _Kiosk, now: datetime | None = None) -> int:

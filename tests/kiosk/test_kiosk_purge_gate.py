@@ -2,14 +2,17 @@
 
 Real SQLite file, real threads, real time with short intervals: while a foreground write
 transaction is open, and for the gate's quiet time after it, no purge batch begins; a
-writer that never pauses does not stop the purge for longer than the gate's bound.
+writer that never pauses does not stop the purge for longer than the gate's bound; a
+patient's commit that arrives during a batch waits on the gate (woken when the batch
+ends), not in SQLite's busy handler.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -63,9 +66,11 @@ def test_no_purge_batch_begins_while_a_patient_writes_or_just_after(tmp_path: Pa
     assert held.wait(5)
     starts: list[float] = []
 
-    def yield_to() -> None:
-        db.gate.wait_quiet()
-        starts.append(time.monotonic())
+    @contextmanager
+    def step_aside() -> Iterator[None]:
+        with db.gate.background():
+            starts.append(time.monotonic())
+            yield
 
     purger = threading.Thread(
         target=lambda: purge(
@@ -76,7 +81,7 @@ def test_no_purge_batch_begins_while_a_patient_writes_or_just_after(tmp_path: Pa
             sent_retention=timedelta(days=14),
             batch_rows=100,
             pause=0.0,
-            yield_to=yield_to,
+            step_aside=step_aside,
         )
     )
     purger.start()
@@ -92,6 +97,59 @@ def test_no_purge_batch_begins_while_a_patient_writes_or_just_after(tmp_path: Pa
         counts = outbox.scan_counts(session=session)
     assert counts == {"pending": 0, "in_flight": 0, "sent": 0, "failed": 0}
     db.close()
+
+
+def test_a_patient_arriving_during_a_batch_waits_on_the_gate_and_goes_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "kiosk.sqlite3")
+    db.gate = WriterGate(quiet_seconds=0.0, max_wait_seconds=30.0)
+    in_batch, end_batch = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def batch() -> None:
+        raw = db.engine.raw_connection()
+        sqlite = raw.driver_connection
+        assert sqlite is not None
+        previous = sqlite.isolation_level
+        sqlite.isolation_level = None  # BEGIN and COMMIT are ours, as in kiosk.purge
+        try:
+            with db.gate.background():
+                sqlite.execute("BEGIN IMMEDIATE")
+                sqlite.execute("INSERT INTO kiosk_state (key, value) VALUES ('purge', 'x')")
+                in_batch.set()  # the batch holds SQLite's write lock now
+                end_batch.wait(10)
+                sqlite.execute("COMMIT")
+                order.append("batch committed")
+        finally:
+            sqlite.isolation_level = previous
+            raw.close()
+
+    def patient() -> None:
+        with db.write() as session:
+            order.append("patient began")
+            session.execute(text("INSERT INTO kiosk_state (key, value) VALUES ('p', 'y')"))
+        order.append("patient committed")
+
+    purger = threading.Thread(target=batch)
+    purger.start()
+    assert in_batch.wait(10)
+    writer = threading.Thread(target=patient)
+    writer.start()
+    # The patient is held at the gate, not inside a transaction polling SQLite's lock.
+    assert _returns(lambda: _until(lambda: db.gate.held_off == 1))
+    assert order == []
+    end_batch.set()
+    purger.join(10)
+    writer.join(10)
+    assert order == ["batch committed", "patient began", "patient committed"]
+    assert db.gate.held_off == 0
+    db.close()
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        time.sleep(0.01)
 
 
 def test_a_writer_that_never_pauses_delays_the_purge_only_up_to_the_bound() -> None:
