@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinic import alert_settings
+from clinic import alert_settings, queue, waits
 from clinic.alert_settings import LOOKBACK as LOOKBACK
 from clinic.config import Settings
 from clinic.db import Database
@@ -306,6 +306,12 @@ def check_once(db: Database, *, now: datetime | None = None, force: bool = False
         from clinic.dashboard import rollup
 
         rollup.refresh_all(db=db, tz=settings.tz, now=now)
+        # The wait estimates' score for the arrivals page: a replay of up to 200 arrivals.
+        with db.writer.begin() as session:
+            pace = queue.current_pace(session=session, settings=settings, now=now)
+            waits.store_accuracy(
+                session=session, now=now, tz=settings.tz, fallback_minutes=pace.minutes_per_patient
+            )
         if settings.shared_limits:
             from clinic.limits import prune
 

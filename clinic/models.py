@@ -521,6 +521,22 @@ class MaintenanceRun(Base):
     last_run_at: Mapped[datetime]
 
 
+class EstimateQuality(Base):
+    """How good the wait estimates were, scored by the periodic job (clinic/alerting.py).
+
+    One row (id 1), rewritten by whichever server process wins the job's period; the
+    arrivals page only reads it, so no page request replays the estimator.
+    """
+
+    __tablename__ = "estimate_quality"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime]
+    scored: Mapped[int] = mapped_column(Integer)
+    median_abs_error_minutes: Mapped[float | None]
+    over_top_share: Mapped[float | None]
+
+
 class Alert(Base):
     __tablename__ = "alerts"
 

@@ -36,7 +36,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from clinic.models import Appointment, AppointmentStatus, Arrival, ArrivalStatus
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    Arrival,
+    ArrivalStatus,
+    EstimateQuality,
+)
 
 WINDOW = timedelta(days=28)
 TIME_OF_DAY_MINUTES = 60
@@ -385,7 +391,6 @@ def clear_cache() -> None:
     """Forget cached history (after a change staff expect to see at once, and in tests)."""
     with _cache_lock:
         _cache.clear()
-        _accuracy_cache.clear()
 
 
 @dataclass(frozen=True)
@@ -584,20 +589,33 @@ def recent_accuracy(
     return accuracy(pairs)
 
 
-ACCURACY_CACHE_SECONDS = 300.0
-_accuracy_cache: dict[str, tuple[float, Accuracy]] = {}
+#: The row of `estimate_quality` the periodic job rewrites.
+ESTIMATE_QUALITY_ROW = 1
 
 
-def cached_accuracy(
+def store_accuracy(
     *, session: Session, now: datetime, tz: ZoneInfo, fallback_minutes: float
 ) -> Accuracy:
-    """Return recent_accuracy, recomputed at most every ACCURACY_CACHE_SECONDS."""
-    key = _cache_key(session)
-    with _cache_lock:
-        hit = _accuracy_cache.get(key)
-    if hit and time.monotonic() - hit[0] < ACCURACY_CACHE_SECONDS:
-        return hit[1]
+    """Score the estimator (recent_accuracy) and keep the result for the arrivals page.
+
+    Run by the periodic job (clinic/alerting.py), never in a page request: the replay reads
+    up to SCORED_PATIENTS arrivals and the history before them.
+    """
     result = recent_accuracy(session=session, now=now, tz=tz, fallback_minutes=fallback_minutes)
-    with _cache_lock:
-        _accuracy_cache[key] = (time.monotonic(), result)
+    row = session.get(EstimateQuality, ESTIMATE_QUALITY_ROW)
+    if row is None:
+        row = EstimateQuality(id=ESTIMATE_QUALITY_ROW, computed_at=now, scored=0)
+        session.add(row)
+    row.computed_at = now
+    row.scored = result.scored
+    row.median_abs_error_minutes = result.median_abs_error_minutes
+    row.over_top_share = result.over_top_share
     return result
+
+
+def stored_accuracy(session: Session) -> Accuracy:
+    """Return the score the periodic job kept last (nothing scored before its first run)."""
+    row = session.get(EstimateQuality, ESTIMATE_QUALITY_ROW)
+    if row is None:
+        return Accuracy(0, None, None)
+    return Accuracy(row.scored, row.median_abs_error_minutes, row.over_top_share)

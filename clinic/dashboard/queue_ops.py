@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from clinic import calling, display, queue, waits
+from clinic import calling, display, waits
 from clinic.audit import audit
 from clinic.config import Settings
 from clinic.dashboard.web import audit_and_render
@@ -37,14 +37,12 @@ def room_or_422(room: str | None) -> str | None:
 
 def arrivals_context(*, session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
     """Return what the arrivals page needs for the queue controls and estimate quality."""
-    pace = queue.current_pace(session=session, settings=settings, now=now)
     return {
         "queue_choices": [(ANY_QUEUE, "Anyone (longest wait)"), (waits.WALK_IN, "Walk-ins")]
         + [(c, c) for c in calling.clinicians_today(session=session, settings=settings, now=now)],
         "last_rooms": calling.last_rooms(session=session, settings=settings, now=now),
-        "estimate_quality": waits.cached_accuracy(
-            session=session, now=now, tz=settings.tz, fallback_minutes=pace.minutes_per_patient
-        ),
+        # Scored by the periodic job (clinic/alerting.py), not in this request.
+        "estimate_quality": waits.stored_accuracy(session),
     }
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from server_helpers import bearer, csrf_of, login, new_kiosk, new_user, record
 from sqlalchemy import select
 
+from clinic import alerting, waits
 from clinic.models import Arrival, AuditEvent
 from sync.protocol import INGEST_PATH, PULL_PATH, PULL_WAIT_RANGES_PARAM, new_follow_up_token
 
@@ -104,3 +105,49 @@ def test_call_next_recall_and_a_refused_transition_over_http(
             .order_by(AuditEvent.id)
         ).all()
     assert actions == ["arrival.call", "arrival.recall", "arrival.seen"]
+
+
+def test_the_estimate_score_is_kept_by_the_periodic_job_not_the_page(
+    app: FastAPI, client: TestClient
+) -> None:
+    _, token = new_kiosk(app)
+    now = datetime.now(UTC)
+    walk_ins = [
+        record(
+            "walk_in",
+            {
+                "first_name": "Sam",
+                "last_name": "Scoretest",
+                "date_of_birth": "1985-05-05",
+                "reason": "Cough",
+                "arrived_at": (now - timedelta(minutes=40 - 10 * i)).isoformat(),
+                "queue_number": f"S{i}{uuid.uuid4().hex[:2]}",
+                "follow_up_token": new_follow_up_token(),
+                "language": "en",
+            },
+        )
+        for i in range(2)
+    ]
+    ingest = client.post(INGEST_PATH, json={"records": walk_ins}, headers=bearer(token))
+    assert ingest.status_code == 200
+    login(client, new_user(app))
+    csrf = csrf_of(client)
+    for _ in walk_ins:
+        called = client.post(
+            "/dashboard/queue/call-next",
+            data={"queue": "", "room": "Room 1", "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert called.status_code == 303
+    # Called patients to score, but the page only reads what the job kept: nothing yet.
+    page = client.get("/dashboard/arrivals")
+    assert page.status_code == 200 and 'id="estimate-quality"' not in page.text
+    with app.state.db.reader() as session:
+        assert waits.stored_accuracy(session).scored == 0
+    alerting.check_once(app.state.db, force=True)
+    with app.state.db.reader() as session:
+        kept = waits.stored_accuracy(session)
+    assert kept.scored == 2 and kept.median_abs_error_minutes is not None
+    page = client.get("/dashboard/arrivals")
+    assert 'id="estimate-quality"' in page.text
+    assert "Wait estimates, last 2 patients called" in page.text
