@@ -98,9 +98,9 @@ def private_sqlite_file(path: Path) -> None:
 class Database:
     """The engine and the two session factories (readers and writers) of one database."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **engine_options: Any) -> None:
         self.settings = settings
-        self.engine = make_engine(settings.database_url)
+        self.engine = make_engine(settings.database_url, **engine_options)
         self.reader: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         write_engine = self.engine.execution_options(sqlite_begin_immediate=True)
         self.writer: sessionmaker[Session] = sessionmaker(write_engine, expire_on_commit=False)

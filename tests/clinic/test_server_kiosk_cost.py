@@ -222,3 +222,29 @@ def test_a_kiosk_revoked_by_another_process_cannot_pull_even_an_unchanged_pull(
     assert refused.json()["detail"] == "kiosk revoked"
     unknown = client.get(PULL_PATH, headers=bearer(token + "x"))
     assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_request_that_touches_its_kiosk_holds_one_pooled_connection_at_a_time(
+    app: FastAPI, client: TestClient, settings: object
+) -> None:
+    # A pool of one connection: a pull that kept its read transaction's connection while
+    # asking for a second one to record last_seen_at would wait for itself until the pool
+    # timed out (a 500). In a fleet, a burst of such pulls exhausted the pool that way.
+    from clinic.db import Database
+
+    big = app.state.db
+    app.state.db = Database(settings, pool_size=1, max_overflow=0, pool_timeout=10)  # type: ignore[arg-type]
+    try:
+        kiosk_id, token = new_kiosk(app)
+        with app.state.db.writer.begin() as session:  # not seen for a day: the pull touches it
+            stale = datetime.now(UTC) - timedelta(days=1)
+            session.execute(sa.update(Kiosk).where(Kiosk.id == kiosk_id).values(last_seen_at=stale))
+        first = client.get(PULL_PATH, headers=bearer(token))
+        assert first.status_code == 200
+        with app.state.db.reader() as session:
+            assert session.get(Kiosk, kiosk_id).last_seen_at > stale
+        beat = client.post(HEARTBEAT_PATH, json=HEARTBEAT, headers=bearer(token))
+        assert beat.status_code == 200
+    finally:
+        app.state.db.dispose()
+        app.state.db = big
