@@ -10,6 +10,11 @@ On PostgreSQL the triggers are deferred constraint triggers: the counter row is 
 commit, after every other lock the transaction takes, so writers never deadlock on it and
 hold it only while committing.
 
+A later migration that makes Alembic recreate one of these tables on SQLite (a
+`batch_alter_table` that cannot use ALTER TABLE, e.g. dropping or retyping a column) loses
+its triggers with the old table and must create them again; the tests in
+tests/clinic/test_server_kiosk_cost.py that write each table by hand fail otherwise.
+
 Revision ID: 0305
 Revises: 0304
 """
