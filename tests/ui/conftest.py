@@ -254,6 +254,10 @@ class RunningClock:
     def __call__(self) -> datetime:
         return self._start + timedelta(seconds=time.monotonic() - self._t0)
 
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (a patient who comes a while after the last one)."""
+        self._start += timedelta(seconds=seconds)
+
 
 @pytest.fixture(scope="module")
 def kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
