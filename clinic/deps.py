@@ -18,14 +18,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -72,19 +75,49 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Yield a session for this request; commit when the route returns, else roll back."""
+#: Requests of one server process that hold a database session at once. A request's sync
+#: dependencies and route run in separate hops through anyio's thread pool (40 threads), and
+#: its session keeps a pooled connection between hops; with more such requests than the
+#: pool holds (30 on PostgreSQL), requests holding connections wait for threads that are
+#: all taken by requests waiting for connections, until the pool times out (seen as a
+#: stall and 500s at 3,000-4,000 kiosks in bench/fleet.py). Requests past this number wait
+#: in the event loop, holding neither. 12 requests of at most two connections each (a
+#: dashboard page's fresh read) leave the pool room for the background jobs.
+SESSION_REQUESTS = 12
+
+
+def _session_gate(request: Request) -> asyncio.Semaphore:
+    """Return this process's gate, made in the running event loop (tests run several)."""
+    loop = asyncio.get_running_loop()
+    gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = getattr(
+        request.app.state, "session_gate", None
+    )
+    if gate is None or gate[0] is not loop:
+        gate = (loop, asyncio.Semaphore(SESSION_REQUESTS))
+        request.app.state.session_gate = gate
+    return gate[1]
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Yield a session for this request; commit when the route returns, else roll back.
+
+    At most SESSION_REQUESTS requests of this process hold one at a time (see there); the
+    database calls of the commit, rollback and close run in the thread pool.
+    """
     db = get_database(request)
     factory = db.reader if request.method in SAFE_METHODS else db.writer
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    async with _session_gate(request):
+        session = factory()
+        try:
+            yield session
+            await run_in_threadpool(session.commit)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.rollback)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(session.close)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -248,3 +248,35 @@ def test_a_request_that_touches_its_kiosk_holds_one_pooled_connection_at_a_time(
     finally:
         app.state.db.dispose()
         app.state.db = big
+
+
+def test_a_burst_of_kiosk_requests_larger_than_the_pool_is_served_not_stalled(
+    app: FastAPI, live_server: object, settings: object
+) -> None:
+    # A one-connection pool and 100 heartbeats at once, each from a kiosk not seen before:
+    # each request's dependencies and route run in separate hops through the 40-thread
+    # pool. Without the session gate, requests waiting for the connection took every
+    # thread while the one holding it waited for a thread, until the pool timed out (500s).
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from clinic.db import Database
+
+    big = app.state.db
+    app.state.db = Database(settings, pool_size=1, max_overflow=0, pool_timeout=10)  # type: ignore[arg-type]
+    try:
+        tokens = [new_kiosk(app, name=f"burst-{i}")[1] for i in range(100)]
+        url = live_server.url + HEARTBEAT_PATH  # type: ignore[attr-defined]
+
+        def beat(token: str) -> int:
+            return requests.post(
+                url, json=HEARTBEAT, headers=bearer(token), timeout=120
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+            statuses = list(pool.map(beat, tokens))
+        assert statuses == [200] * len(tokens)
+    finally:
+        app.state.db.dispose()
+        app.state.db = big
