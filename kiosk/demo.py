@@ -64,6 +64,8 @@ class DemoHost(Protocol):
 log = logging.getLogger(__name__)
 
 
+# Same first fields as clinic/demo.py's DemoPerson (the demo server's seed): kept apart
+# because clinic never imports kiosk (decision 0005).
 @dataclass(frozen=True)
 class DemoPerson:
     """A synthetic patient with an appointment today (never a real person)."""
@@ -197,6 +199,8 @@ DEMO_NO_APPOINTMENT = (("Jonas", "Weber", date(1970, 4, 1)),)
 
 DEMO_CLINIC_NAME_DEFAULT = "Demo Clinic"
 
+# Same loader as clinic/demo.py's: kept apart because clinic never imports kiosk (decision
+# 0005); the FAQ itself is one file, assets/demo_faq.json.
 DEMO_FAQ_FILE: Traversable = files("assets").joinpath("demo_faq.json")
 
 
