@@ -69,6 +69,8 @@ def purge(*, session: Session, settings: Settings, now: datetime, actor: str) ->
     """Erase identifying data older than the retention period; audit the counts."""
     cutoff = now - timedelta(days=settings.retention_days)
     report = PurgeReport()
+    # Not _erase (below): an appointment's birth date is never empty (ERASED_DATE), so its
+    # last name alone tells whether it still holds what identifies a patient.
     report.appointments = _count(
         session.execute(
             update(Appointment)

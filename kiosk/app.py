@@ -90,6 +90,7 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "hint_color": (0.22, 0.36, 0.56, 1),
         "dialog_edge": (0.07, 0.08, 0.10, 1),
     },
+    # Same keys as "standard": each theme names every colour, so no lookup falls back.
     "high_contrast": {
         "bg_color": (0, 0, 0, 1),
         "bar_color": (0.10, 0.10, 0.10, 1),
