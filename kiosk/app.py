@@ -90,7 +90,8 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "hint_color": (0.22, 0.36, 0.56, 1),
         "dialog_edge": (0.07, 0.08, 0.10, 1),
     },
-    # Same keys as "standard": each theme names every colour, so no lookup falls back.
+    # Same keys as "standard": a theme switch sets each colour it names, so a key missing
+    # here would keep the other theme's value.
     "high_contrast": {
         "bg_color": (0, 0, 0, 1),
         "bar_color": (0.10, 0.10, 0.10, 1),
