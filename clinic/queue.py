@@ -89,10 +89,10 @@ def estimate_steady_until(pace: Pace, position: int, now: datetime) -> datetime:
 def waiting_today(*, session: Session, settings: Settings, now: datetime) -> int:
     """Return how many of today's arrivals are still waiting."""
     start, end = today_bounds(settings.tz, now)
-    return _waiting_since(session, start, Arrival.arrived_at < end)
+    return waiting_since(session, start, Arrival.arrived_at < end)
 
 
-def _waiting_since(session: Session, start: datetime, *where: ColumnElement[bool]) -> int:
+def waiting_since(session: Session, start: datetime, *where: ColumnElement[bool]) -> int:
     """Count the waiting arrivals since start that also meet the conditions in where."""
     return (
         session.scalar(
@@ -120,7 +120,7 @@ def position_of(
     if arrival.status != ArrivalStatus.WAITING:
         return None
     start, _end = today_bounds(settings.tz, now)
-    ahead = _waiting_since(
+    ahead = waiting_since(
         session,
         start,
         (Arrival.arrived_at < arrival.arrived_at)
