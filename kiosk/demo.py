@@ -44,6 +44,8 @@ from sync.protocol import (
 from sync.rules import day_bounds
 
 
+# Same members as kiosk/syncing.py's _Kiosk: each module states only what it uses of
+# kiosk.services.Kiosk as a Protocol of its own (decision 0005).
 class DemoHost(Protocol):
     """What seeding needs of the kiosk (kiosk.services.Kiosk, which calls seed_demo)."""
 
