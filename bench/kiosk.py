@@ -28,24 +28,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kivy_env import configure_kivy  # noqa: E402  (bench/, the script's folder)
+
 
 def _kivy_env() -> None:
-    """Configure Kivy as the tests do (no argv parsing, private home, no input devices)."""
-    os.environ["KIVY_NO_ARGS"] = "1"
-    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivyhome-bench-"))
-    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    if not os.environ.get("DISPLAY"):
-        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
-    from kivy.config import Config
-
-    from kiosk.app import configure_kiosk_mode
-
-    Config.set("graphics", "width", "800")
-    Config.set("graphics", "height", "480")
-    configure_kiosk_mode()
-    for key, _ in Config.items("input"):
-        Config.remove_option("input", key)
+    """Configure Kivy as the tests do, in KIVY_HOME if set, else in a new temporary home."""
+    configure_kivy(os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivyhome-bench-")))
 
 
 def _open_kiosk(data_dir: Path) -> Any:

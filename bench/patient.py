@@ -43,24 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-os.environ["KIVY_NO_ARGS"] = "1"
+from kivy_env import configure_kivy  # noqa: E402  (bench/, the script's folder)
+
 _home = tempfile.mkdtemp(prefix="kivyhome-")
-os.environ["KIVY_HOME"] = _home
-os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-os.environ.setdefault("KIVY_NO_FILELOG", "1")
-if not os.environ.get("DISPLAY"):
-    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
-
-from kivy.config import Config  # noqa: E402
-
-from kiosk.app import configure_kiosk_mode  # noqa: E402
-
-Config.set("graphics", "width", "800")
-Config.set("graphics", "height", "480")
-Config.set("graphics", "maxfps", "0")
-configure_kiosk_mode()
-for _key, _ in Config.items("input"):
-    Config.remove_option("input", _key)
+configure_kivy(_home, maxfps=0)
 
 from kivy.base import EventLoop, runTouchApp  # noqa: E402
 from kivy.core.window import Window  # noqa: E402

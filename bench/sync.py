@@ -36,23 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "sync"))
 
+from kivy_env import configure_kivy  # noqa: E402  (bench/, the script's folder)
+
 TARGETS = {"drain_rps_min": 1000.0, "drain_ratio_min": 0.5, "frame_ms_p99_max": 50.0}
-
-
-def _setup_kivy(home: Path) -> None:
-    os.environ["KIVY_NO_ARGS"] = "1"
-    os.environ["KIVY_HOME"] = str(home)
-    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")
-    if not os.environ.get("DISPLAY"):
-        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
-    from kivy.config import Config
-
-    Config.set("graphics", "width", "800")
-    Config.set("graphics", "height", "480")
-    Config.set("graphics", "maxfps", "60")
-    for key, _ in Config.items("input"):
-        Config.remove_option("input", key)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -254,7 +240,7 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
-    _setup_kivy(work / "kivy")
+    configure_kivy(work / "kivy", maxfps=60, kiosk_mode=False)
     from conftest import open_kiosk, pair_kiosk
     from serverproc import ServerProcess
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from clinic import totp
 from clinic.config import Settings
 from clinic.models import (
+    Base,
     LoginAttempt,
     RecoveryCode,
     StaffRole,
@@ -166,15 +167,13 @@ def end_user_sessions(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _count(session: Session, model: type[Base], *where: ColumnElement[bool]) -> int:
+    """Count model's rows that meet the conditions in where."""
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
 def _active_admins(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(StaffUser)
-            .where(StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))
-        )
-        or 0
-    )
+    return _count(session, StaffUser, StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))
 
 
 def disable_user(*, session: Session, user: StaffUser) -> None:
@@ -249,17 +248,12 @@ def login_retry_after(
         )
     )
     if last_pair_failure is not None:
-        account_failures = int(
-            session.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(
-                    LoginAttempt.username == username,
-                    LoginAttempt.succeeded.is_(False),
-                    LoginAttempt.attempted_at > since,
-                )
-            )
-            or 0
+        account_failures = _count(
+            session,
+            LoginAttempt,
+            LoginAttempt.username == username,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.attempted_at > since,
         )
         excess = account_failures - settings.login_slowdown_after_failures
         if excess >= 0:
@@ -416,13 +410,8 @@ def remove_totp(*, session: Session, user: StaffUser) -> None:
 
 def unused_recovery_codes(*, session: Session, user: StaffUser) -> int:
     """Return how many recovery codes the user has left."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(RecoveryCode)
-            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-        )
-        or 0
+    return _count(
+        session, RecoveryCode, RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
     )
 
 

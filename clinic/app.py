@@ -176,8 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if request.url.path.startswith("/api/") or not wants_html:
+        if _wants_json(request):
             return JSONResponse(
                 {"detail": "not authenticated"}, status_code=status.HTTP_401_UNAUTHORIZED
             )
@@ -188,8 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(PasswordChangeRequired)
     async def _password_change_required(request: Request, _exc: PasswordChangeRequired) -> Response:
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if request.url.path.startswith("/api/") or not wants_html:
+        if _wants_json(request):
             return JSONResponse(
                 {"detail": "password change required"}, status_code=status.HTTP_403_FORBIDDEN
             )
@@ -221,39 +219,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DataError)
     async def _refused_value(request: Request, exc: DataError) -> Response:
         # A value the database cannot hold (NUL, out of a column's range): the request's fault.
-        log.info("refused value in %s: %s", _route(request), describe_exception(exc))
-        return JSONResponse(
-            {"detail": "a value in the request cannot be stored"},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, exc, "value", "a value in the request cannot be stored")
 
     @app.exception_handler(StatementError)
     async def _statement_error(request: Request, exc: StatementError) -> Response:
         if isinstance(exc.orig, ValueError | OverflowError | UnicodeError):
             # Raised while binding the request's values (e.g. a lone surrogate in text).
-            log.info("refused value in %s: %s", _route(request), describe_exception(exc))
-            return JSONResponse(
-                {"detail": "a value in the request cannot be stored"},
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            )
+            return _refused(request, exc, "value", "a value in the request cannot be stored")
         return await _unexpected(request, exc)
 
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> Response:
         # A number larger than the database's integers (e.g. an id of 2**63 in a path).
-        log.info("refused number in %s: %s", _route(request), describe_exception(exc))
-        return JSONResponse(
-            {"detail": "a number in the request is out of range"},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, exc, "number", "a number in the request is out of range")
 
     @app.exception_handler(UnicodeError)
     async def _unicode_error(request: Request, exc: UnicodeError) -> Response:
-        log.info("refused text in %s: %s", _route(request), describe_exception(exc))
-        return JSONResponse(
-            {"detail": "the request holds text that cannot be encoded"},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, exc, "text", "the request holds text that cannot be encoded")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -300,6 +282,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _wants_json(request: Request) -> bool:
+    """Say whether a refusal goes out as JSON (API paths, clients not asking for HTML)."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    return request.url.path.startswith("/api/") or not wants_html
+
+
+def _refused(request: Request, exc: BaseException, what: str, detail: str) -> Response:
+    """Log a request refused for one of its values (type and place only); answer 422."""
+    log.info("refused %s in %s: %s", what, _route(request), describe_exception(exc))
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def _route(request: Request) -> str:

@@ -57,6 +57,10 @@ class ImportReport:
         """Return whether every row was imported."""
         return not self.errors
 
+    def audit_details(self) -> dict[str, int]:
+        """Return the counts the audit log keeps of an import (never a row's values)."""
+        return {"created": self.created, "updated": self.updated, "errors": len(self.errors)}
+
 
 class CsvFormatError(ValueError):
     """The file as a whole cannot be read (encoding, header)."""

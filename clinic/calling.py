@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
 from clinic.live import publish
 from clinic.models import Appointment, Arrival, ArrivalStatus
-from clinic.queue import today_bounds
+from clinic.queue import today_bounds, waiting_since
 
 MAX_ROOM_CHARS = 40
 #: Who counts as still in today's queue: arrived within this many hours (a rolling span,
@@ -217,15 +217,7 @@ def display_calls(*, session: Session, now: datetime) -> Sequence[DisplayCall]:
 
 def waiting_count(*, session: Session, settings: Settings, now: datetime) -> int:
     """Return how many patients are waiting (arrived within QUEUE_HOURS)."""
-    start = now - timedelta(hours=QUEUE_HOURS)
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Arrival)
-            .where(Arrival.status == ArrivalStatus.WAITING, Arrival.arrived_at >= start)
-        )
-        or 0
-    )
+    return waiting_since(session, now - timedelta(hours=QUEUE_HOURS))
 
 
 def get(session: Session, arrival_id: uuid.UUID) -> Arrival | None:

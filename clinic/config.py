@@ -117,6 +117,7 @@ class LayeredSettings(BaseSettings):
     #: The CLINIC_CONFIG table this class reads (None: the top level).
     toml_table: ClassVar[str | None] = None
 
+    # Same steps as KioskSettings.load (kiosk/config.py): kept apart, see _Layers.
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
         """Build settings: keyword arguments > environment > config file > defaults."""
@@ -131,6 +132,7 @@ class LayeredSettings(BaseSettings):
         finally:
             _LOADING.reset(token)
 
+    # Same as KioskSettings.settings_customise_sources (kiosk/config.py): kept apart, see _Layers.
     @classmethod
     def settings_customise_sources(
         cls,
@@ -251,6 +253,7 @@ class Settings(LayeredSettings):
     #: PostgreSQL, shared by every process and host; in this process's memory on SQLite).
     limits_backend: Literal["auto", "database", "memory"] = "auto"
 
+    # Same check as kiosk/config.py's _known_zone: kept apart as clinic never imports kiosk.
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

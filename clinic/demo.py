@@ -37,6 +37,8 @@ DEMO_ADMIN = ("admin", "waiting-room-demo")
 DEMO_STAFF = ("staff", "front-desk-demo")
 
 
+# Same first fields as kiosk/demo.py's DemoPerson (the kiosk's adds what the guide shows):
+# kept apart because clinic never imports kiosk (decision 0005).
 @dataclass(frozen=True)
 class DemoPerson:
     key: str
@@ -62,6 +64,8 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("smith-a", "Hannah", "Smith", date(1980, 6, 1), "0199", 15, "Dr. Adeyemi"),
 )
 
+# Same loader as kiosk/demo.py's: kept apart because clinic never imports kiosk (decision
+# 0005); the FAQ itself is one file, assets/demo_faq.json.
 DEMO_FAQ_FILE: Traversable = files("assets").joinpath("demo_faq.json")
 
 

@@ -25,8 +25,9 @@ from clinic.audit import audit
 from clinic.config import Settings
 from clinic.dashboard.web import SECURITY_HEADERS
 from clinic.deps import SessionDep, SettingsDep
+from clinic.kiosks import issue_pairing_code
 from clinic.models import DisplayPairingCode, StaffUser, WaitingRoomDisplay, utcnow
-from clinic.security import hash_pairing_code, hash_token, new_pairing_code
+from clinic.security import hash_pairing_code, hash_token
 from clinic.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -52,16 +53,9 @@ def create_pairing_code(
     *, session: Session, settings: Settings, created_by: StaffUser | None, now: datetime
 ) -> tuple[str, DisplayPairingCode]:
     """Create a one-time display pairing code; return it (shown once) and its row."""
-    code = new_pairing_code()
-    row = DisplayPairingCode(
-        code_hash=hash_pairing_code(code),
-        created_at=now,
-        expires_at=now + timedelta(minutes=settings.pairing_code_minutes),
-        created_by_id=created_by.id if created_by else None,
+    return issue_pairing_code(
+        DisplayPairingCode, session=session, settings=settings, created_by=created_by, now=now
     )
-    session.add(row)
-    session.flush()
-    return code, row
 
 
 def pair_display(

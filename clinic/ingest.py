@@ -247,6 +247,8 @@ def _announce(
     ]
     if not stored:
         return
+    # Same guard as around _store in ingest_batch: a lost database is raised, anything else is
+    # contained (here: alerts must never refuse a record).
     try:
         with session.begin_nested():
             raised = on_records_stored(
@@ -495,6 +497,8 @@ def _apply(
                 body.language,
             )
         elif isinstance(body, WalkInBody):
+            # Same call as the check-in branch's: what the two share is _arrival_row; the
+            # fields each body brings differ.
             batch.arrivals[rid] = _arrival_row(
                 rid,
                 kiosk,

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from clinic.models import (
     Appointment,
     AppointmentStatus,
     ClinicConfig,
+    DisplayPairingCode,
     FaqEntryRow,
     Kiosk,
     PairingCode,
@@ -52,20 +53,38 @@ class PairingError(ValueError):
     """The pairing code is unknown, expired or already used."""
 
 
-def create_pairing_code(
-    *, session: Session, settings: Settings, created_by: StaffUser | None = None
-) -> tuple[str, PairingCode]:
-    """Create a one-time pairing code; return it (shown once) and its row (hash only)."""
+#: A kiosk's or a waiting-room display's one-time pairing code (separate tables, same columns).
+CodeRow = TypeVar("CodeRow", PairingCode, DisplayPairingCode)
+
+
+def issue_pairing_code(
+    model: type[CodeRow],
+    *,
+    session: Session,
+    settings: Settings,
+    created_by: StaffUser | None,
+    now: datetime,
+) -> tuple[str, CodeRow]:
+    """Store a new one-time code in model's table; return it (shown once) and its row."""
     code = new_pairing_code()
-    row = PairingCode(
+    row = model(
         code_hash=hash_pairing_code(code),
-        created_at=utcnow(),
-        expires_at=utcnow() + timedelta(minutes=settings.pairing_code_minutes),
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.pairing_code_minutes),
         created_by_id=created_by.id if created_by else None,
     )
     session.add(row)
     session.flush()
     return code, row
+
+
+def create_pairing_code(
+    *, session: Session, settings: Settings, created_by: StaffUser | None = None
+) -> tuple[str, PairingCode]:
+    """Create a one-time pairing code; return it (shown once) and its row (hash only)."""
+    return issue_pairing_code(
+        PairingCode, session=session, settings=settings, created_by=created_by, now=utcnow()
+    )
 
 
 def pair_kiosk(

@@ -131,12 +131,15 @@ class Kiosk(Base):
     clock_skew_seconds: Mapped[int | None] = mapped_column(Integer)
     clock_problem: Mapped[str | None] = mapped_column(String(32))
 
+    # Same as WaitingRoomDisplay.active: a kiosk and a display are revoked alike.
     @property
     def active(self) -> bool:
         """Return whether the kiosk's token still works."""
         return self.revoked_at is None
 
 
+# Same columns as DisplayPairingCode: kept as two tables so a kiosk's code cannot pair a
+# display nor a display's a kiosk (both are issued by clinic.kiosks.issue_pairing_code).
 class PairingCode(Base):
     __tablename__ = "pairing_codes"
 
@@ -429,12 +432,14 @@ class WaitingRoomDisplay(Base):
     last_seen_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
+    # Same as Kiosk.active: a display is revoked like a kiosk.
     @property
     def active(self) -> bool:
         """Return whether the display's token still works."""
         return self.revoked_at is None
 
 
+# Same columns as PairingCode (see there why they are two tables).
 class DisplayPairingCode(Base):
     """A one-time code that pairs a waiting-room display (a kiosk's code cannot)."""
 

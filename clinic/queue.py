@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from clinic.config import Settings
@@ -89,15 +89,16 @@ def estimate_steady_until(pace: Pace, position: int, now: datetime) -> datetime:
 def waiting_today(*, session: Session, settings: Settings, now: datetime) -> int:
     """Return how many of today's arrivals are still waiting."""
     start, end = today_bounds(settings.tz, now)
+    return waiting_since(session, start, Arrival.arrived_at < end)
+
+
+def waiting_since(session: Session, start: datetime, *where: ColumnElement[bool]) -> int:
+    """Count the waiting arrivals since start that also meet the conditions in where."""
     return (
         session.scalar(
             select(func.count())
             .select_from(Arrival)
-            .where(
-                Arrival.status == ArrivalStatus.WAITING,
-                Arrival.arrived_at >= start,
-                Arrival.arrived_at < end,
-            )
+            .where(Arrival.status == ArrivalStatus.WAITING, Arrival.arrived_at >= start, *where)
         )
         or 0
     )
@@ -119,18 +120,11 @@ def position_of(
     if arrival.status != ArrivalStatus.WAITING:
         return None
     start, _end = today_bounds(settings.tz, now)
-    ahead = (
-        session.scalar(
-            select(func.count())
-            .select_from(Arrival)
-            .where(
-                Arrival.status == ArrivalStatus.WAITING,
-                Arrival.arrived_at >= start,
-                (Arrival.arrived_at < arrival.arrived_at)
-                | ((Arrival.arrived_at == arrival.arrived_at) & (Arrival.id < arrival.id)),
-            )
-        )
-        or 0
+    ahead = waiting_since(
+        session,
+        start,
+        (Arrival.arrived_at < arrival.arrived_at)
+        | ((Arrival.arrived_at == arrival.arrived_at) & (Arrival.id < arrival.id)),
     )
     return ahead + 1
 

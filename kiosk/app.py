@@ -90,6 +90,8 @@ THEMES: dict[str, dict[str, tuple[float, float, float, float]]] = {
         "hint_color": (0.22, 0.36, 0.56, 1),
         "dialog_edge": (0.07, 0.08, 0.10, 1),
     },
+    # Same keys as "standard": a theme switch sets each colour it names, so a key missing
+    # here would keep the other theme's value.
     "high_contrast": {
         "bg_color": (0, 0, 0, 1),
         "bar_color": (0.10, 0.10, 0.10, 1),
@@ -284,18 +286,25 @@ class KioskApp(App):
         self.window_width, self.window_height = size
         self._update_top_bar()
 
+    def _window_handlers(self) -> list[dict[str, Any]]:
+        """Return the Window handlers on_start binds (in this order) and on_stop unbinds."""
+        return [
+            {"size": self._on_window_size},
+            {"on_touch_down": self._swallow_settling_touch},
+            {
+                "on_request_close": self._refuse_close,
+                "on_touch_down": self._on_activity,
+                "on_key_down": self._on_activity,
+                "on_textinput": self._on_activity,
+            },
+        ]
+
     def on_start(self) -> None:
         from kivy.core.window import Window
 
         Window.softinput_mode = ""
-        Window.bind(size=self._on_window_size)
-        Window.bind(on_touch_down=self._swallow_settling_touch)
-        Window.bind(
-            on_request_close=self._refuse_close,
-            on_touch_down=self._on_activity,
-            on_key_down=self._on_activity,
-            on_textinput=self._on_activity,
-        )
+        for handlers in self._window_handlers():
+            Window.bind(**handlers)
         self._crash_handler = install_crash_guard(self)
         self._events = [
             # The other screens are built after the first frame, one per frame.
@@ -316,14 +325,8 @@ class KioskApp(App):
     def on_stop(self) -> None:
         from kivy.core.window import Window
 
-        Window.unbind(size=self._on_window_size)
-        Window.unbind(on_touch_down=self._swallow_settling_touch)
-        Window.unbind(
-            on_request_close=self._refuse_close,
-            on_touch_down=self._on_activity,
-            on_key_down=self._on_activity,
-            on_textinput=self._on_activity,
-        )
+        for handlers in self._window_handlers():
+            Window.unbind(**handlers)
         self.watchdog.stopping()
         self.access.stop()
         remove_crash_guard(getattr(self, "_crash_handler", None))

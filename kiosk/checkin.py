@@ -162,6 +162,8 @@ class CheckInDesk:
                 language=lang,
             )
             appointment.checked_in = True
+            # Same closing steps as WalkInDesk.register_walk_in (kiosk/walkins.py): kept apart
+            # because the row and body types differ (CheckIn, CheckInBody here; WalkIn there).
             body = CheckInBody(
                 appointment_ref=appointment.ref,
                 checked_in_at=now,

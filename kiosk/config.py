@@ -118,6 +118,7 @@ class KioskSettings(BaseSettings):
         return type(self)(**{**self.model_dump(), **changes})
 
     # --- loading -----------------------------------------------------------------------
+    # Same steps as LayeredSettings.from_env (clinic/config.py): kept apart, see _Layers.
     @classmethod
     def load(
         cls,
@@ -139,6 +140,7 @@ class KioskSettings(BaseSettings):
         finally:
             _LOADING.reset(token)
 
+    # Same as LayeredSettings.settings_customise_sources in clinic/config.py: apart, see _Layers.
     @classmethod
     def settings_customise_sources(
         cls,
@@ -200,6 +202,7 @@ class KioskSettings(BaseSettings):
             raise ValueError("must be one upper-case letter A-Z")
         return value
 
+    # Same check as clinic/config.py's _known_timezone: kept apart as clinic never imports kiosk.
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -44,6 +44,8 @@ from sync.protocol import (
 from sync.rules import day_bounds
 
 
+# Same members as kiosk/syncing.py's _Kiosk: each module states only what it uses of
+# kiosk.services.Kiosk as a Protocol of its own (decision 0005).
 class DemoHost(Protocol):
     """What seeding needs of the kiosk (kiosk.services.Kiosk, which calls seed_demo)."""
 
@@ -64,6 +66,8 @@ class DemoHost(Protocol):
 log = logging.getLogger(__name__)
 
 
+# Same first fields as clinic/demo.py's DemoPerson (the demo server's seed): kept apart
+# because clinic never imports kiosk (decision 0005).
 @dataclass(frozen=True)
 class DemoPerson:
     """A synthetic patient with an appointment today (never a real person)."""
@@ -197,6 +201,8 @@ DEMO_NO_APPOINTMENT = (("Jonas", "Weber", date(1970, 4, 1)),)
 
 DEMO_CLINIC_NAME_DEFAULT = "Demo Clinic"
 
+# Same loader as clinic/demo.py's: kept apart because clinic never imports kiosk (decision
+# 0005); the FAQ itself is one file, assets/demo_faq.json.
 DEMO_FAQ_FILE: Traversable = files("assets").joinpath("demo_faq.json")
 
 

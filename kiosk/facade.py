@@ -200,6 +200,8 @@ class KioskFacade(Protocol):
         """Record a new phone and/or email for an earlier check-in or walk-in."""
         ...
 
+    # Signature repeated in kiosk/services.py (forwards) and kiosk/walkins.py (does the work):
+    # kept so the screens see only this Protocol; mypy checks both copies against it.
     def register_walk_in(
         self,
         first_name: str,
@@ -218,6 +220,8 @@ class KioskFacade(Protocol):
         """Return True when the text has words that suggest an emergency."""
         ...
 
+    # Signature repeated in kiosk/services.py (forwards) and kiosk/questions.py (does the work):
+    # kept so the screens see only this Protocol; mypy checks both copies against it.
     def ask_question(
         self,
         text: str,

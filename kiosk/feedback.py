@@ -69,6 +69,8 @@ class FeedbackDesk:
                     follow_up_url=follow_up_url(server_url, earlier.follow_up_token),
                     counted=False,
                 )
+            # Row and outbox body side by side, as in kiosk/questions.py and kiosk/walkins.py: kept
+            # apart because each record type has its own fields (shared steps: KioskCore.record).
             row = Rating(
                 id=new_record_id(),
                 face=face,

@@ -49,6 +49,8 @@ class AppointmentPartKey(KioskBase):
     phone_key: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
+# Same columns as WalkIn below: kept as two tables because each mirrors its own outbox body
+# and a walk-in has an identity key, not an appointment ref.
 class CheckIn(KioskBase):
     """A check-in made at this kiosk; one per appointment (the unique ref enforces it)."""
 
@@ -63,6 +65,7 @@ class CheckIn(KioskBase):
     language: Mapped[str] = mapped_column(String(8))
 
 
+# Same columns as CheckIn above (see there why they are two tables).
 class WalkIn(KioskBase):
     """A walk-in registration (name, birth date, reason, phone live in the outbox only)."""
 

@@ -21,6 +21,7 @@ class QuestionDesk:
         """Return True when the text has words that suggest an emergency."""
         return emergency.is_emergency_text(text or "", path=self.core.settings.emergency_words_path)
 
+    # Same signature as KioskFacade.ask_question (kiosk/facade.py), which Kiosk forwards here.
     def ask_question(
         self,
         text: str,
@@ -42,6 +43,8 @@ class QuestionDesk:
 
         def action(session: Session) -> QuestionReceipt:
             now = core.now()
+            # Row and outbox body side by side, as in kiosk/feedback.py and kiosk/walkins.py: kept
+            # apart because each record type has its own fields (shared steps: KioskCore.record).
             row = Question(
                 id=new_record_id(),
                 asked_at=now,

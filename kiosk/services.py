@@ -160,6 +160,7 @@ class Kiosk(KioskFacade):
     def update_contact(self, check_in_id: str, phone: str | None, email: str | None) -> None:
         self.check_ins.update_contact(check_in_id, phone, email)
 
+    # Same signature as KioskFacade.register_walk_in and WalkInDesk's: this class only forwards.
     def register_walk_in(
         self,
         first_name: str,
@@ -184,6 +185,7 @@ class Kiosk(KioskFacade):
     def is_emergency_text(self, text: str) -> bool:
         return self.questions.is_emergency_text(text)
 
+    # Same signature as KioskFacade.ask_question and QuestionDesk's: this class only forwards.
     def ask_question(
         self,
         text: str,

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 600.0
 
 
+# Same members as kiosk/demo.py's DemoHost: each module states only what it uses of
+# kiosk.services.Kiosk as a Protocol of its own (decision 0005).
 class _Kiosk(Protocol):
     """What this module uses of kiosk.services.Kiosk."""
 

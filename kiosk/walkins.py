@@ -26,6 +26,7 @@ class WalkInDesk:
         self.core = core
         self.waiting = waiting
 
+    # Same signature as KioskFacade.register_walk_in (kiosk/facade.py), which Kiosk forwards here.
     def register_walk_in(
         self,
         first_name: str,
@@ -72,6 +73,8 @@ class WalkInDesk:
                 follow_up_token=new_follow_up_token(),
                 language=lang,
             )
+            # Same closing steps as CheckInDesk.check_in (kiosk/checkin.py): kept apart because
+            # the row and body types differ (WalkIn, WalkInBody here; CheckIn there).
             body = WalkInBody(
                 first_name=first,
                 last_name=last,

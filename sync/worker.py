@@ -356,6 +356,7 @@ class SyncWorker:
     # --- pull and heartbeat ------------------------------------------------------------
     def _pull(self, client: KioskClient) -> None:
         self._report(last_attempt_at=self._clock())
+        # Same three refusals as _heartbeat's: kept inline because each sets its own next time.
         try:
             result = client.pull(self._etag)
         except Retryable as exc:
@@ -390,6 +391,7 @@ class SyncWorker:
             **extras,
         )
         interval = timedelta(seconds=self.settings.heartbeat_interval)
+        # Same three refusals as _pull's: kept inline because each sets its own next time.
         try:
             client.heartbeat(beat)
         except Retryable as exc:

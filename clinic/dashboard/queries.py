@@ -331,6 +331,8 @@ def rating_page(
     return result, next_key
 
 
+# Same first fields as rollup.DaySums: kept apart because this holds the charts' averages per
+# dimension, DaySums the (sum, count) pairs they are made from.
 @dataclass(frozen=True)
 class DailyStats:
     day: date

@@ -130,6 +130,8 @@ def displays_page(request: Request, session: SessionDep, admin: CurrentAdmin) ->
     return _displays_page(request, session, admin)
 
 
+# Same shape as create_pairing_code in clinic/dashboard/admin.py: kept apart as each
+# issues its own kind of code and renders its own page.
 @router.post("/dashboard/displays/pairing-codes")
 def create_display_code(
     request: Request,

@@ -239,6 +239,8 @@ def refresh_all(*, db: Any, tz: ZoneInfo, now: datetime) -> None:
     refresh(first_at.astimezone(tz).date(), yesterday, db=db, tz=tz, now=now)
 
 
+# Same first fields as queries.DailyStats: kept apart because this holds (sum, count) pairs,
+# DailyStats the averages made from them for the charts.
 @dataclass(frozen=True)
 class DaySums:
     """One day's totals, from the stored sums or summed live."""

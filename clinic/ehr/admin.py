@@ -140,6 +140,8 @@ def pull_schedule_now(
     return _back("ehr-pull")
 
 
+# Same shape as the form handlers in clinic/dashboard/admin.py (look up, change, audit, back):
+# kept apart as each has its own fields; this file owns the EHR part of the admin page.
 @router.post("/dashboard/admin/ehr/messages/{message_id}/retry")
 def retry_message(
     request: Request,

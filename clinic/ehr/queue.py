@@ -121,21 +121,15 @@ def records_stored(
         )
         if already_waiting is None:
             # The first QuestionnaireResponse went out without the survey: replace it.
-            enqueue(
-                session=session,
-                event=EventKind.RATING,
-                patient_key=str(rating_id),
-                payload={"rating_id": str(rating_id), "at": now.isoformat()},
-                now=now,
-            )
+            _enqueue_about(session, EventKind.RATING, "rating_id", rating_id, now)
     for rating in ratings:
         # Sent after a pause, so the survey details that follow the face are included.
-        enqueue(
-            session=session,
-            event=EventKind.RATING,
-            patient_key=str(rating["id"]),
-            payload={"rating_id": str(rating["id"]), "at": now.isoformat()},
-            now=now,
+        _enqueue_about(
+            session,
+            EventKind.RATING,
+            "rating_id",
+            rating["id"],
+            now,
             not_before=now + timedelta(seconds=wait),
         )
     for row in arrivals:
@@ -152,17 +146,31 @@ def records_stored(
         )
 
 
+def _enqueue_about(
+    session: Session,
+    event: EventKind,
+    id_field: str,
+    row_id: Any,
+    now: datetime,
+    *,
+    not_before: datetime | None = None,
+) -> None:
+    """Queue an event about one row, keyed and named by the row's id."""
+    enqueue(
+        session=session,
+        event=event,
+        patient_key=str(row_id),
+        payload={id_field: str(row_id), "at": now.isoformat()},
+        now=now,
+        not_before=not_before,
+    )
+
+
 def question_answered(*, session: Session, question_id: Any, now: datetime) -> None:
     """Queue a staff answer: the question and the answer go out as Communications."""
     if not targets_of(session):
         return
-    enqueue(
-        session=session,
-        event=EventKind.QUESTION,
-        patient_key=str(question_id),
-        payload={"question_id": str(question_id), "at": now.isoformat()},
-        now=now,
-    )
+    _enqueue_about(session, EventKind.QUESTION, "question_id", question_id, now)
 
 
 def status_changed(

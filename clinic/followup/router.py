@@ -228,11 +228,8 @@ def _resolve(
     return row, None
 
 
-@router.get(protocol.FOLLOW_UP_PATH)
-def follow_up_page(
-    request: Request, token: str, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """Show the patient their place in the queue, the staff answer, or the longer survey."""
+def _open(request: Request, token: str, session: Session) -> FollowUpToken | Response:
+    """Return the token row, or the page to show instead (too many requests, or as _resolve)."""
     limited = _limited(request)
     if limited is not None:
         return limited
@@ -240,6 +237,17 @@ def follow_up_page(
     if row is None:
         assert other is not None
         return other
+    return row
+
+
+@router.get(protocol.FOLLOW_UP_PATH)
+def follow_up_page(
+    request: Request, token: str, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Show the patient their place in the queue, the staff answer, or the longer survey."""
+    row = _open(request, token, session)
+    if isinstance(row, Response):
+        return row
     lang = pick_language(row.language)
     if row.kind in (FollowUpKind.CHECK_IN, FollowUpKind.WALK_IN):
         arrival = session.get(Arrival, row.target_id)
@@ -434,47 +442,39 @@ async def follow_up_submit(
     form_name: Annotated[str, Form(alias="form", max_length=16)],
 ) -> Response:
     """Store the longer survey or a call-back request sent from the patient's phone."""
-    limited = _limited(request)
-    if limited is not None:
-        return limited
-    row, other = _resolve(request, token, session)
-    if row is None:
-        assert other is not None
-        return other
+    row = _open(request, token, session)
+    if isinstance(row, Response):
+        return row
     lang = pick_language(row.language)
     rating = session.get(Rating, row.target_id) if row.kind == FollowUpKind.RATING else None
     if rating is None or form_name not in ("survey", "callback"):
         return _message(request, session, lang, "not_found", status.HTTP_404_NOT_FOUND)
     form = await request.form()
+
+    def invalid(detail: str, current: dict[str, Any] | None = None) -> Response:
+        return _rating_page(
+            request,
+            session,
+            rating,
+            token,
+            lang,
+            error=gettext_for(lang, INVALID_INPUT).format(detail=detail),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            current=current,
+        )
+
     if form_name == "survey":
         answers, problem = _parse_survey(form)
         if problem is not None:
-            return _rating_page(
-                request,
-                session,
-                rating,
-                token,
-                lang,
-                error=gettext_for(lang, INVALID_INPUT).format(detail=gettext_for(lang, problem)),
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-                current=answers,
-            )
+            return invalid(gettext_for(lang, problem), current=answers)
         response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.SURVEY, answers=answers)
     else:
         phone = str(form.get("phone") or "").strip()
         if not rules.is_phone(phone):
-            return _rating_page(
-                request,
-                session,
-                rating,
-                token,
-                lang,
-                error=gettext_for(lang, INVALID_INPUT).format(
-                    detail=gettext_for(lang, BAD_PHONE).format(
-                        low=rules.MIN_PHONE_DIGITS, high=rules.MAX_PHONE_DIGITS
-                    )
-                ),
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            return invalid(
+                gettext_for(lang, BAD_PHONE).format(
+                    low=rules.MIN_PHONE_DIGITS, high=rules.MAX_PHONE_DIGITS
+                )
             )
         response = FollowUpResponse(rating_id=rating.id, kind=ResponseKind.CALLBACK, phone=phone)
     try:

@@ -107,11 +107,7 @@ async def import_appointments(
         session=session,
         action="appointments.import",
         user=admin,
-        details={
-            "created": report.created,
-            "updated": report.updated,
-            "errors": len(report.errors),
-        },
+        details=report.audit_details(),
     )
     return ImportReportOut(
         created=report.created,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, status
@@ -57,6 +57,20 @@ def safe_next(next_url: str | None) -> str:
     if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
         return next_url
     return "/"
+
+
+#: What a sign-in step says when its form's CSRF token is missing, wrong or stale.
+FORM_EXPIRED = "Your sign-in form expired. Please try again."
+
+
+def _too_many_attempts(retry_after: float) -> dict[str, Any]:
+    """Return the error, status and Retry-After of a sign-in step refused for a while."""
+    minutes = max(1, round(retry_after / 60))
+    return {
+        "error": f"Too many sign-in attempts. Try again in about {minutes} minute(s).",
+        "status_code": status.HTTP_429_TOO_MANY_REQUESTS,
+        "headers": {"Retry-After": retry_after_header(retry_after)},
+    }
 
 
 #: The sign-in page must not be framed (clickjacking) or cached, nor leak its URL onwards.
@@ -128,7 +142,7 @@ def login(
         return _login_page(
             request,
             settings=settings,
-            error="Your sign-in form expired. Please try again.",
+            error=FORM_EXPIRED,
             username=username,
             next_url=next_url,
             status_code=status.HTTP_403_FORBIDDEN,
@@ -138,15 +152,12 @@ def login(
         session=session, settings=settings, username=username, password=password, address=address
     )
     if result.retry_after > 0:
-        minutes = max(1, round(result.retry_after / 60))
         return _login_page(
             request,
             settings=settings,
-            error=f"Too many sign-in attempts. Try again in about {minutes} minute(s).",
             username=username,
             next_url=next_url,
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": retry_after_header(result.retry_after)},
+            **_too_many_attempts(result.retry_after),
         )
     if result.user is None:
         audit(session=session, action="login.failed", actor=clean_username(username) or "-")
@@ -249,7 +260,7 @@ def second_factor(
             request,
             pending,
             next_url=next_url,
-            error="Your sign-in form expired. Please try again.",
+            error=FORM_EXPIRED,
             status_code=status.HTTP_403_FORBIDDEN,
         )
     address = client_address(request)
@@ -258,14 +269,8 @@ def second_factor(
         session=session, settings=settings, staff_session=pending, code=code, address=address
     )
     if result.retry_after > 0:
-        minutes = max(1, round(result.retry_after / 60))
         return _second_factor_page(
-            request,
-            pending,
-            next_url=next_url,
-            error=f"Too many sign-in attempts. Try again in about {minutes} minute(s).",
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": retry_after_header(result.retry_after)},
+            request, pending, next_url=next_url, **_too_many_attempts(result.retry_after)
         )
     if result.user is None:
         audit(session=session, action="login.second_factor_failed", user=user)

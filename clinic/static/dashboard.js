@@ -55,6 +55,8 @@
   }
 
   var audio = null;
+  // Same Web Audio steps as chime() in display.js: kept apart because each page loads only
+  // its own script, and the sounds differ (alert beeps here, a two-note call there).
   function beep(times, freq) {
     var Ctx = window.AudioContext || window.webkitAudioContext;
     if (!Ctx) return;

@@ -15,6 +15,8 @@
     seen[li.getAttribute("data-number") + "@" + li.getAttribute("data-called-at")] = true;
   });
 
+  // Same Web Audio steps as beep() in dashboard.js: kept apart because each page loads only
+  // its own script, and the sounds differ (a two-note call here, alert beeps there).
   function chime() {
     try {
       audio = audio || new (window.AudioContext || window.webkitAudioContext)();
