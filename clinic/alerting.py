@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinic import alert_settings, queue, waits
+from clinic import alert_settings, maintenance, queue, waits
 from clinic.alert_settings import LOOKBACK as LOOKBACK
 from clinic.config import Settings
 from clinic.db import Database
@@ -42,7 +42,6 @@ from clinic.models import (
     Arrival,
     ArrivalStatus,
     Kiosk,
-    MaintenanceRun,
     Question,
     utcnow,
 )
@@ -275,29 +274,9 @@ def run_checks(*, session: Session, settings: Settings, now: datetime) -> list[A
     return raised
 
 
-# Same steps as claim_purge_run in clinic/retention.py for another MaintenanceRun row: not yet
-# one helper, as this file is being changed elsewhere; merge the two when that has landed.
 def claim_run(db: Database, *, now: datetime, every: timedelta) -> bool:
     """Claim this period's check for this process; False if another process has it."""
-    try:
-        with db.writer.begin() as session:
-            last = session.scalar(
-                select(MaintenanceRun.last_run_at).where(MaintenanceRun.name == CHECK_JOB)
-            )
-            if last is None:
-                session.add(MaintenanceRun(name=CHECK_JOB, last_run_at=now))
-                session.flush()
-                return True
-            if last > now - every:
-                return False
-            claimed = session.execute(
-                update(MaintenanceRun)
-                .where(MaintenanceRun.name == CHECK_JOB, MaintenanceRun.last_run_at == last)
-                .values(last_run_at=now)
-            )
-            return getattr(claimed, "rowcount", 0) == 1
-    except IntegrityError:
-        return False
+    return maintenance.claim_run(db, name=CHECK_JOB, now=now, every=every)
 
 
 def check_once(db: Database, *, now: datetime | None = None, force: bool = False) -> int:

@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clinic import maintenance
 from clinic.audit import audit
 from clinic.config import Settings
 from clinic.db import Database
@@ -218,29 +218,9 @@ def _record_run(*, session: Session, now: datetime) -> None:
         row.last_run_at = now
 
 
-# Same steps as claim_run in clinic/alerting.py for another MaintenanceRun row: not yet one
-# helper, as alerting.py is being changed elsewhere; merge the two when that has landed.
 def claim_purge_run(db: Database, *, now: datetime) -> bool:
     """Claim today's purge for this process; False if another ran it in the last day."""
-    try:
-        with db.writer.begin() as session:
-            last = session.scalar(
-                select(MaintenanceRun.last_run_at).where(MaintenanceRun.name == PURGE_JOB)
-            )
-            if last is None:
-                session.add(MaintenanceRun(name=PURGE_JOB, last_run_at=now))
-                session.flush()
-                return True
-            if last > now - PURGE_EVERY:
-                return False
-            claimed = session.execute(
-                update(MaintenanceRun)
-                .where(MaintenanceRun.name == PURGE_JOB, MaintenanceRun.last_run_at == last)
-                .values(last_run_at=now)
-            )
-            return _count(claimed) == 1
-    except IntegrityError:  # another process inserted the first row at the same moment
-        return False
+    return maintenance.claim_run(db, name=PURGE_JOB, now=now, every=PURGE_EVERY)
 
 
 def purge_if_due(db: Database) -> PurgeReport | None:
