@@ -7,10 +7,12 @@ and turns keys into moves, selections and typing. No screen needs its own key ha
 
 Keys (docs/accessibility.md):
 - 12-key keypad (keypad digits, `*`, `#`, Enter): 2/4 previous, 8/6 next, 5 or Enter
-  select, `*` back, `#` repeat, 0 help, 1/3 volume down/up. In a name field the digits
+  select, `*` back, `#` repeat, 0 help, 1/3 volume down/up. On a text longer than its place
+  (an FAQ answer) 2/8 scroll it, and move on once its end shows. In a name field the digits
   type letters by multi-tap (as on a phone), `*` deletes; in a digit field they type digits.
 - Keyboard: Tab / Shift+Tab and the arrows move, Enter (or Space on a button) selects,
-  Escape goes back; F1 help, F2 repeat, Page Up/Down volume.
+  Escape goes back; F1 help, F2 repeat, Page Up/Down volume. On a long text Up/Down scroll
+  it first, as 2/8 do.
 Any keypad key while speech is off turns speech on (and does nothing else).
 
 What is said is decided here from the widget tree; how it is said is kiosk.speech.
@@ -66,6 +68,10 @@ SCROLL_PADDING_DP = 8
 #: if a late layout (a row taking its text's height) pushed it out; not longer, so that a
 #: patient's own swipe through the list is not undone.
 REVEAL_FRAMES = 3
+
+#: Up/Down on a text in focus scroll it by this part of its height: a line read last
+#: stays in view.
+TEXT_SCROLL_PART = 0.75
 
 #: The welcome screen says how to start speech after this long without a touch or key.
 HINT_AFTER_SECONDS = 6.0
@@ -169,6 +175,31 @@ def is_control(widget: Widget) -> bool:
     return isinstance(widget, ButtonBehavior | TextInput | DateField)
 
 
+def is_text_view(widget: Widget) -> bool:
+    """Tell whether a widget is a ScrollView of text only that is longer than its place (an
+    FAQ answer): it has no control to focus, so it is a stop of the focus ring itself, and
+    Up/Down (keypad 2/8) scroll it while it has focus (Access.up_down)."""
+    if not isinstance(widget, ScrollView) or is_recycle_view(widget) or not widget.do_scroll_y:
+        return False
+    content = widget.children[0] if widget.children else None
+    if content is None or content.height <= widget.height + 1:
+        return False
+    return not any(is_control(w) for w in content.walk(restrict=True))
+
+
+def scroll_text(view: ScrollView, step: int) -> bool:
+    """Scroll a text view down (1) or up (-1) by TEXT_SCROLL_PART of its height; tell
+    whether it moved (not when its end already shows)."""
+    _dsx, dsy = view.convert_distance_to_scroll(0, view.height * TEXT_SCROLL_PART)
+    scroll_y = view.scroll_y - step * dsy
+    scroll_y = 0.0 if scroll_y < 1e-6 else 1.0 if scroll_y > 1 - 1e-6 else scroll_y  # the ends
+    if abs(scroll_y - view.scroll_y) < 1e-6:
+        return False
+    view.scroll_y = scroll_y
+    view.update_from_scroll()
+    return True
+
+
 def inside_control(widget: Widget) -> bool:
     return any(is_control(node) for node in _ancestors(widget))
 
@@ -225,6 +256,10 @@ def describe(widget: Widget, lang: str) -> str:
     """Return what to say when a control takes the focus."""
     from screens.widgets import DateField, ScoreButton
 
+    if is_text_view(widget):  # a long text: read whole (the keys scroll it for the eyes)
+        return sentences(
+            [w.text for w in widget.walk(restrict=True) if isinstance(w, Label) and w.text.strip()]
+        )
     if isinstance(widget, DateField):
         value = widget.echo or widget.digits or _(EMPTY, lang)
         return f"{field_label(widget)}, {_(ROLE_DATE, lang)}, {value}"
@@ -532,10 +567,15 @@ class Access(EventDispatcher):
         bar from Back to the main action), not positions on screen: a form's lower fields
         may sit under the on-screen keyboard, and a right-to-left layout keeps its logic.
         A control in a list longer than its view counts (moving to it scrolls it into view);
-        the rows a RecycleView has made widgets for are put in their data order.
+        the rows a RecycleView has made widgets for are put in their data order. A text
+        longer than its place (is_text_view) counts too, so that the keys can scroll it.
         """
         root = self._root()
-        found = [w for w in root.walk(restrict=True) if is_control(w) and is_reachable(w)]
+        found = [
+            w
+            for w in root.walk(restrict=True)
+            if (is_control(w) or is_text_view(w)) and is_reachable(w)
+        ]
         if not isinstance(root, ModalView) and self.app.top_bar.parent is not None:
             found += [
                 w for w in self.app.top_bar.walk(restrict=True) if is_control(w) and is_reachable(w)
@@ -575,6 +615,14 @@ class Access(EventDispatcher):
             view = entered[0]
             target = self._recycle_row(view, 0 if step > 0 else len(view.data) - 1) or target
         self.set_focus(target)
+
+    def up_down(self, step: int) -> None:
+        """Up/Down, keypad 2/8: scroll the text in focus while it has more to show in that
+        direction, else move the focus as the other keys do."""
+        widget = self.focused
+        text = widget is not None and is_text_view(widget) and is_shown(widget)
+        if not (text and scroll_text(widget, step)):
+            self.move(step)
 
     def set_focus(self, widget: Widget, *, speak: bool = True) -> None:
         from screens.widgets import DateField
@@ -791,9 +839,9 @@ class Access(EventDispatcher):
             self._echo_pad()
             return True
         actions = {
-            "2": lambda: self.move(-1),
+            "2": lambda: self.up_down(-1),
             "4": lambda: self.move(-1),
-            "8": lambda: self.move(1),
+            "8": lambda: self.up_down(1),
             "6": lambda: self.move(1),
             "5": self.select,
             "0": self.help,
@@ -965,8 +1013,11 @@ class Access(EventDispatcher):
         if key == TAB:
             self.move(-1 if "shift" in modifiers else 1)
             return True
-        if key in (UP, DOWN) or (key in (LEFT, RIGHT) and typing is None):
-            self.move(-1 if key in (UP, LEFT) else 1)
+        if key in (UP, DOWN):
+            self.up_down(-1 if key == UP else 1)
+            return True
+        if key in (LEFT, RIGHT) and typing is None:
+            self.move(-1 if key == LEFT else 1)
             return True
         if key in (ENTER, KP_ENTER):
             self.multitap.commit()

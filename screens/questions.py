@@ -46,6 +46,7 @@ class QuestionsScreen(KioskScreen):
         """Forget what the last patient read: the next one sees the list from its top."""
         super().reset()
         self.ids.faq_list.scroll_y = 1
+        self.ids.answer_view.scroll_y = 1
 
     def faq_buttons(self) -> list[Any]:
         """Return the FAQ buttons on screen, top to bottom."""
@@ -58,6 +59,7 @@ class QuestionsScreen(KioskScreen):
             if item.id == faq_id:
                 self.selected_question = item.question
                 self.answer = item.answer
+                self.ids.answer_view.scroll_y = 1  # a new answer is read from its top
 
 
 load_kv(__file__)

@@ -1,15 +1,18 @@
 """Keys move the focus through lists longer than the screen: the list scrolls with it.
 
 The frequent questions are a RecycleView taller than its place on an 800x480 screen; the
-rating form's lower controls sit below its visible area. Moving the focus with Tab, the
-arrows or the keypad must bring every control whole into view (it used to stop at the rows
-already on screen and jump to Back, or leave the focus ring under the bottom bar). Only key
-events here, in the real window; the focus ring is looked for in screenshots.
+rating form's lower controls sit below its visible area; an answer longer than its place
+has no control in it, and Up/Down (keypad 2/8) scroll it once the focus is on it. Moving
+the focus with Tab, the arrows or the keypad must bring every control whole into view (it
+used to stop at the rows already on screen and jump to Back, or leave the focus ring under
+the bottom bar). Only key events here, in the real window; the focus ring is looked for in
+screenshots.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +205,106 @@ def test_the_next_patient_sees_the_faq_list_from_its_top(ui: Any, keys: Keys) ->
     questions = open_questions(ui, keys)
     assert rows.scroll_y == 1
     assert row_index(rows, questions.faq_buttons()[0]) == 0
+
+
+#: A synthetic answer several times longer than its place on the questions screen.
+LONG_ANSWER = " ".join(
+    f"Point {n}: bring the letter from your care team and show it at the front desk."
+    for n in range(1, 19)
+)
+
+
+@pytest.fixture
+def long_answer(kiosk: Any) -> Iterator[str]:
+    """An FAQ entry, last in the list, whose answer is longer than the place it has."""
+    from kiosk.models import FaqRow
+
+    key = ("long-answer-test", "en")
+    with kiosk.db.write() as session:
+        session.add(
+            FaqRow(
+                id=key[0],
+                language=key[1],
+                question="What do I bring to a first visit?",
+                answer=LONG_ANSWER,
+                position=99,
+            )
+        )
+    yield LONG_ANSWER
+    with kiosk.db.write() as session:
+        session.delete(session.get(FaqRow, key))
+
+
+def test_up_and_down_scroll_an_answer_longer_than_its_place(
+    ui: Any, keys: Keys, long_answer: str
+) -> None:
+    questions = open_questions(ui, keys)
+    rows = questions.ids.faq_list
+    view = questions.ids.answer_view
+    keys.tab_to(questions.faq_buttons()[0])
+    for _ in range(len(rows.data) - 1):
+        keys.key("down")
+    keys.key("enter")
+    ui.pump_until(lambda: questions.answer == long_answer)
+    # The test means something only if the answer does not fit (its lines take a few frames
+    # to be laid out): more than twice the height of its place.
+    ui.pump_until(lambda: view.children[0].height > 2 * view.height)
+    assert view.scroll_y == 1  # a new answer shows from its top
+
+    keys.key("tab")  # past the last question: the answer, a stop of its own
+    assert keys.access.focused == view
+    shot = ui.screenshot("a11y_focus_scroll_answer_top")
+    assert ring_pixels(shot, view) > 200, "no focus ring round the answer"
+
+    positions = [view.scroll_y]
+    for _ in range(20):
+        keys.key("down")
+        if keys.access.focused != view:
+            break
+        positions.append(view.scroll_y)
+    assert len(positions) >= 3, positions  # more than one step: a long text, read in parts
+    assert positions == sorted(positions, reverse=True) and len(set(positions)) == len(positions)
+    assert positions[-1] == 0, "the end of the answer never showed"
+    assert keys.access.focused == questions.ids.back  # once its end shows, Down moves on
+
+    keys.key("up")  # back onto the answer from below: its end still shows
+    assert keys.access.focused == view
+    assert view.scroll_y == 0
+    shot = ui.screenshot("a11y_focus_scroll_answer_end")
+    assert ring_pixels(shot, view) > 200
+    keys.key("up")
+    assert 0 < view.scroll_y < 1
+    keys.key("tab")  # Tab moves on at once, wherever the text is
+    assert keys.access.focused == questions.ids.back
+    keys.key("tab", ["shift"])
+    assert keys.access.focused == view
+
+
+def test_keypad_scrolls_and_reads_an_answer_longer_than_its_place(
+    ui: Any, keys: Keys, long_answer: str
+) -> None:
+    keys.pad("#")  # speech on
+    keys.said()
+    keys.pad_to(screen(ui, "welcome").ids.ask)
+    keys.pad("5")
+    questions = screen(ui, "questions")
+    rows = questions.ids.faq_list
+    view = questions.ids.answer_view
+    keys.pad_to(questions.faq_buttons()[0])
+    for _ in range(len(rows.data) - 1):
+        keys.pad("8")
+    keys.pad("5")
+    keys.wait_until(lambda: questions.answer == long_answer)
+    keys.wait_until(lambda: view.children[0].height > 2 * view.height)
+    keys.said()
+    keys.pad("8")  # past the last question: the answer, said whole
+    assert keys.access.focused == view
+    keys.expect("What do I bring to a first visit?", long_answer[:40], lang="en")
+    keys.pad("8")
+    assert view.scroll_y < 1
+    shot = ui.screenshot("a11y_focus_scroll_answer_keypad")
+    assert ring_pixels(shot, view) > 200
+    keys.pad("2")
+    assert view.scroll_y == 1
+    keys.pad("2")  # at its top: back to the last question
+    assert row_index(rows, keys.access.focused) == len(rows.data) - 1
