@@ -8,6 +8,8 @@ nothing new within HEARTBEAT_WRITE_SECONDS is not written.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -224,17 +226,27 @@ def test_a_kiosk_revoked_by_another_process_cannot_pull_even_an_unchanged_pull(
     assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"] == "Bearer"
 
 
+@contextmanager
+def one_connection_pool(app: FastAPI, settings: object) -> Iterator[None]:
+    """Serve the app from a pool of one connection (waiting up to 10 s for it)."""
+    from clinic.db import Database
+
+    big = app.state.db
+    app.state.db = Database(settings, pool_size=1, max_overflow=0, pool_timeout=10)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        app.state.db.dispose()
+        app.state.db = big
+
+
 def test_a_request_that_touches_its_kiosk_holds_one_pooled_connection_at_a_time(
     app: FastAPI, client: TestClient, settings: object
 ) -> None:
     # A pool of one connection: a pull that kept its read transaction's connection while
     # asking for a second one to record last_seen_at would wait for itself until the pool
     # timed out (a 500). In a fleet, a burst of such pulls exhausted the pool that way.
-    from clinic.db import Database
-
-    big = app.state.db
-    app.state.db = Database(settings, pool_size=1, max_overflow=0, pool_timeout=10)  # type: ignore[arg-type]
-    try:
+    with one_connection_pool(app, settings):
         kiosk_id, token = new_kiosk(app)
         with app.state.db.writer.begin() as session:  # not seen for a day: the pull touches it
             stale = datetime.now(UTC) - timedelta(days=1)
@@ -245,9 +257,6 @@ def test_a_request_that_touches_its_kiosk_holds_one_pooled_connection_at_a_time(
             assert session.get(Kiosk, kiosk_id).last_seen_at > stale
         beat = client.post(HEARTBEAT_PATH, json=HEARTBEAT, headers=bearer(token))
         assert beat.status_code == 200
-    finally:
-        app.state.db.dispose()
-        app.state.db = big
 
 
 def test_a_burst_of_kiosk_requests_larger_than_the_pool_is_served_not_stalled(
@@ -261,11 +270,7 @@ def test_a_burst_of_kiosk_requests_larger_than_the_pool_is_served_not_stalled(
 
     import requests
 
-    from clinic.db import Database
-
-    big = app.state.db
-    app.state.db = Database(settings, pool_size=1, max_overflow=0, pool_timeout=10)  # type: ignore[arg-type]
-    try:
+    with one_connection_pool(app, settings):
         tokens = [new_kiosk(app, name=f"burst-{i}")[1] for i in range(100)]
         url = live_server.url + HEARTBEAT_PATH  # type: ignore[attr-defined]
 
@@ -277,6 +282,3 @@ def test_a_burst_of_kiosk_requests_larger_than_the_pool_is_served_not_stalled(
         with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
             statuses = list(pool.map(beat, tokens))
         assert statuses == [200] * len(tokens)
-    finally:
-        app.state.db.dispose()
-        app.state.db = big
