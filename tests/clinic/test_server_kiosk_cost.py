@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from server_helpers import bearer, new_kiosk, record
+from server_helpers import bearer, login, new_kiosk, new_user, record
 
 from clinic.app import create_app
 from clinic.kiosks import HEARTBEAT_WRITE_SECONDS, PullCache, revoke_kiosk
@@ -282,3 +282,27 @@ def test_a_burst_of_kiosk_requests_larger_than_the_pool_is_served_not_stalled(
         with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
             statuses = list(pool.map(beat, tokens))
         assert statuses == [200] * len(tokens)
+
+
+def test_open_live_pages_hold_no_database_session(app: FastAPI, live_server: object) -> None:
+    # More open dashboard pages than the gate lets requests hold sessions: each page's event
+    # stream gave its session back when the route returned, so pages and kiosks still get in.
+    from contextlib import ExitStack
+
+    import httpx
+
+    from clinic.dashboard.live import EVENTS_PATH
+    from clinic.deps import SESSION_REQUESTS
+
+    base = live_server.url  # type: ignore[attr-defined]
+    _, token = new_kiosk(app)
+    with httpx.Client(base_url=base, timeout=30) as staff, ExitStack() as streams:
+        assert login(staff, new_user(app)).status_code == 303
+        for _ in range(SESSION_REQUESTS + 4):
+            stream = streams.enter_context(
+                staff.stream("GET", EVENTS_PATH, headers={"Accept": "text/event-stream"})
+            )
+            assert stream.status_code == 200
+        assert staff.get("/dashboard/arrivals").status_code == 200
+        beat = httpx.post(base + HEARTBEAT_PATH, json=HEARTBEAT, headers=bearer(token), timeout=30)
+        assert beat.status_code == 200
