@@ -293,12 +293,17 @@ def check_once(db: Database, *, now: datetime | None = None, force: bool = False
         from clinic.dashboard import rollup
 
         rollup.refresh_all(db=db, tz=settings.tz, now=now)
-        # The wait estimates' score for the arrivals page: a replay of up to 200 arrivals.
+        # The wait estimates' score for the arrivals page: a replay of up to 200 arrivals,
+        # so every few minutes rather than at every check.
         with db.writer.begin() as session:
-            pace = queue.current_pace(session=session, settings=settings, now=now)
-            waits.store_accuracy(
-                session=session, now=now, tz=settings.tz, fallback_minutes=pace.minutes_per_patient
-            )
+            if waits.accuracy_due(session, now):
+                pace = queue.current_pace(session=session, settings=settings, now=now)
+                waits.store_accuracy(
+                    session=session,
+                    now=now,
+                    tz=settings.tz,
+                    fallback_minutes=pace.minutes_per_patient,
+                )
         if settings.shared_limits:
             from clinic.limits import prune
 

@@ -591,6 +591,15 @@ def recent_accuracy(
 
 #: The row of `estimate_quality` the periodic job rewrites.
 ESTIMATE_QUALITY_ROW = 1
+#: How often the periodic job scores the estimator again: the replay reads up to 200
+#: arrivals and 28 days of history, and a few more patients called change the score little.
+SCORE_EVERY = timedelta(minutes=5)
+
+
+def accuracy_due(session: Session, now: datetime) -> bool:
+    """Tell whether the kept score is missing or older than SCORE_EVERY."""
+    row = session.get(EstimateQuality, ESTIMATE_QUALITY_ROW)
+    return row is None or row.computed_at <= now - SCORE_EVERY
 
 
 def store_accuracy(
